@@ -2,6 +2,7 @@ package io.crosscoder.cpu.kernels;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
+import io.crosscoder.backend.KernelArguments;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.blas.OpenBlas;
 import io.crosscoder.cpu.gemm.Blocking;
@@ -134,13 +135,7 @@ public final class CpuKernels implements Kernels {
 
   @Override
   public DeviceBuffer allocate(DType dtype, long size) {
-    Objects.requireNonNull(dtype, "dtype");
-    if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.I32) {
-      throw new IllegalArgumentException("buffers hold F32, BF16 or I32, not " + dtype);
-    }
-    if (size < 0 || size > Long.MAX_VALUE / 8) {
-      throw new IllegalArgumentException("buffer size must be non-negative, got " + size);
-    }
+    KernelArguments.allocation(dtype, size);
     Arena arena = Arena.ofShared();
     try {
       MemorySegment segment = arena.allocate(size * dtype.byteSize(), 64);
@@ -180,7 +175,7 @@ public final class CpuKernels implements Kernels {
   @Override
   public void upload(MemorySegment src, DType srcType, DeviceBuffer dst, long dstOffset, long count) {
     Objects.requireNonNull(src, "src");
-    requireFloatType(srcType, "srcType");
+    KernelArguments.floatType(srcType, "srcType");
     CpuBuffer d = buffer(dst, "dst", DType.F32, DType.BF16);
     range(d, "dst", dstOffset, count);
     if (count > src.byteSize() / srcType.byteSize()) {
@@ -218,7 +213,7 @@ public final class CpuKernels implements Kernels {
   @Override
   public void download(DeviceBuffer src, long srcOffset, MemorySegment dst, DType dstType, long count) {
     Objects.requireNonNull(dst, "dst");
-    requireFloatType(dstType, "dstType");
+    KernelArguments.floatType(dstType, "dstType");
     CpuBuffer s = buffer(src, "src", DType.F32, DType.BF16);
     range(s, "src", srcOffset, count);
     if (count > dst.byteSize() / dstType.byteSize()) {
@@ -236,7 +231,7 @@ public final class CpuKernels implements Kernels {
     if ((s.dtype() == DType.I32) != (d.dtype() == DType.I32)) {
       throw new IllegalArgumentException("I32 copies only to I32, not " + s.dtype() + " to " + d.dtype());
     }
-    if (s == d || (s.root == d.root && s.rootOffset == d.rootOffset && s.dtype() == d.dtype())) {
+    if (s.sameStart(d) && s.dtype() == d.dtype()) {
       return;
     }
     if (s.overlaps(d)) {
@@ -310,26 +305,10 @@ public final class CpuKernels implements Kernels {
   @Override
   public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, DeviceBuffer a,
       int lda, DeviceBuffer b, int ldb, float beta, DeviceBuffer c, int ldc) {
-    if (m < 0 || n < 0 || k < 0) {
-      throw new IllegalArgumentException("dimensions must be non-negative: m " + m + ", n " + n + ", k " + k);
-    }
     CpuBuffer ab = buffer(a, "a", DType.F32, DType.BF16);
     CpuBuffer bb = buffer(b, "b", DType.F32, DType.BF16);
     CpuBuffer cb = f32(c, "c");
-    // Stored shapes: A is m x k (k x m when transposed), B is k x n (n x k when transposed).
-    int aRows = transA ? k : m;
-    int aCols = transA ? m : k;
-    int bRows = transB ? n : k;
-    int bCols = transB ? k : n;
-    leading("lda", lda, aCols);
-    leading("ldb", ldb, bCols);
-    leading("ldc", ldc, n);
-    fits(ab, "a", aRows, aCols, lda);
-    fits(bb, "b", bRows, bCols, ldb);
-    fits(cb, "c", m, n, ldc);
-    if (cb.overlaps(ab) || cb.overlaps(bb)) {
-      throw new IllegalArgumentException("c must not overlap a or b");
-    }
+    KernelArguments.sgemm(transA, transB, m, n, k, ab, lda, bb, ldb, cb, ldc);
     if (m == 0 || n == 0) {
       return;
     }
@@ -347,20 +326,12 @@ public final class CpuKernels implements Kernels {
   @Override
   public void spmm(boolean transS, int rows, int cols, int n, float alpha, DeviceBuffer rowStart,
       DeviceBuffer colIndex, DeviceBuffer values, DeviceBuffer dense, float beta, DeviceBuffer out) {
-    if (rows < 0 || cols < 0 || n < 0) {
-      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols + ", n " + n);
-    }
     CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
     CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
     CpuBuffer vs = f32(values, "values");
     CpuBuffer d = f32(dense, "dense");
     CpuBuffer o = f32(out, "out");
-    atLeast(rs, "rowStart", rows + 1L);
-    atLeast(d, "dense", (long) (transS ? rows : cols) * n);
-    atLeast(o, "out", (long) (transS ? cols : rows) * n);
-    if (o.overlaps(d) || o.overlaps(vs)) {
-      throw new IllegalArgumentException("out must not overlap dense or values");
-    }
+    KernelArguments.spmm(transS, rows, cols, n, rs, d, vs, o);
     SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
     if (n == 0) {
       return;
@@ -372,18 +343,11 @@ public final class CpuKernels implements Kernels {
   @Override
   public long denseToCsr(DeviceBuffer x, int rows, int cols, DeviceBuffer rowStart,
       DeviceBuffer colIndex, DeviceBuffer values) {
-    if (rows < 0 || cols < 0) {
-      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols);
-    }
     CpuBuffer xb = f32(x, "x");
     CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
     CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
     CpuBuffer vs = f32(values, "values");
-    atLeast(xb, "x", (long) rows * cols);
-    atLeast(rs, "rowStart", rows + 1L);
-    if (vs.overlaps(xb)) {
-      throw new IllegalArgumentException("values must not overlap x");
-    }
+    KernelArguments.denseToCsr(rows, cols, xb, rs, vs);
     return SparseRows.compress(pool, xb.segment, rows, cols, rs.segment, ci.segment, ci.size(),
         vs.segment, vs.size());
   }
@@ -391,16 +355,11 @@ public final class CpuKernels implements Kernels {
   @Override
   public void csrToDense(int rows, int cols, DeviceBuffer rowStart, DeviceBuffer colIndex,
       DeviceBuffer values, DeviceBuffer out) {
-    matrix(rows, cols);
     CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
     CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
     CpuBuffer vs = f32(values, "values");
     CpuBuffer o = f32(out, "out");
-    atLeast(rs, "rowStart", rows + 1L);
-    atLeast(o, "out", (long) rows * cols);
-    if (o.overlaps(vs) || o.overlaps(rs) || o.overlaps(ci)) {
-      throw new IllegalArgumentException("out must not overlap rowStart, colIndex or values");
-    }
+    KernelArguments.csrToDense(rows, cols, rs, ci, vs, o);
     SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
     SparseRows.expand(pool, ops, rows, cols, rs.segment, ci.segment, vs.segment, o.segment);
   }
@@ -409,17 +368,10 @@ public final class CpuKernels implements Kernels {
 
   @Override
   public void biasAdd(DeviceBuffer x, DeviceBuffer bias, DeviceBuffer out, int rows, int cols, boolean relu) {
-    matrix(rows, cols);
     CpuBuffer xb = f32(x, "x");
     CpuBuffer bb = f32(bias, "bias");
     CpuBuffer ob = f32(out, "out");
-    atLeast(xb, "x", (long) rows * cols);
-    atLeast(bb, "bias", cols);
-    atLeast(ob, "out", (long) rows * cols);
-    inPlaceOrDisjoint(xb, "x", ob);
-    if (ob.overlaps(bb)) {
-      throw new IllegalArgumentException("out must not overlap bias");
-    }
+    KernelArguments.biasAdd(rows, cols, xb, bb, ob);
     pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
       for (long r = from; r < to; r++) {
         ops.biasAddRow(xb.segment, bb.segment, ob.segment, r * cols, cols, relu);
@@ -429,15 +381,9 @@ public final class CpuKernels implements Kernels {
 
   @Override
   public void rowNorms(DeviceBuffer x, int rows, int cols, int ld, DeviceBuffer out) {
-    matrix(rows, cols);
-    leading("ld", ld, cols);
     CpuBuffer xb = f32(x, "x");
     CpuBuffer ob = f32(out, "out");
-    fits(xb, "x", rows, cols, ld);
-    atLeast(ob, "out", rows);
-    if (ob.overlaps(xb)) {
-      throw new IllegalArgumentException("out must not overlap x");
-    }
+    KernelArguments.rowNorms(rows, cols, ld, xb, ob);
     pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
       for (long r = from; r < to; r++) {
         long at = r * ld;
@@ -448,19 +394,10 @@ public final class CpuKernels implements Kernels {
 
   @Override
   public void topK(DeviceBuffer x, int rows, int cols, int k, DeviceBuffer values, DeviceBuffer indices) {
-    matrix(rows, cols);
-    if (k < 0 || k > cols) {
-      throw new IllegalArgumentException("k must be in [0, cols = " + cols + "], got " + k);
-    }
     CpuBuffer xb = f32(x, "x");
     CpuBuffer vb = f32(values, "values");
     CpuBuffer ib = buffer(indices, "indices", DType.I32);
-    atLeast(xb, "x", (long) rows * cols);
-    atLeast(vb, "values", (long) rows * k);
-    atLeast(ib, "indices", (long) rows * k);
-    if (vb.overlaps(xb)) {
-      throw new IllegalArgumentException("values must not overlap x");
-    }
+    KernelArguments.topK(rows, cols, k, xb, vb, ib);
     if (k == 0) {
       return;
     }
@@ -473,11 +410,7 @@ public final class CpuKernels implements Kernels {
   public float batchTopK(DeviceBuffer scores, long keep, DeviceBuffer x) {
     CpuBuffer sb = f32(scores, "scores");
     CpuBuffer xb = f32(x, "x");
-    sameSize(sb, "scores", xb, "x");
-    inPlaceOrDisjoint(sb, "scores", xb);
-    if (keep < 0) {
-      throw new IllegalArgumentException("keep must be non-negative, got " + keep);
-    }
+    KernelArguments.batchTopK(sb, keep, xb);
     long n = sb.size();
     if (keep == 0) {
       fill(xb, 0f);
@@ -495,8 +428,8 @@ public final class CpuKernels implements Kernels {
   public void axpy(float alpha, DeviceBuffer x, DeviceBuffer y) {
     CpuBuffer xb = f32(x, "x");
     CpuBuffer yb = f32(y, "y");
-    sameSize(xb, "x", yb, "y");
-    inPlaceOrDisjoint(xb, "x", yb);
+    KernelArguments.sameSize(xb, "x", yb, "y");
+    KernelArguments.inPlaceOrDisjoint(xb, "x", yb);
     pool.forRange(xb.size(), GRAIN, 64, (from, to) -> ops.axpy(alpha, xb.segment, from, yb.segment, from, to - from));
   }
 
@@ -529,10 +462,7 @@ public final class CpuKernels implements Kernels {
     CpuBuffer g = f32(grad, "grad");
     CpuBuffer a = f32(activation, "activation");
     CpuBuffer o = f32(out, "out");
-    sameSize(g, "grad", a, "activation");
-    sameSize(g, "grad", o, "out");
-    inPlaceOrDisjoint(g, "grad", o);
-    inPlaceOrDisjoint(a, "activation", o);
+    KernelArguments.reluBackward(g, a, o);
     pool.forRange(g.size(), GRAIN, 64, (from, to) -> ops.reluBackward(g.segment, a.segment, o.segment, from, to));
   }
 
@@ -540,10 +470,7 @@ public final class CpuKernels implements Kernels {
     CpuBuffer xb = f32(x, "x");
     CpuBuffer yb = f32(y, "y");
     CpuBuffer ob = f32(out, "out");
-    sameSize(xb, "x", yb, "y");
-    sameSize(xb, "x", ob, "out");
-    inPlaceOrDisjoint(xb, "x", ob);
-    inPlaceOrDisjoint(yb, "y", ob);
+    KernelArguments.binary(xb, yb, ob);
     return new CpuBuffer[] {xb, yb, ob};
   }
 
@@ -581,14 +508,9 @@ public final class CpuKernels implements Kernels {
 
   @Override
   public void columnSums(DeviceBuffer x, int rows, int cols, DeviceBuffer out) {
-    matrix(rows, cols);
     CpuBuffer xb = f32(x, "x");
     CpuBuffer ob = f32(out, "out");
-    atLeast(xb, "x", (long) rows * cols);
-    atLeast(ob, "out", cols);
-    if (ob.overlaps(xb)) {
-      throw new IllegalArgumentException("out must not overlap x");
-    }
+    KernelArguments.columnSums(rows, cols, xb, ob);
     // Threads own column ranges, so each output is summed in row order whatever the thread count.
     pool.forRange(cols, Math.max(64, GRAIN / Math.max(1, rows)), 64, (c0, c1) -> {
       int width = (int) (c1 - c0);
@@ -615,31 +537,12 @@ public final class CpuKernels implements Kernels {
   @Override
   public void adam(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer m, DeviceBuffer v, float lr,
       float beta1, float beta2, float eps, long step) {
-    if (step < 1) {
-      throw new IllegalArgumentException("step must be at least 1, got " + step);
-    }
-    if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
-      throw new IllegalArgumentException("betas must be in [0, 1): beta1 " + beta1 + ", beta2 " + beta2);
-    }
-    if (!(eps >= 0f) || !Float.isFinite(eps) || !(lr >= 0f) || !Float.isFinite(lr)) {
-      throw new IllegalArgumentException("lr and eps must be finite and non-negative: lr " + lr + ", eps " + eps);
-    }
+    KernelArguments.adamHyperParameters(lr, beta1, beta2, eps, step);
     CpuBuffer p = f32(param, "param");
     CpuBuffer g = f32(grad, "grad");
     CpuBuffer mb = f32(m, "m");
     CpuBuffer vb = f32(v, "v");
-    sameSize(p, "param", g, "grad");
-    sameSize(p, "param", mb, "m");
-    sameSize(p, "param", vb, "v");
-    CpuBuffer[] all = {p, g, mb, vb};
-    String[] names = {"param", "grad", "m", "v"};
-    for (int i = 0; i < all.length; i++) {
-      for (int j = i + 1; j < all.length; j++) {
-        if (all[i].overlaps(all[j])) {
-          throw new IllegalArgumentException(names[i] + " and " + names[j] + " must not overlap");
-        }
-      }
-    }
+    KernelArguments.adamBuffers(p, g, mb, vb);
     double bc1 = 1 - Math.pow(beta1, step);
     double bc2 = 1 - Math.pow(beta2, step);
     float stepSize = (float) (lr / bc1);
@@ -657,78 +560,18 @@ public final class CpuKernels implements Kernels {
   // ---------------------------------------------------------------- argument checks
 
   private CpuBuffer buffer(DeviceBuffer b, String name, DType... types) {
-    Objects.requireNonNull(b, name);
-    if (!(b instanceof CpuBuffer cb) || cb.owner != this) {
-      throw new IllegalArgumentException(name + " was not allocated by these kernels: " + b);
-    }
-    if (!cb.isOpen()) {
-      throw new IllegalArgumentException(name + " is closed");
-    }
-    for (DType t : types) {
-      if (cb.dtype() == t) {
-        return cb;
-      }
-    }
-    throw new IllegalArgumentException(name + " must be " + Arrays.toString(types) + ", not " + cb.dtype());
+    return KernelArguments.buffer(b, name, this, CpuBuffer.class, types);
   }
 
   private CpuBuffer f32(DeviceBuffer b, String name) {
     return buffer(b, name, DType.F32);
   }
 
-  private static void requireFloatType(DType t, String name) {
-    if (t != DType.F32 && t != DType.BF16) {
-      throw new IllegalArgumentException(name + " must be F32 or BF16, not " + t);
-    }
-  }
-
   private static void range(CpuBuffer b, String name, long offset, long count) {
-    if (offset < 0 || count < 0 || offset > b.size() - count) {
-      throw new IllegalArgumentException(name + " range [" + offset + ", " + offset + " + " + count
-          + ") is outside a buffer of " + b.size() + " elements");
-    }
-  }
-
-  private static void atLeast(CpuBuffer b, String name, long needed) {
-    if (b.size() < needed) {
-      throw new IllegalArgumentException(name + " has " + b.size() + " elements, needs " + needed);
-    }
+    KernelArguments.range(b, name, offset, count);
   }
 
   private static void sameSize(CpuBuffer a, String an, CpuBuffer b, String bn) {
-    if (a.size() != b.size()) {
-      throw new IllegalArgumentException(an + " has " + a.size() + " elements but " + bn + " has " + b.size());
-    }
-  }
-
-  private static void inPlaceOrDisjoint(CpuBuffer in, String name, CpuBuffer out) {
-    boolean same = in.root == out.root && in.rootOffset == out.rootOffset;
-    if (!same && in.overlaps(out)) {
-      throw new IllegalArgumentException("out overlaps " + name + " without being the same elements");
-    }
-  }
-
-  private static void matrix(int rows, int cols) {
-    if (rows < 0 || cols < 0) {
-      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols);
-    }
-  }
-
-  private static void leading(String name, int ld, int cols) {
-    if (ld < Math.max(1, cols)) {
-      throw new IllegalArgumentException(name + " = " + ld + " is below max(1, " + cols + ")");
-    }
-  }
-
-  /** The stored {@code rows x cols} matrix with leading dimension {@code ld} must fit in {@code b}. */
-  private static void fits(CpuBuffer b, String name, int rows, int cols, int ld) {
-    if (rows == 0 || cols == 0) {
-      return;
-    }
-    long needed = (long) (rows - 1) * ld + cols;
-    if (b.size() < needed) {
-      throw new IllegalArgumentException(name + " has " + b.size() + " elements but a " + rows + " x "
-          + cols + " matrix with leading dimension " + ld + " needs " + needed);
-    }
+    KernelArguments.sameSize(a, an, b, bn);
   }
 }
