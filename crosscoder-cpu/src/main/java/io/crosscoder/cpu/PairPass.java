@@ -1,13 +1,12 @@
 package io.crosscoder.cpu;
 
+import io.crosscoder.backend.PairArguments;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.Elements;
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
-import java.util.Objects;
 
 /**
  * One fused pass over rows {@code [rowFrom, rowTo)} of a tensor pair: splits each logical row into
@@ -46,26 +45,9 @@ final class PairPass {
   /** See {@link io.crosscoder.backend.ComputeBackend#pairStatistics}. */
   static PairStatistics run(PairKernel kernel, Scratch scratch, TensorView base, TensorView target,
       long rowFrom, long rowTo, RowStatistics rows) {
-    Objects.requireNonNull(base, "base");
-    Objects.requireNonNull(target, "target");
-    long[] shape = base.shape();
-    if (!Arrays.equals(shape, target.shape())) {
-      throw new IllegalArgumentException("base " + describe(base) + " and target " + describe(target)
-          + " differ in shape: " + TensorView.formatShape(shape) + " vs " + TensorView.formatShape(target.shape()));
-    }
-    long rowCount = base.rows();
-    if (rowFrom < 0 || rowFrom > rowTo || rowTo > rowCount) {
-      throw new IllegalArgumentException(describe(base) + ": row range [" + rowFrom + ", " + rowTo
-          + ") is not inside the " + rowCount + " rows of shape " + TensorView.formatShape(shape));
-    }
-    if (rows != null && rows.rows() < rowTo) {
-      throw new IllegalArgumentException(describe(base) + ": row statistics hold " + rows.rows()
-          + " rows but rows up to " + rowTo + " were asked for");
-    }
+    PairArguments.check(base, target, rowFrom, rowTo, rows);
     Totals totals = new Totals();
     if (base.isPlainFloat() && target.isPlainFloat()) {
-      checkSize(base);
-      checkSize(target);
       plain(kernel, scratch, base, target, rowFrom, rowTo, rows, totals);
     } else {
       RowReader a = reader(base, rowTo, scratch, true);
@@ -139,18 +121,6 @@ final class PairPass {
       case BF16 -> PairKernel.BF16;
       default -> throw new IllegalStateException(t + " is not a plain float type");
     };
-  }
-
-  private static void checkSize(TensorView v) {
-    long needed = Math.multiplyExact(v.elementCount(), (long) v.dtype().byteSize());
-    if (v.data().byteSize() < needed) {
-      throw new IllegalArgumentException(describe(v) + ": shape " + TensorView.formatShape(v.shape()) + " of "
-          + v.dtype() + " needs " + needed + " bytes but the data has " + v.data().byteSize());
-    }
-  }
-
-  static String describe(TensorView v) {
-    return v.name() + (v.source() != null ? " in " + v.source() : "");
   }
 
   /** Fills {@code dst[0, n)} with logical row {@code row}, columns {@code [column, column + n)}. */
