@@ -91,6 +91,25 @@ public final class KernelArguments {
     }
   }
 
+  /**
+   * The checks of {@link Kernels#copy}: equal sizes, I32 only to I32, no partial overlap.
+   *
+   * @return whether the copy has nothing to do (the same elements and the same type)
+   */
+  public static boolean copy(ManagedBuffer src, ManagedBuffer dst) {
+    sameSize(src, "src", dst, "dst");
+    if ((src.dtype() == DType.I32) != (dst.dtype() == DType.I32)) {
+      throw new IllegalArgumentException("I32 copies only to I32, not " + src.dtype() + " to " + dst.dtype());
+    }
+    if (src.sameStart(dst) && src.dtype() == dst.dtype()) {
+      return true;
+    }
+    if (src.overlaps(dst)) {
+      throw new IllegalArgumentException("src and dst overlap");
+    }
+    return false;
+  }
+
   /** Matrix dimensions must be non-negative. */
   public static void matrix(int rows, int cols) {
     if (rows < 0 || cols < 0) {
@@ -173,6 +192,34 @@ public final class KernelArguments {
     if (out.overlaps(values) || out.overlaps(rowStart) || out.overlaps(colIndex)) {
       throw new IllegalArgumentException("out must not overlap rowStart, colIndex or values");
     }
+  }
+
+  /**
+   * Checks the row starts of a sparse matrix in the form of {@link Kernels#spmm}, read to the host
+   * ({@code rows + 1} elements): they start at 0, never decrease, and the non-zeros they count fit
+   * {@code colIndex} and {@code values}.
+   *
+   * @return the number of non-zeros, {@code rowStart[rows]}
+   */
+  public static long rowStarts(int[] rowStart, int rows, long colIndexSize, long valuesSize) {
+    int previous = rowStart[0];
+    if (previous != 0) {
+      throw new IllegalArgumentException("rowStart[0] must be 0, found " + previous);
+    }
+    for (int r = 1; r <= rows; r++) {
+      int s = rowStart[r];
+      if (s < previous) {
+        throw new IllegalArgumentException("rowStart must not decrease: rowStart[" + (r - 1) + "] = "
+            + previous + " > rowStart[" + r + "] = " + s);
+      }
+      previous = s;
+    }
+    long nnz = previous;
+    if (nnz > colIndexSize || nnz > valuesSize) {
+      throw new IllegalArgumentException("rowStart[rows] = " + nnz + " non-zeros but colIndex has "
+          + colIndexSize + " and values " + valuesSize + " elements");
+    }
+    return nnz;
   }
 
   /** The checks of {@link Kernels#biasAdd}. */

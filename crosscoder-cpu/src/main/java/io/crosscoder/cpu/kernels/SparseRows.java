@@ -1,5 +1,6 @@
 package io.crosscoder.cpu.kernels;
 
+import io.crosscoder.backend.KernelArguments;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -22,23 +23,7 @@ final class SparseRows {
    */
   static long validate(int rows, int cols, MemorySegment rowStart, MemorySegment colIndex,
       long colIndexSize, long valuesSize) {
-    int previous = rowStart.getAtIndex(I, 0);
-    if (previous != 0) {
-      throw new IllegalArgumentException("rowStart[0] must be 0, found " + previous);
-    }
-    for (int r = 1; r <= rows; r++) {
-      int s = rowStart.getAtIndex(I, r);
-      if (s < previous) {
-        throw new IllegalArgumentException("rowStart must not decrease: rowStart[" + (r - 1) + "] = "
-            + previous + " > rowStart[" + r + "] = " + s);
-      }
-      previous = s;
-    }
-    long nnz = previous;
-    if (nnz > colIndexSize || nnz > valuesSize) {
-      throw new IllegalArgumentException("rowStart[rows] = " + nnz + " non-zeros but colIndex has "
-          + colIndexSize + " and values " + valuesSize + " elements");
-    }
+    long nnz = KernelArguments.rowStarts(rowStart.asSlice(0, (rows + 1L) * 4).toArray(I), rows, colIndexSize, valuesSize);
     for (long t = 0; t < nnz; t++) {
       int c = colIndex.getAtIndex(I, t);
       if (c < 0 || c >= cols) {
