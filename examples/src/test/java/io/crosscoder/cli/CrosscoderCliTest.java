@@ -94,6 +94,17 @@ class CrosscoderCliTest {
   }
 
   @Test
+  void backendsListsEachProviderWithItsAvailabilityAndTheDefault() {
+    Run r = cli("backends");
+    assertThat(r.status()).isZero();
+    for (var p : io.crosscoder.backend.ComputeBackends.providers()) {
+      assertThat(r.out()).containsPattern("(?m)^" + p.name() + " +rank " + p.rank() + " +"
+          + (p.availability().available() ? "available" : "unavailable") + " +\\Q" + p.availability().reason() + "\\E$");
+    }
+    assertThat(r.out()).contains("Default: " + io.crosscoder.backend.ComputeBackends.select(null).name() + ".");
+  }
+
+  @Test
   void inspectListsTensors() {
     Run r = cli("inspect", pair.base().toString());
     assertThat(r.status()).isZero();

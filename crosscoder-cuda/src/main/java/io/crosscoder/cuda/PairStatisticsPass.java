@@ -1,0 +1,237 @@
+package io.crosscoder.cuda;
+
+import io.crosscoder.backend.PairArguments;
+import io.crosscoder.cuda.driver.CudaContext;
+import io.crosscoder.cuda.driver.DeviceMemory;
+import io.crosscoder.cuda.driver.Kernel;
+import io.crosscoder.cuda.driver.PinnedMemory;
+import io.crosscoder.metric.PairStatistics;
+import io.crosscoder.metric.RowStatistics;
+import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.TensorView;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jcuda.Pointer;
+
+/**
+ * The fused pass of {@link io.crosscoder.backend.ComputeBackend#pairStatistics} on the GPU. Rows
+ * are taken a chunk at a time: both tensors' bytes are staged through pinned memory to the device
+ * as they are stored (f32, f16 or bf16; anything else, quantized or transposed, is decoded to f32
+ * on the host first), the kernel {@code cc_pair_segments} sums each segment of at most 4096
+ * elements of a row in f64 (products of f32 values are exact in f64, so only the additions round),
+ * and the host adds the segments of each row, in order, in f64. Pairs with a NaN or infinite
+ * element are left out and counted, as the contract says.
+ *
+ * <p>One pass runs at a time (the GPU works through its one stream in order anyway); the device
+ * and pinned buffers are made once and reused.
+ */
+final class PairStatisticsPass implements AutoCloseable {
+  /** Elements of a row summed by one kernel block: the same blocking as the CPU backend. */
+  static final int SEGMENT = 4096;
+  /** Elements per tensor per chunk: 16 MiB of f32. */
+  private static final int CHUNK = 1 << 22;
+  /** Segments per chunk at most, which bounds the result buffers (56 bytes a segment). */
+  private static final int MAX_SEGMENTS = 1 << 16;
+
+  private final CudaContext context;
+  private DeviceMemory deviceA;
+  private DeviceMemory deviceB;
+  private DeviceMemory results;
+  private PinnedMemory pinnedA;
+  private PinnedMemory pinnedB;
+  private float[] decoded;
+
+  PairStatisticsPass(CudaContext context) {
+    this.context = context;
+  }
+
+  synchronized PairStatistics run(TensorView base, TensorView target, long rowFrom, long rowTo, RowStatistics rows) {
+    PairArguments.check(base, target, rowFrom, rowTo, rows);
+    long cols = base.columns();
+    long count = Math.multiplyExact(rowTo - rowFrom, cols);
+    Sums total = new Sums();
+    if (cols == 0 || rowTo == rowFrom) {
+      for (long r = rowFrom; rows != null && r < rowTo; r++) {
+        rows.set((int) r, 0, 0, 0);
+      }
+      return new PairStatistics(count, 0, 0, 0, 0, 0, 0, 0, null);
+    }
+    buffers();
+    if (cols > CHUNK) {
+      // Rows longer than a chunk (large vectors): a piece of a row at a time, pieces on segment bounds.
+      for (long r = rowFrom; r < rowTo; r++) {
+        Sums row = new Sums();
+        for (long c0 = 0; c0 < cols; c0 += CHUNK) {
+          int width = (int) Math.min(CHUNK, cols - c0);
+          chunk(base, target, r, 1, c0, width, row);
+        }
+        total.add(row);
+        if (rows != null) {
+          rows.set((int) r, row.dot, row.baseSquares, row.targetSquares);
+        }
+      }
+    } else {
+      int width = (int) cols;
+      int segments = (width + SEGMENT - 1) / SEGMENT;
+      long perChunk = Math.max(1, Math.min(CHUNK / width, MAX_SEGMENTS / segments));
+      for (long r0 = rowFrom; r0 < rowTo; r0 += perChunk) {
+        int n = (int) Math.min(perChunk, rowTo - r0);
+        Sums[] perRow = chunkRows(base, target, r0, n, width);
+        for (int i = 0; i < n; i++) {
+          total.add(perRow[i]);
+          if (rows != null) {
+            rows.set((int) (r0 + i), perRow[i].dot, perRow[i].baseSquares, perRow[i].targetSquares);
+          }
+        }
+      }
+    }
+    return new PairStatistics(count, total.dot, total.baseSquares, total.targetSquares, total.diffSquares,
+        total.maxAbsDiff, total.changed, total.nonFinite, null);
+  }
+
+  /** Rows {@code [r0, r0 + n)}, whole: one {@link Sums} per row. */
+  private Sums[] chunkRows(TensorView base, TensorView target, long r0, int n, int width) {
+    int segmentsPerRow = (width + SEGMENT - 1) / SEGMENT;
+    int segments = n * segmentsPerRow;
+    Result result = launch(base, target, r0, n, 0, width, segments, segmentsPerRow);
+    Sums[] out = new Sums[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = new Sums();
+      for (int s = 0; s < segmentsPerRow; s++) {
+        out[i].addSegment(result, i * segmentsPerRow + s);
+      }
+    }
+    return out;
+  }
+
+  /** Columns {@code [c0, c0 + width)} of row {@code r}, added into {@code row}. */
+  private void chunk(TensorView base, TensorView target, long r, int n, long c0, int width, Sums row) {
+    int segments = (width + SEGMENT - 1) / SEGMENT;
+    Result result = launch(base, target, r, n, c0, width, segments, segments);
+    for (int s = 0; s < segments; s++) {
+      row.addSegment(result, s);
+    }
+  }
+
+  private Result launch(TensorView base, TensorView target, long r0, int n, long c0, int width, int segments,
+      int segmentsPerRow) {
+    int typeA = stage(base, r0, n, c0, width, pinnedA, deviceA);
+    int typeB = stage(target, r0, n, c0, width, pinnedB, deviceB);
+    long sumsBytes = 32L * segments;
+    long maxBytes = 4L * segments;
+    var sums = results.pointer();
+    var max = sums.plus(32L * MAX_SEGMENTS);
+    var counts = max.plus(4L * MAX_SEGMENTS);
+    context.launch(Kernel.PAIR_SEGMENTS, segments, CudaContext.BLOCK, 0, deviceA.pointer(), typeA,
+        deviceB.pointer(), typeB, width, SEGMENT, segmentsPerRow, sums, max, counts);
+    Result r = new Result(new double[4 * segments], new float[segments], new long[2 * segments]);
+    context.copyToHost(Pointer.to(r.sums), sums, sumsBytes);
+    context.copyToHost(Pointer.to(r.max), max, maxBytes);
+    context.copyToHost(Pointer.to(r.counts), counts, 16L * segments);
+    return r;
+  }
+
+  /**
+   * Puts rows {@code [r0, r0 + n)}, columns {@code [c0, c0 + width)} of {@code v} on the device,
+   * row-major, and returns the kernel's type code: the stored bytes as they are for plain f32, f16
+   * and bf16, else f32 decoded on the host.
+   */
+  private int stage(TensorView v, long r0, int n, long c0, int width, PinnedMemory pinned, DeviceMemory device) {
+    long elements = (long) n * width;
+    if (v.isPlainFloat()) {
+      int bytes = v.dtype().byteSize();
+      long from = (r0 * v.columns() + c0) * bytes;
+      MemorySegment.copy(v.data(), from, pinned.segment(), 0, elements * bytes);
+      pinned.copyToDevice(0, device.pointer(), elements * bytes);
+      return switch (v.dtype()) {
+        case F32 -> 0;
+        case F16 -> 1;
+        default -> 2;
+      };
+    }
+    float[] rowsF32 = decoded((int) elements);
+    if (v.transposed()) {
+      // Stored as [columns, rows]: each stored row holds one logical column; read runs of it.
+      long logicalRows = v.rows();
+      float[] run = new float[n];
+      for (int c = 0; c < width; c++) {
+        v.readFloats((c0 + c) * logicalRows + r0, run, 0, n);
+        for (int i = 0; i < n; i++) {
+          rowsF32[i * width + c] = run[i];
+        }
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        v.readRow(r0 + i, c0, rowsF32, i * width, width);
+      }
+    }
+    MemorySegment.copy(rowsF32, 0, pinned.segment(), ValueLayout.JAVA_FLOAT, 0, (int) elements);
+    pinned.copyToDevice(0, device.pointer(), 4 * elements);
+    return 0;
+  }
+
+  private float[] decoded(int n) {
+    if (decoded == null || decoded.length < n) {
+      decoded = new float[Math.max(n, 1 << 16)];
+    }
+    return decoded;
+  }
+
+  private void buffers() {
+    if (deviceA == null) {
+      deviceA = context.allocate(4L * CHUNK);
+      deviceB = context.allocate(4L * CHUNK);
+      results = context.allocate(56L * MAX_SEGMENTS);
+      pinnedA = context.pinned(4L * CHUNK);
+      pinnedB = context.pinned(4L * CHUNK);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    for (AutoCloseable c : new AutoCloseable[] {pinnedA, pinnedB, deviceA, deviceB, results}) {
+      if (c != null) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("cannot free GPU memory of the pair statistics", e);
+        }
+      }
+    }
+    deviceA = null;
+  }
+
+  /** The kernel's outputs for one chunk: four f64 sums, the maximum and two counts per segment. */
+  private record Result(double[] sums, float[] max, long[] counts) {}
+
+  /** Running f64 sums of a row or a range. */
+  private static final class Sums {
+    double dot;
+    double baseSquares;
+    double targetSquares;
+    double diffSquares;
+    double maxAbsDiff;
+    long changed;
+    long nonFinite;
+
+    void addSegment(Result r, int g) {
+      dot += r.sums[4 * g];
+      baseSquares += r.sums[4 * g + 1];
+      targetSquares += r.sums[4 * g + 2];
+      diffSquares += r.sums[4 * g + 3];
+      maxAbsDiff = Math.max(maxAbsDiff, r.max[g]);
+      changed += r.counts[2 * g];
+      nonFinite += r.counts[2 * g + 1];
+    }
+
+    void add(Sums o) {
+      dot += o.dot;
+      baseSquares += o.baseSquares;
+      targetSquares += o.targetSquares;
+      diffSquares += o.diffSquares;
+      maxAbsDiff = Math.max(maxAbsDiff, o.maxAbsDiff);
+      changed += o.changed;
+      nonFinite += o.nonFinite;
+    }
+  }
+}
