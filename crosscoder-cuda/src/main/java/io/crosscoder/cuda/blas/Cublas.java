@@ -23,7 +23,8 @@ public interface Cublas extends AutoCloseable {
    * {@code C = alpha op(A) op(B) + beta C} in f32 ({@code cublasSgemm_v2}, scalars in host
    * memory), where {@code op(X)} is {@code X} or {@code X^T}, {@code op(A)} is {@code m x k},
    * {@code op(B)} is {@code k x n} and {@code C} is {@code m x n}. With {@code beta == 0},
-   * {@code C} is not read (NaN in it does not propagate). Uses TF32 tensor cores only after
+   * {@code C} need not hold valid values (cuBLAS: "C does not have to be a valid input"). Uses
+   * TF32 tensor cores only after
    * {@link #setTf32(boolean) setTf32(true)}.
    *
    * @param transA whether {@code op(A) = A^T}; A is stored {@code k x m} then, else {@code m x k}

@@ -41,6 +41,10 @@ import java.util.stream.Stream;
 public final class NativeLibrary {
   /** {@code RTLD_LAZY} from glibc's {@code <dlfcn.h>}: resolve functions on first call. */
   private static final int RTLD_LAZY = 1;
+  /** {@code RTLD_NOLOAD} from glibc's {@code <dlfcn.h>}: only return an already loaded object. */
+  private static final int RTLD_NOLOAD = 4;
+  /** {@code RTLD_DI_LINKMAP} from glibc's {@code <dlfcn.h>}: ask {@code dlinfo} for the {@code link_map}. */
+  private static final int RTLD_DI_LINKMAP = 2;
 
   private final String soname;
   private final String location;
@@ -118,7 +122,9 @@ public final class NativeLibrary {
     }
     try {
       SymbolLookup byName = SymbolLookup.libraryLookup(soname, Arena.global());
-      return new Search(soname, new NativeLibrary(soname, "found by the dynamic loader", byName), "");
+      String where = loadedPath(soname);
+      return new Search(soname, new NativeLibrary(soname, where.isEmpty() ? "found by the dynamic loader" : where,
+          byName), "");
     } catch (IllegalArgumentException notOnLoaderPath) {
       // Expected on most machines; the directories below are the fallback.
     } catch (IllegalCallerException nativeAccessDenied) {
@@ -205,8 +211,8 @@ public final class NativeLibrary {
   }
 
   /**
-   * Where it was loaded from: the file's path, or {@code "found by the dynamic loader"} when the
-   * loader resolved the plain soname.
+   * Where it was loaded from: the file's absolute path, or {@code "found by the dynamic loader"}
+   * when the loader resolved the plain soname and would not say to which file.
    */
   public String location() {
     return location;
@@ -233,6 +239,48 @@ public final class NativeLibrary {
   @Override
   public String toString() {
     return location.startsWith("/") ? soname + " at " + location : soname + " (" + location + ")";
+  }
+
+  /**
+   * The file the dynamic loader opened for {@code soname}, already loaded: {@code dlopen} with
+   * {@code RTLD_NOLOAD} gives its handle, and {@code dlinfo(RTLD_DI_LINKMAP)} its {@code link_map},
+   * whose second field {@code l_name} is the path (glibc's {@code <link.h>}). Best effort: empty
+   * when any step fails.
+   */
+  static String loadedPath(String soname) {
+    try {
+      Linker linker = Linker.nativeLinker();
+      SymbolLookup libc = linker.defaultLookup();
+      MethodHandle dlopen = linker.downcallHandle(libc.find("dlopen").orElseThrow(),
+          FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+      MethodHandle dlinfo = linker.downcallHandle(libc.find("dlinfo").orElseThrow(),
+          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+      MethodHandle dlclose = linker.downcallHandle(libc.find("dlclose").orElseThrow(),
+          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(soname), RTLD_LAZY | RTLD_NOLOAD);
+        if (handle.equals(MemorySegment.NULL)) {
+          return "";
+        }
+        try {
+          MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+          if ((int) dlinfo.invokeExact(handle, RTLD_DI_LINKMAP, out) != 0) {
+            return "";
+          }
+          MemorySegment linkMap = out.get(ValueLayout.ADDRESS, 0).reinterpret(2 * ValueLayout.ADDRESS.byteSize());
+          MemorySegment name = linkMap.get(ValueLayout.ADDRESS, ValueLayout.ADDRESS.byteSize());
+          if (name.equals(MemorySegment.NULL)) {
+            return "";
+          }
+          String path = name.reinterpret(Integer.MAX_VALUE).getString(0);
+          return path.startsWith("/") ? path : "";
+        } finally {
+          int ignored = (int) dlclose.invokeExact(handle);
+        }
+      }
+    } catch (Throwable t) {
+      return "";
+    }
   }
 
   /**

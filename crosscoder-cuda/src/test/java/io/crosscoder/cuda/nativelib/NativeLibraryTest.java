@@ -85,6 +85,15 @@ class NativeLibraryTest {
   }
 
   @Test
+  void aLibraryOnTheLoaderPathIsLocatedToItsFile() throws Exception {
+    // libc is loaded in every JVM; the loader resolves its soname without any directory.
+    NativeLibrary libc = NativeLibrary.find("libc.so.6", List.of()).library().orElseThrow();
+    assertThat(libc.location()).startsWith("/").endsWith("libc.so.6");
+    assertThat(Path.of(libc.location())).isRegularFile();
+    assertThat(libc).hasToString("libc.so.6 at " + libc.location());
+  }
+
+  @Test
   void refusesSonamesWithDirectories() {
     assertThatThrownBy(() -> NativeLibrary.find("/usr/lib/libc.so.6", List.of()))
         .isInstanceOf(IllegalArgumentException.class)
