@@ -99,7 +99,7 @@ public record CudaProbe(boolean usable, String reason, int ordinal, String devic
     String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     for (String line : m.split("\\R")) {
       if (line.contains("libcuda") || line.contains("cannot open shared object")) {
-        return line.trim();
+        return line.replaceFirst("^\\s*java\\.lang\\.\\w+: ", "").trim();
       }
     }
     String first = m.split("\\R", 2)[0].trim();
