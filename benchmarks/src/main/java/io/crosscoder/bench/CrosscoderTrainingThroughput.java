@@ -16,7 +16,8 @@ import java.util.SplittableRandom;
  * on the CPU where the time goes (each kernel's share of the measured steps, through {@link
  * KernelTimer}; an asynchronous backend such as cuda would charge the time to its synchronising
  * calls, so no breakdown is printed there).
- * Defaults are a realistic single-site size: {@code d = 768} per model ({@code 2d = 1536}), {@code
+ *
+ * <p>Defaults are a realistic single-site size: {@code d = 768} per model ({@code 2d = 1536}), {@code
  * F = 16384}, batch 4096; a step's five main products (encoder, decoder, and the gradients of the
  * decoder, the latents and the encoder) cost {@code 5 * 2 * B * 2d * F} = 1.03 TFLOP there,
  * so shrink it on a small machine. A latent silent for one batch counts as dead, so the BatchTopK
@@ -45,6 +46,7 @@ import java.util.SplittableRandom;
 public final class CrosscoderTrainingThroughput {
   private CrosscoderTrainingThroughput() {}
 
+  /** Runs the measurement with the options of the class comment; prints to standard output. */
   public static void main(String[] args) {
     int d = 768;
     int f = 16384;

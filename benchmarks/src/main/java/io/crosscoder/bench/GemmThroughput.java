@@ -61,6 +61,7 @@ public final class GemmThroughput {
     }
   }
 
+  /** Runs the measurement with the options of the class comment; prints the table to standard output. */
   public static void main(String[] args) {
     String backendName = null;
     int d = 1536;

@@ -43,6 +43,7 @@ import java.util.concurrent.Future;
 public final class WeightDiffThroughput {
   private WeightDiffThroughput() {}
 
+  /** Runs the measurement with the options of the class comment; prints to standard output. */
   public static void main(String[] args) throws Exception {
     Path folder = Path.of("benchmarks/target/qwen2-1.5b-pair");
     int threads = Runtime.getRuntime().availableProcessors();
