@@ -1,6 +1,9 @@
 package io.crosscoder.bench;
 
 import io.crosscoder.ModelDiffer;
+import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.ComputeBackendProvider;
+import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.io.synthetic.SyntheticPair;
@@ -27,20 +30,27 @@ import java.util.concurrent.Future;
  * ratio measures compute overhead, not the disk. The ratio is taken per round (read and diff run
  * back to back, under the same machine load) and its median reported.
  *
+ * <p>{@code --backend NAME} picks the backend of the diff ({@code cpu}, {@code cuda}); without it
+ * the default selection of {@link ComputeBackends#select} decides (cuda where available, else cpu).
+ * One backend instance serves every round. The pair needs about 6.2 GB under {@code --folder}.
+ *
  * <pre>
  * java -Xmx256m --add-modules jdk.incubator.vector -cp benchmarks/target/benchmarks.jar \
- *     io.crosscoder.bench.WeightDiffThroughput [--folder DIR] [--threads N] [--rounds R] [--warmup W] [--shape tiny|1.5b]
+ *     io.crosscoder.bench.WeightDiffThroughput [--folder DIR] [--threads N] [--rounds R] [--warmup W] [--shape tiny|1.5b] \
+ *     [--backend cpu|cuda]
  * </pre>
  */
 public final class WeightDiffThroughput {
   private WeightDiffThroughput() {}
 
+  /** Runs the measurement with the options of the class comment; prints to standard output. */
   public static void main(String[] args) throws Exception {
     Path folder = Path.of("benchmarks/target/qwen2-1.5b-pair");
     int threads = Runtime.getRuntime().availableProcessors();
     int rounds = 5;
     int warmup = 2;
     SyntheticPair.Shape shape = SyntheticPair.QWEN2_1_5B;
+    String backendName = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--folder" -> folder = Path.of(args[++i]);
@@ -48,6 +58,7 @@ public final class WeightDiffThroughput {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
         case "--warmup" -> warmup = Integer.parseInt(args[++i]);
         case "--shape" -> shape = args[++i].equals("tiny") ? SyntheticPair.TINY : SyntheticPair.QWEN2_1_5B;
+        case "--backend" -> backendName = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -61,8 +72,11 @@ public final class WeightDiffThroughput {
     double[] read = new double[rounds];
     double[] diff = new double[rounds];
     double[] ratio = new double[rounds];
-    ModelDiffer differ = ModelDiffer.builder().threads(threads).build();
-    try (Checkpoint base = CheckpointFormats.open(pair.base()); Checkpoint target = CheckpointFormats.open(pair.target())) {
+    ComputeBackendProvider provider = ComputeBackends.select(backendName);
+    try (ComputeBackend backend = provider.create();
+        Checkpoint base = CheckpointFormats.open(pair.base()); Checkpoint target = CheckpointFormats.open(pair.target())) {
+      System.out.printf(Locale.ROOT, "backend %s: %s%n", provider.name(), backend.description());
+      ModelDiffer differ = ModelDiffer.builder().threads(threads).backend(backend).build();
       long bytes = base.dataBytes() + target.dataBytes();
       plainRead(base, target, threads); // warm the page cache
       for (int w = 0; w < warmup; w++) { // let the JIT compile both paths before measuring
