@@ -445,35 +445,55 @@ public final class CudaKernels implements Kernels {
       fill(xb, 0f);
       return Float.POSITIVE_INFINITY;
     }
-    long wanted = Math.min(keep, n);
-    long prefix = 0;
-    int[] hist = new int[256];
+    long prefix;
     synchronized (lock) {
       DevicePointer counts = scratch(4 * 256);
-      for (int shift = 56; shift >= 0; shift -= 8) {
+      int[] hist = new int[256];
+      prefix = thresholdKey(Math.min(keep, n), (p, shift) -> {
         context.set32(counts, 0, 256);
-        context.launchElementwise(Kernel.RADIX_HISTOGRAM, n, sb.pointer, n, prefix, shift, counts);
+        context.launchElementwise(Kernel.RADIX_HISTOGRAM, n, sb.pointer, n, p, shift, counts);
         context.copyToHost(Pointer.to(hist), counts, 4 * 256);
-        long above = 0;
-        int digit = 255;
-        for (; digit > 0; digit--) {
-          long c = Integer.toUnsignedLong(hist[digit]);
-          if (above + c >= wanted) {
-            break;
-          }
-          above += c;
-        }
-        wanted -= above;
-        prefix |= (long) digit << shift;
-        // With the score's 32 bits fixed (shift <= 32), a bucket holding exactly what is still
-        // wanted is kept whole: the threshold is the bucket's smallest possible key.
-        if (shift <= 32 && Integer.toUnsignedLong(hist[digit]) == wanted) {
-          break;
-        }
-      }
+        return hist;
+      });
     }
     context.launchElementwise(Kernel.BATCH_TOP_K_MASK, n, sb.pointer, xb.pointer, n, prefix);
     return decodeOrderedFloat((int) (prefix >>> 32));
+  }
+
+  /** One radix pass: the 256-bin histogram of digit {@code shift} over the keys that share {@code prefix} above it. */
+  @FunctionalInterface
+  interface RadixPass {
+    int[] histogram(long prefix, int shift);
+  }
+
+  /**
+   * The host side of the BatchTopK radix select: the 64-bit key of the {@code wanted}-th largest
+   * element, or a smaller key that exactly {@code wanted} keys reach, found by passes from the top
+   * digit down. Before each pass {@code wanted} counts the keys still to be found among those that
+   * share the prefix; the digit is where the running count from 255 down reaches it. Once the 32
+   * score bits are fixed (after the pass at shift 32) a bucket holding exactly what is still wanted
+   * is kept whole, and the search ends.
+   */
+  static long thresholdKey(long wanted, RadixPass pass) {
+    long prefix = 0;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      int[] hist = pass.histogram(prefix, shift);
+      long above = 0;
+      int digit = 255;
+      for (; digit > 0; digit--) {
+        long c = Integer.toUnsignedLong(hist[digit]);
+        if (above + c >= wanted) {
+          break;
+        }
+        above += c;
+      }
+      wanted -= above;
+      prefix |= (long) digit << shift;
+      if (shift <= 32 && Integer.toUnsignedLong(hist[digit]) == wanted) {
+        break;
+      }
+    }
+    return prefix;
   }
 
   /** The float whose order key (as in the kernels) is {@code ord}. */
