@@ -49,7 +49,7 @@ final class PairStatisticsPass implements AutoCloseable {
     PairArguments.check(base, target, rowFrom, rowTo, rows);
     long cols = base.columns();
     long count = Math.multiplyExact(rowTo - rowFrom, cols);
-    Sums total = new Sums();
+    PairStatistics total = PairStatistics.EMPTY;
     if (cols == 0 || rowTo == rowFrom) {
       for (long r = rowFrom; rows != null && r < rowTo; r++) {
         rows.set((int) r, 0, 0, 0);
@@ -60,14 +60,17 @@ final class PairStatisticsPass implements AutoCloseable {
     if (cols > CHUNK) {
       // Rows longer than a chunk (large vectors): a piece of a row at a time, pieces on segment bounds.
       for (long r = rowFrom; r < rowTo; r++) {
-        Sums row = new Sums();
+        PairStatistics row = PairStatistics.EMPTY;
         for (long c0 = 0; c0 < cols; c0 += CHUNK) {
           int width = (int) Math.min(CHUNK, cols - c0);
-          chunk(base, target, r, 1, c0, width, row);
+          Result result = launch(base, target, r, 1, c0, width, (width + SEGMENT - 1) / SEGMENT);
+          for (int s = 0; s < result.segments(); s++) {
+            row = row.merge(result.segment(s));
+          }
         }
-        total.add(row);
+        total = total.merge(row);
         if (rows != null) {
-          rows.set((int) r, row.dot, row.baseSquares, row.targetSquares);
+          rows.set((int) r, row.dot(), row.baseSquares(), row.targetSquares());
         }
       }
     } else {
@@ -76,45 +79,30 @@ final class PairStatisticsPass implements AutoCloseable {
       long perChunk = Math.max(1, Math.min(CHUNK / width, MAX_SEGMENTS / segments));
       for (long r0 = rowFrom; r0 < rowTo; r0 += perChunk) {
         int n = (int) Math.min(perChunk, rowTo - r0);
-        Sums[] perRow = chunkRows(base, target, r0, n, width);
+        Result result = launch(base, target, r0, n, 0, width, segments);
         for (int i = 0; i < n; i++) {
-          total.add(perRow[i]);
+          PairStatistics row = PairStatistics.EMPTY;
+          for (int s = 0; s < segments; s++) {
+            row = row.merge(result.segment(i * segments + s));
+          }
+          total = total.merge(row);
           if (rows != null) {
-            rows.set((int) (r0 + i), perRow[i].dot, perRow[i].baseSquares, perRow[i].targetSquares);
+            rows.set((int) (r0 + i), row.dot(), row.baseSquares(), row.targetSquares());
           }
         }
       }
     }
-    return new PairStatistics(count, total.dot, total.baseSquares, total.targetSquares, total.diffSquares,
-        total.maxAbsDiff, total.changed, total.nonFinite, null);
+    // Segments carry no element count; the range's count is known.
+    return new PairStatistics(count, total.dot(), total.baseSquares(), total.targetSquares(), total.diffSquares(),
+        total.maxAbsDiff(), total.changed(), total.nonFinite(), null);
   }
 
-  /** Rows {@code [r0, r0 + n)}, whole: one {@link Sums} per row. */
-  private Sums[] chunkRows(TensorView base, TensorView target, long r0, int n, int width) {
-    int segmentsPerRow = (width + SEGMENT - 1) / SEGMENT;
+  /**
+   * Runs the kernel over rows {@code [r0, r0 + n)}, columns {@code [c0, c0 + width)}, cut into
+   * {@code segmentsPerRow} segments a row, and returns the per-segment sums.
+   */
+  private Result launch(TensorView base, TensorView target, long r0, int n, long c0, int width, int segmentsPerRow) {
     int segments = n * segmentsPerRow;
-    Result result = launch(base, target, r0, n, 0, width, segments, segmentsPerRow);
-    Sums[] out = new Sums[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = new Sums();
-      for (int s = 0; s < segmentsPerRow; s++) {
-        out[i].addSegment(result, i * segmentsPerRow + s);
-      }
-    }
-    return out;
-  }
-
-  /** Columns {@code [c0, c0 + width)} of row {@code r}, added into {@code row}. */
-  private void chunk(TensorView base, TensorView target, long r, int n, long c0, int width, Sums row) {
-    int segments = (width + SEGMENT - 1) / SEGMENT;
-    Result result = launch(base, target, r, n, c0, width, segments, segments);
-    for (int s = 0; s < segments; s++) {
-      row.addSegment(result, s);
-    }
-  }
-
-  private Result launch(TensorView base, TensorView target, long r0, int n, long c0, int width, int segments,
-      int segmentsPerRow) {
     int typeA = stage(base, r0, n, c0, width, pinnedA, deviceA);
     int typeB = stage(target, r0, n, c0, width, pinnedB, deviceB);
     long sumsBytes = 32L * segments;
@@ -202,36 +190,15 @@ final class PairStatisticsPass implements AutoCloseable {
   }
 
   /** The kernel's outputs for one chunk: four f64 sums, the maximum and two counts per segment. */
-  private record Result(double[] sums, float[] max, long[] counts) {}
-
-  /** Running f64 sums of a row or a range. */
-  private static final class Sums {
-    double dot;
-    double baseSquares;
-    double targetSquares;
-    double diffSquares;
-    double maxAbsDiff;
-    long changed;
-    long nonFinite;
-
-    void addSegment(Result r, int g) {
-      dot += r.sums[4 * g];
-      baseSquares += r.sums[4 * g + 1];
-      targetSquares += r.sums[4 * g + 2];
-      diffSquares += r.sums[4 * g + 3];
-      maxAbsDiff = Math.max(maxAbsDiff, r.max[g]);
-      changed += r.counts[2 * g];
-      nonFinite += r.counts[2 * g + 1];
+  private record Result(double[] sums, float[] max, long[] counts) {
+    int segments() {
+      return max.length;
     }
 
-    void add(Sums o) {
-      dot += o.dot;
-      baseSquares += o.baseSquares;
-      targetSquares += o.targetSquares;
-      diffSquares += o.diffSquares;
-      maxAbsDiff = Math.max(maxAbsDiff, o.maxAbsDiff);
-      changed += o.changed;
-      nonFinite += o.nonFinite;
+    /** Segment {@code g}'s sums (with no element count). */
+    PairStatistics segment(int g) {
+      return new PairStatistics(0, sums[4 * g], sums[4 * g + 1], sums[4 * g + 2], sums[4 * g + 3], max[g],
+          counts[2 * g], counts[2 * g + 1], null);
     }
   }
 }
