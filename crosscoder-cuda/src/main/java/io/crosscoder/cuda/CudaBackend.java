@@ -4,6 +4,7 @@ import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cuda.blas.Cublas;
 import io.crosscoder.cuda.driver.CudaContext;
+import io.crosscoder.cuda.driver.Resources;
 import io.crosscoder.cuda.kernels.CudaKernels;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
@@ -57,7 +58,7 @@ public final class CudaBackend implements ComputeBackend {
     if (closed) {
       throw new IllegalStateException("the cuda backend is closed");
     }
-    if (kernels == null) {
+    if (kernels == null || kernels.isClosed()) { // a caller may have closed them: make new ones
       context.makeCurrent();
       kernels = new CudaKernels(context, cublas.get());
     }
@@ -80,13 +81,9 @@ public final class CudaBackend implements ComputeBackend {
       return;
     }
     closed = true;
-    try {
-      if (kernels != null) {
-        kernels.close();
-      }
-      pairs.close();
-    } finally {
-      context.close();
+    RuntimeException failure = Resources.closeAll(kernels, pairs, context);
+    if (failure != null) {
+      throw failure;
     }
   }
 

@@ -5,6 +5,7 @@ import io.crosscoder.cuda.driver.CudaContext;
 import io.crosscoder.cuda.driver.DeviceMemory;
 import io.crosscoder.cuda.driver.Kernel;
 import io.crosscoder.cuda.driver.PinnedMemory;
+import io.crosscoder.cuda.driver.Resources;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.DType;
@@ -165,28 +166,43 @@ final class PairStatisticsPass implements AutoCloseable {
     return decoded;
   }
 
+  /** Makes the device and pinned buffers on first use, all or none. */
   private void buffers() {
-    if (deviceA == null) {
-      deviceA = context.allocate(4L * CHUNK);
-      deviceB = context.allocate(4L * CHUNK);
-      results = context.allocate(56L * MAX_SEGMENTS);
-      pinnedA = context.pinned(4L * CHUNK);
-      pinnedB = context.pinned(4L * CHUNK);
+    if (deviceA != null) {
+      return;
     }
+    AutoCloseable[] made = new AutoCloseable[5];
+    try {
+      made[0] = context.allocate(4L * CHUNK);
+      made[1] = context.allocate(4L * CHUNK);
+      made[2] = context.allocate(56L * MAX_SEGMENTS);
+      made[3] = context.pinned(4L * CHUNK);
+      made[4] = context.pinned(4L * CHUNK);
+    } catch (RuntimeException e) {
+      RuntimeException cleanup = Resources.closeAll(made);
+      if (cleanup != null) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
+    }
+    deviceA = (DeviceMemory) made[0];
+    deviceB = (DeviceMemory) made[1];
+    results = (DeviceMemory) made[2];
+    pinnedA = (PinnedMemory) made[3];
+    pinnedB = (PinnedMemory) made[4];
   }
 
   @Override
   public synchronized void close() {
-    for (AutoCloseable c : new AutoCloseable[] {pinnedA, pinnedB, deviceA, deviceB, results}) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (Exception e) {
-          throw new IllegalStateException("cannot free GPU memory of the pair statistics", e);
-        }
-      }
-    }
+    RuntimeException failure = Resources.closeAll(pinnedA, pinnedB, deviceA, deviceB, results);
     deviceA = null;
+    deviceB = null;
+    results = null;
+    pinnedA = null;
+    pinnedB = null;
+    if (failure != null) {
+      throw failure;
+    }
   }
 
   /** The kernel's outputs for one chunk: four f64 sums, the maximum and two counts per segment. */

@@ -41,8 +41,12 @@ public final class CudaContext implements AutoCloseable {
   private final Map<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
   private final String moduleOrigin;
   private final boolean syncEachLaunch = Boolean.getBoolean(SYNC_PROPERTY);
-  private final ThreadLocal<Boolean> madeCurrent = ThreadLocal.withInitial(() -> false);
-  private volatile boolean closed;
+  /** Device and pinned allocations not yet freed: the primary context is kept until they are. */
+  private int liveAllocations;
+  /** Whether the owner closed this context (allocations may still be live). */
+  private boolean closed;
+  /** Whether the primary context was released; nothing works after that. */
+  private volatile boolean released;
 
   private CudaContext(CudaProbe probe, KernelModule kernels) {
     this.probe = probe;
@@ -54,10 +58,15 @@ public final class CudaContext implements AutoCloseable {
       byte[] text = kernels.ptx().getBytes(StandardCharsets.UTF_8);
       byte[] image = Arrays.copyOf(text, text.length + 1); // the driver reads a NUL-terminated string
       check(JCudaDriver.cuModuleLoadData(module, image), "cuModuleLoadData (the kernels, " + moduleOrigin + ")");
-      for (Kernel k : Kernel.values()) {
-        CUfunction f = new CUfunction();
-        check(JCudaDriver.cuModuleGetFunction(f, module, k.symbol()), "cuModuleGetFunction(" + k.symbol() + ")");
-        functions.put(k, f);
+      try {
+        for (Kernel k : Kernel.values()) {
+          CUfunction f = new CUfunction();
+          check(JCudaDriver.cuModuleGetFunction(f, module, k.symbol()), "cuModuleGetFunction(" + k.symbol() + ")");
+          functions.put(k, f);
+        }
+      } catch (RuntimeException e) {
+        JCudaDriver.cuModuleUnload(module);
+        throw e;
       }
     } catch (RuntimeException e) {
       JCudaDriver.cuDevicePrimaryCtxRelease(device);
@@ -87,20 +96,26 @@ public final class CudaContext implements AutoCloseable {
     return probe.deviceName();
   }
 
+  /** The device's compute capability major version (8 for sm_80). */
+  public int computeCapabilityMajor() {
+    return probe.major();
+  }
+
   /** Where the kernels came from: the PTX in the jar, or NVRTC at run time. */
   public String moduleOrigin() {
     return moduleOrigin;
   }
 
-  /** Makes this context current on the calling thread (once per thread). */
+  /**
+   * Makes this context current on the calling thread. Done on every call rather than once per
+   * thread: other CUDA code on the thread may have made another context current, and a virtual
+   * thread may have moved to another carrier, whose current context is a different one.
+   */
   public void makeCurrent() {
-    if (closed) {
+    if (released) {
       throw new IllegalStateException("the CUDA context of " + probe.deviceName() + " is closed");
     }
-    if (!madeCurrent.get()) {
-      check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-      madeCurrent.set(true);
-    }
+    check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   }
 
   // ---------------------------------------------------------------- memory
@@ -123,6 +138,7 @@ public final class CudaContext implements AutoCloseable {
       throw new CrosscoderException(String.format("cannot allocate %,d bytes on %s: %s (%.2f of %.2f GiB free)",
           bytes, probe.deviceName(), errorName(r), free[0] / (double) (1L << 30), total[0] / (double) (1L << 30)));
     }
+    allocated();
     DeviceMemory memory = new DeviceMemory(this, p, bytes);
     try {
       check(JCudaDriver.cuMemsetD32(p.jcuda(), 0, size / 4), "cuMemsetD32");
@@ -134,11 +150,28 @@ public final class CudaContext implements AutoCloseable {
   }
 
   void free(DevicePointer p) {
-    if (closed) {
-      return; // the primary context's memory went with it
+    try {
+      makeCurrent();
+      check(JCudaDriver.cuMemFree(p.base()), "cuMemFree");
+    } finally {
+      freed();
     }
-    makeCurrent();
-    check(JCudaDriver.cuMemFree(p.base()), "cuMemFree");
+  }
+
+  /** Counts an allocation, which keeps the primary context until it is freed. */
+  synchronized void allocated() {
+    if (released) {
+      throw new IllegalStateException("the CUDA context of " + probe.deviceName() + " is closed");
+    }
+    liveAllocations++;
+  }
+
+  /** Counts a freed allocation; the last one after {@link #close()} releases the context. */
+  synchronized void freed() {
+    liveAllocations--;
+    if (closed && liveAllocations == 0) {
+      release();
+    }
   }
 
   /** Sets {@code count} 32-bit words at {@code p} to {@code value}'s bits. */
@@ -193,7 +226,10 @@ public final class CudaContext implements AutoCloseable {
    */
   public void launch(Kernel kernel, long grid, int block, int shared, Object... args) {
     kernel.checkArguments(args);
-    if (grid <= 0) {
+    if (grid < 0) {
+      throw new IllegalArgumentException(kernel.symbol() + ": negative grid " + grid);
+    }
+    if (grid == 0) {
       return;
     }
     if (grid > Integer.MAX_VALUE) {
@@ -228,10 +264,24 @@ public final class CudaContext implements AutoCloseable {
 
   // ---------------------------------------------------------------- lifetime and errors
 
-  /** Unloads the kernels and releases the primary context. Idempotent; device memory must be freed first. */
+  /**
+   * Unloads the kernels and releases the primary context, at once when no device or pinned
+   * allocation is live, else when the last is freed (buffers may be closed after their kernels).
+   * Idempotent.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
+      return;
+    }
+    closed = true;
+    if (liveAllocations == 0) {
+      release();
+    }
+  }
+
+  private void release() {
+    if (released) {
       return;
     }
     try {
@@ -239,7 +289,7 @@ public final class CudaContext implements AutoCloseable {
       JCudaDriver.cuCtxSynchronize();
       JCudaDriver.cuModuleUnload(module);
     } finally {
-      closed = true;
+      released = true;
       JCudaDriver.cuDevicePrimaryCtxRelease(device);
     }
   }

@@ -28,6 +28,7 @@ public final class PinnedMemory implements AutoCloseable {
     }
     Pointer p = new Pointer();
     CudaContext.check(JCudaDriver.cuMemAllocHost(p, bytes), "cuMemAllocHost(" + bytes + " bytes)");
+    context.allocated();
     return new PinnedMemory(context, p, MemorySegment.ofBuffer(p.getByteBuffer(0, bytes)));
   }
 
@@ -51,12 +52,17 @@ public final class PinnedMemory implements AutoCloseable {
     context.copyToHost(pointer.withByteOffset(to), src, bytes);
   }
 
+  /** Frees the memory; the segment must not be used after. Idempotent. */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (!freed) {
       freed = true;
-      context.makeCurrent();
-      JCudaDriver.cuMemFreeHost(pointer);
+      try {
+        context.makeCurrent();
+        CudaContext.check(JCudaDriver.cuMemFreeHost(pointer), "cuMemFreeHost");
+      } finally {
+        context.freed();
+      }
     }
   }
 }

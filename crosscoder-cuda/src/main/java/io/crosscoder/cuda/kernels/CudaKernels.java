@@ -11,6 +11,7 @@ import io.crosscoder.cuda.driver.DeviceMemory;
 import io.crosscoder.cuda.driver.DevicePointer;
 import io.crosscoder.cuda.driver.Kernel;
 import io.crosscoder.cuda.driver.PinnedMemory;
+import io.crosscoder.cuda.driver.Resources;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.FloatFormats;
 import java.lang.foreign.MemorySegment;
@@ -51,6 +52,8 @@ public final class CudaKernels implements Kernels {
   private final CudaContext context;
   private final Cublas cublas;
   private final boolean tf32;
+  /** Whether cuBLAS multiplies bf16 operands here (sm_80 and later); else they are widened first. */
+  private final boolean bf16Gemm;
   private final Object lock = new Object();
   private DeviceMemory scratch;
   private PinnedMemory staging;
@@ -64,7 +67,18 @@ public final class CudaKernels implements Kernels {
     this.context = Objects.requireNonNull(context, "context");
     this.cublas = Objects.requireNonNull(cublas, "cublas");
     this.tf32 = Boolean.getBoolean(TF32_PROPERTY);
-    cublas.setTf32(tf32);
+    this.bf16Gemm = context.computeCapabilityMajor() >= 8;
+    try {
+      cublas.setTf32(tf32);
+    } catch (RuntimeException e) {
+      cublas.close();
+      throw e;
+    }
+  }
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed;
   }
 
   @Override
@@ -77,6 +91,7 @@ public final class CudaKernels implements Kernels {
 
   @Override
   public DeviceBuffer allocate(DType dtype, long size) {
+    ensureOpen();
     KernelArguments.allocation(dtype, size);
     return new CudaBuffer(this, dtype, size, context.allocate(size * dtype.byteSize()));
   }
@@ -241,25 +256,33 @@ public final class CudaKernels implements Kernels {
       return;
     }
     context.makeCurrent();
-    if (ab.dtype() == DType.BF16 && bb.dtype() == DType.BF16) {
+    if (ab.dtype() == DType.BF16 && bb.dtype() == DType.BF16 && bf16Gemm) {
       cublas.gemmBf16(transB, transA, n, m, k, alpha, bb.pointer.address(), ldb, ab.pointer.address(), lda,
           beta, cb.pointer.address(), ldc);
       return;
     }
-    if (ab.dtype() == bb.dtype()) {
+    if (ab.dtype() == DType.F32 && bb.dtype() == DType.F32) {
       cublas.sgemm(transB, transA, n, m, k, alpha, bb.pointer.address(), ldb, ab.pointer.address(), lda,
           beta, cb.pointer.address(), ldc);
       return;
     }
+    // A bf16 operand beside an f32 one, or bf16 operands on a GPU without bf16 products: widen
+    // (exactly) into scratch and multiply in f32.
     synchronized (lock) {
-      boolean aNarrow = ab.dtype() == DType.BF16;
-      CudaBuffer narrow = aNarrow ? ab : bb;
-      long stored = aNarrow ? storedElements(transA ? k : m, transA ? m : k, lda)
-          : storedElements(transB ? n : k, transB ? k : n, ldb);
-      DevicePointer wide = scratch(4 * stored);
-      convert(DType.BF16, narrow.pointer, wide, stored);
-      long aAddress = aNarrow ? wide.address() : ab.pointer.address();
-      long bAddress = aNarrow ? bb.pointer.address() : wide.address();
+      long aStored = ab.dtype() == DType.BF16 ? storedElements(transA ? k : m, transA ? m : k, lda) : 0;
+      long bStored = bb.dtype() == DType.BF16 ? storedElements(transB ? n : k, transB ? k : n, ldb) : 0;
+      DevicePointer wide = scratch(4 * (aStored + bStored));
+      long aAddress = ab.pointer.address();
+      long bAddress = bb.pointer.address();
+      if (aStored > 0) {
+        convert(DType.BF16, ab.pointer, wide, aStored);
+        aAddress = wide.address();
+      }
+      if (bStored > 0) {
+        DevicePointer wideB = wide.plus(4 * aStored);
+        convert(DType.BF16, bb.pointer, wideB, bStored);
+        bAddress = wideB.address();
+      }
       cublas.sgemm(transB, transA, n, m, k, alpha, bAddress, ldb, aAddress, lda, beta, cb.pointer.address(), ldc);
     }
   }
@@ -306,7 +329,7 @@ public final class CudaKernels implements Kernels {
     synchronized (lock) {
       DevicePointer error = scratch(12);
       context.set32(error, 0, 3);
-      context.launch(Kernel.CSR_CHECK, (rows + 7) / 8, BLOCK, 0, rowStart.pointer, colIndex.pointer, rows, cols, error);
+      context.launch(Kernel.CSR_CHECK, (rows + 7L) / 8, BLOCK, 0, rowStart.pointer, colIndex.pointer, rows, cols, error);
       int[] found = new int[3];
       context.copyToHost(Pointer.to(found), error, 12);
       if (found[0] == 1) {
@@ -330,7 +353,7 @@ public final class CudaKernels implements Kernels {
     if (rows > 0) {
       synchronized (lock) {
         DevicePointer c = scratch(4L * rows);
-        context.launch(Kernel.COUNT_NONZEROS, (rows + 7) / 8, BLOCK, 0, xb.pointer, rows, cols, c);
+        context.launch(Kernel.COUNT_NONZEROS, (rows + 7L) / 8, BLOCK, 0, xb.pointer, rows, cols, c);
         context.copyToHost(Pointer.to(counts), c, 4L * rows);
       }
     }
@@ -349,7 +372,7 @@ public final class CudaKernels implements Kernels {
     }
     upload(starts, 0, rs, 0, rows + 1);
     if (nnz > 0) {
-      context.launch(Kernel.COMPRESS_ROWS, (rows + 7) / 8, BLOCK, 0, xb.pointer, rows, cols, rs.pointer,
+      context.launch(Kernel.COMPRESS_ROWS, (rows + 7L) / 8, BLOCK, 0, xb.pointer, rows, cols, rs.pointer,
           ci.pointer, vs.pointer);
     }
     return nnz;
@@ -403,6 +426,9 @@ public final class CudaKernels implements Kernels {
     KernelArguments.topK(rows, cols, k, xb, vb, ib);
     if (k == 0 || rows == 0) {
       return;
+    }
+    if (k > 1 << 30) {
+      throw new IllegalArgumentException("top-k on cuda keeps at most 2^30 elements a row, got k = " + k);
     }
     int kpad = Integer.highestOneBit(k) == k ? k : Integer.highestOneBit(k) << 1;
     if (kpad <= SHARED_SORT) {
@@ -628,7 +654,10 @@ public final class CudaKernels implements Kernels {
     return staging;
   }
 
-  /** Frees the scratch and staging memory and the cuBLAS handle. Buffers stay the caller's to close. Idempotent. */
+  /**
+   * Frees the scratch and staging memory and the cuBLAS handle; every later call is refused.
+   * Buffers stay the caller's to close. Idempotent.
+   */
   @Override
   public void close() {
     synchronized (lock) {
@@ -636,21 +665,23 @@ public final class CudaKernels implements Kernels {
         return;
       }
       closed = true;
-      try {
-        context.synchronize();
-      } finally {
-        if (scratch != null) {
-          scratch.close();
-        }
-        if (staging != null) {
-          staging.close();
-        }
-        cublas.close();
+      RuntimeException failure = Resources.closeAll(context::synchronize, scratch, staging, cublas);
+      scratch = null;
+      staging = null;
+      if (failure != null) {
+        throw failure;
       }
     }
   }
 
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("these cuda kernels are closed");
+    }
+  }
+
   private CudaBuffer buffer(DeviceBuffer b, String name, DType... types) {
+    ensureOpen();
     return KernelArguments.buffer(b, name, this, CudaBuffer.class, types);
   }
 
