@@ -122,19 +122,7 @@ final class VectorPairKernel implements PairKernel {
       maxBits = maxBits.max(d.abs().reinterpretAsInts());
       changed += x.reinterpretAsInts().compare(NE, y.reinterpretAsInts()).trueCount();
     }
-    // After an even number of steps set 0 holds lanes [0, L) again; after an odd one, set 1 does.
-    int lanes0 = (i / L) % 2 == 0 ? 0 : L;
-    int lanes1 = L - lanes0;
-    dot0.intoArray(out.dotLanes, lanes0);
-    dot1.intoArray(out.dotLanes, lanes1);
-    base0.intoArray(out.baseLanes, lanes0);
-    base1.intoArray(out.baseLanes, lanes1);
-    target0.intoArray(out.targetLanes, lanes0);
-    target1.intoArray(out.targetLanes, lanes1);
-    diff0.intoArray(out.diffLanes, lanes0);
-    diff1.intoArray(out.diffLanes, lanes1);
-    out.runningMax = Float.intBitsToFloat(maxBits.reduceLanes(MAX));
-    out.runningChanged = changed;
+    store(out, i, dot0, dot1, base0, base1, target0, target1, diff0, diff1, maxBits, changed);
     out.finishPlain(a, F32, ia, b, F32, ib, i, n);
   }
 
@@ -171,19 +159,7 @@ final class VectorPairKernel implements PairKernel {
       maxBits = maxBits.max(d.abs().reinterpretAsInts());
       changed += x.reinterpretAsInts().compare(NE, y.reinterpretAsInts()).trueCount();
     }
-    // After an even number of steps set 0 holds lanes [0, L) again; after an odd one, set 1 does.
-    int lanes0 = (i / L) % 2 == 0 ? 0 : L;
-    int lanes1 = L - lanes0;
-    dot0.intoArray(out.dotLanes, lanes0);
-    dot1.intoArray(out.dotLanes, lanes1);
-    base0.intoArray(out.baseLanes, lanes0);
-    base1.intoArray(out.baseLanes, lanes1);
-    target0.intoArray(out.targetLanes, lanes0);
-    target1.intoArray(out.targetLanes, lanes1);
-    diff0.intoArray(out.diffLanes, lanes0);
-    diff1.intoArray(out.diffLanes, lanes1);
-    out.runningMax = Float.intBitsToFloat(maxBits.reduceLanes(MAX));
-    out.runningChanged = changed;
+    store(out, i, dot0, dot1, base0, base1, target0, target1, diff0, diff1, maxBits, changed);
     out.finishPlain(a, BF16, ia, b, BF16, ib, i, n);
   }
 
@@ -220,19 +196,7 @@ final class VectorPairKernel implements PairKernel {
       maxBits = maxBits.max(d.abs().reinterpretAsInts());
       changed += x.reinterpretAsInts().compare(NE, y.reinterpretAsInts()).trueCount();
     }
-    // After an even number of steps set 0 holds lanes [0, L) again; after an odd one, set 1 does.
-    int lanes0 = (i / L) % 2 == 0 ? 0 : L;
-    int lanes1 = L - lanes0;
-    dot0.intoArray(out.dotLanes, lanes0);
-    dot1.intoArray(out.dotLanes, lanes1);
-    base0.intoArray(out.baseLanes, lanes0);
-    base1.intoArray(out.baseLanes, lanes1);
-    target0.intoArray(out.targetLanes, lanes0);
-    target1.intoArray(out.targetLanes, lanes1);
-    diff0.intoArray(out.diffLanes, lanes0);
-    diff1.intoArray(out.diffLanes, lanes1);
-    out.runningMax = Float.intBitsToFloat(maxBits.reduceLanes(MAX));
-    out.runningChanged = changed;
+    store(out, i, dot0, dot1, base0, base1, target0, target1, diff0, diff1, maxBits, changed);
     out.finishPlain(a, F16, ia, b, F16, ib, i, n);
   }
 
@@ -268,7 +232,19 @@ final class VectorPairKernel implements PairKernel {
       maxBits = maxBits.max(d.abs().reinterpretAsInts());
       changed += x.reinterpretAsInts().compare(NE, y.reinterpretAsInts()).trueCount();
     }
-    // After an even number of steps set 0 holds lanes [0, L) again; after an odd one, set 1 does.
+    store(out, i, dot0, dot1, base0, base1, target0, target1, diff0, diff1, maxBits, changed);
+    out.finishArray(a, b, i, n);
+  }
+
+  /** Widens {@code n} plain-float elements from element {@code index} into {@code dst[0, n)}. */
+  /**
+   * Stores the two accumulator sets of a block's vector loop into {@code out}'s lanes, after
+   * {@code i} elements: after an even number of steps set 0 holds lanes [0, L) again; after an odd
+   * one, set 1 does. Called once per block, outside the loop.
+   */
+  private static void store(BlockSums out, int i, FloatVector dot0, FloatVector dot1, FloatVector base0,
+      FloatVector base1, FloatVector target0, FloatVector target1, FloatVector diff0, FloatVector diff1,
+      IntVector maxBits, long changed) {
     int lanes0 = (i / L) % 2 == 0 ? 0 : L;
     int lanes1 = L - lanes0;
     dot0.intoArray(out.dotLanes, lanes0);
@@ -281,10 +257,8 @@ final class VectorPairKernel implements PairKernel {
     diff1.intoArray(out.diffLanes, lanes1);
     out.runningMax = Float.intBitsToFloat(maxBits.reduceLanes(MAX));
     out.runningChanged = changed;
-    out.finishArray(a, b, i, n);
   }
 
-  /** Widens {@code n} plain-float elements from element {@code index} into {@code dst[0, n)}. */
   private static void widen(MemorySegment m, int kind, long index, int n, float[] dst) {
     if (kind == F32) {
       MemorySegment.copy(m, TensorView.Layouts.F32, index * 4, dst, 0, n);
