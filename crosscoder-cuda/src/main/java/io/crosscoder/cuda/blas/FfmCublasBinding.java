@@ -21,7 +21,7 @@ import java.util.NoSuchElementException;
  * read by one call at a time (cuBLAS reads host-mode scalars before the call returns). The arena
  * is closed, after the handle is destroyed, by {@link #close()}.
  */
-final class FfmCublasBinding implements Cublas {
+final class FfmCublasBinding extends CublasHandle {
 
   /** The downcall handles of one loaded libcublas; immutable, shared by its handles. */
   static final class Symbols {
@@ -91,16 +91,14 @@ final class FfmCublasBinding implements Cublas {
   private final MemorySegment handle;
   private final MemorySegment alphaHost;
   private final MemorySegment betaHost;
-  private final String description;
-  private boolean closed;
 
   private FfmCublasBinding(Symbols symbols, Arena arena, MemorySegment handle, String version) {
+    super("cuBLAS " + version + " through FFM (" + symbols.library() + ")");
     this.symbols = symbols;
     this.arena = arena;
     this.handle = handle;
     this.alphaHost = arena.allocate(JAVA_FLOAT);
     this.betaHost = arena.allocate(JAVA_FLOAT);
-    this.description = "cuBLAS " + version + " through FFM (" + symbols.library() + ")";
   }
 
   /**
@@ -136,19 +134,15 @@ final class FfmCublasBinding implements Cublas {
   }
 
   @Override
-  public synchronized void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
-      long a, int lda, long b, int ldb, float beta, long c, int ldc) {
-    GemmCall call = new GemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        .validate(CublasFunctions.SGEMM);
-    ensureOpen();
-    this.alphaHost.set(JAVA_FLOAT, 0, alpha);
-    this.betaHost.set(JAVA_FLOAT, 0, beta);
+  void callSgemm(GemmCall call) {
+    alphaHost.set(JAVA_FLOAT, 0, call.alpha());
+    betaHost.set(JAVA_FLOAT, 0, call.beta());
     int status;
     try {
       status = (int) symbols.sgemm.invokeExact(handle,
-          CublasEnums.operation(transA), CublasEnums.operation(transB), m, n, k,
-          this.alphaHost, MemorySegment.ofAddress(a), lda, MemorySegment.ofAddress(b), ldb,
-          this.betaHost, MemorySegment.ofAddress(c), ldc);
+          CublasEnums.operation(call.transA()), CublasEnums.operation(call.transB()), call.m(), call.n(), call.k(),
+          alphaHost, MemorySegment.ofAddress(call.a()), call.lda(), MemorySegment.ofAddress(call.b()), call.ldb(),
+          betaHost, MemorySegment.ofAddress(call.c()), call.ldc());
     } catch (Throwable t) {
       throw rethrow(t, CublasFunctions.SGEMM);
     }
@@ -156,23 +150,19 @@ final class FfmCublasBinding implements Cublas {
   }
 
   @Override
-  public synchronized void gemmBf16(boolean transA, boolean transB, int m, int n, int k,
-      float alpha, long a, int lda, long b, int ldb, float beta, long c, int ldc) {
-    GemmCall call = new GemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        .validate(CublasFunctions.GEMM_EX);
-    ensureOpen();
+  void callGemmBf16(GemmCall call) {
     // With CUBLAS_COMPUTE_32F the scalars are f32, whatever the matrices' types.
-    this.alphaHost.set(JAVA_FLOAT, 0, alpha);
-    this.betaHost.set(JAVA_FLOAT, 0, beta);
+    alphaHost.set(JAVA_FLOAT, 0, call.alpha());
+    betaHost.set(JAVA_FLOAT, 0, call.beta());
     int status;
     try {
       status = (int) symbols.gemmEx.invokeExact(handle,
-          CublasEnums.operation(transA), CublasEnums.operation(transB), m, n, k,
-          this.alphaHost,
-          MemorySegment.ofAddress(a), CublasEnums.CUDA_R_16BF, lda,
-          MemorySegment.ofAddress(b), CublasEnums.CUDA_R_16BF, ldb,
-          this.betaHost,
-          MemorySegment.ofAddress(c), CublasEnums.CUDA_R_32F, ldc,
+          CublasEnums.operation(call.transA()), CublasEnums.operation(call.transB()), call.m(), call.n(), call.k(),
+          alphaHost,
+          MemorySegment.ofAddress(call.a()), CublasEnums.CUDA_R_16BF, call.lda(),
+          MemorySegment.ofAddress(call.b()), CublasEnums.CUDA_R_16BF, call.ldb(),
+          betaHost,
+          MemorySegment.ofAddress(call.c()), CublasEnums.CUDA_R_32F, call.ldc(),
           CublasEnums.CUBLAS_COMPUTE_32F, CublasEnums.CUBLAS_GEMM_DEFAULT);
     } catch (Throwable t) {
       throw rethrow(t, CublasFunctions.GEMM_EX);
@@ -183,30 +173,19 @@ final class FfmCublasBinding implements Cublas {
   }
 
   @Override
-  public synchronized void setTf32(boolean on) {
-    ensureOpen();
-    int mode = on ? CublasEnums.CUBLAS_TF32_TENSOR_OP_MATH : CublasEnums.CUBLAS_DEFAULT_MATH;
+  void callSetMathMode(int mode, String arguments) {
     int status;
     try {
       status = (int) symbols.setMathMode.invokeExact(handle, mode);
     } catch (Throwable t) {
       throw rethrow(t, CublasFunctions.SET_MATH_MODE);
     }
-    CublasStatus.check(status, CublasFunctions.SET_MATH_MODE,
-        "mode=" + (on ? "CUBLAS_TF32_TENSOR_OP_MATH" : "CUBLAS_DEFAULT_MATH"));
+    CublasStatus.check(status, CublasFunctions.SET_MATH_MODE, arguments);
   }
 
+  /** Destroys the handle, then frees the scalars' arena. */
   @Override
-  public String description() {
-    return description;
-  }
-
-  @Override
-  public synchronized void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
+  void callDestroy() {
     try {
       int status = (int) symbols.destroy.invokeExact(handle);
       CublasStatus.check(status, CublasFunctions.DESTROY, "handle=" + hex(handle));
@@ -214,17 +193,6 @@ final class FfmCublasBinding implements Cublas {
       throw rethrow(t, CublasFunctions.DESTROY);
     } finally {
       arena.close();
-    }
-  }
-
-  @Override
-  public String toString() {
-    return description;
-  }
-
-  private void ensureOpen() {
-    if (closed) {
-      throw new IllegalStateException("cuBLAS handle is closed (" + description + ")");
     }
   }
 

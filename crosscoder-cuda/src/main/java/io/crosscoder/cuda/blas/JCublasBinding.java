@@ -17,7 +17,7 @@ import jcuda.jcublas.cublasHandle;
  * codes are checked here, and a {@link CudaException} from that mode is turned into the same
  * {@link CrosscoderException}. Methods are {@code synchronized} on the handle.
  */
-final class JCublasBinding implements Cublas {
+final class JCublasBinding extends CublasHandle {
 
   /** A JCuda pointer to a raw device address: JCuda exposes only the protected constructor. */
   private static final class DeviceAddress extends Pointer {
@@ -27,12 +27,10 @@ final class JCublasBinding implements Cublas {
   }
 
   private final cublasHandle handle;
-  private final String description;
-  private boolean closed;
 
   private JCublasBinding(cublasHandle handle, String version) {
+    super("cuBLAS " + version + " through JCublas " + jcudaVersion() + " (libcublas.so.12)");
     this.handle = handle;
-    this.description = "cuBLAS " + version + " through JCublas " + jcudaVersion() + " (libcublas.so.12)";
   }
 
   /** JCuda's version, e.g. {@code "12.6.0"}; needs only the JCuda jar, no native library. */
@@ -90,36 +88,34 @@ final class JCublasBinding implements Cublas {
   }
 
   @Override
-  public synchronized void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
-      long a, int lda, long b, int ldb, float beta, long c, int ldc) {
-    GemmCall call = new GemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        .validate(CublasFunctions.SGEMM);
-    ensureOpen();
+  void callSgemm(GemmCall call) {
+    boolean transA = call.transA();
+    boolean transB = call.transB();
+    int m = call.m();
+    int n = call.n();
+    int k = call.k();
     check(() -> JCublas2.cublasSgemm(handle,
         CublasEnums.operation(transA), CublasEnums.operation(transB), m, n, k,
-        Pointer.to(new float[] {alpha}), new DeviceAddress(a), lda, new DeviceAddress(b), ldb,
-        Pointer.to(new float[] {beta}), new DeviceAddress(c), ldc),
+        Pointer.to(new float[] {call.alpha()}), new DeviceAddress(call.a()), call.lda(),
+        new DeviceAddress(call.b()), call.ldb(),
+        Pointer.to(new float[] {call.beta()}), new DeviceAddress(call.c()), call.ldc()),
         CublasFunctions.SGEMM, call.describe());
   }
 
   @Override
-  public synchronized void gemmBf16(boolean transA, boolean transB, int m, int n, int k,
-      float alpha, long a, int lda, long b, int ldb, float beta, long c, int ldc) {
-    GemmCall call = new GemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        .validate(CublasFunctions.GEMM_EX);
-    ensureOpen();
+  void callGemmBf16(GemmCall call) {
     // JCublas 12.6.0's JNI code calls the C++ overload of cublasGemmEx that takes the compute
     // type as a cudaDataType and migrates it (cublasMigrateComputeType, inline in cublas_api.h):
     // CUDA_R_32F becomes CUBLAS_COMPUTE_32F unless the math mode is pedantic, which this class never
     // sets; CUBLAS_COMPUTE_32F itself (68) is not a cudaDataType and is refused with
     // CUBLAS_STATUS_NOT_SUPPORTED. Seen by disassembling libJCublas2 and by the fake-library test.
     check(() -> JCublas2.cublasGemmEx(handle,
-        CublasEnums.operation(transA), CublasEnums.operation(transB), m, n, k,
-        Pointer.to(new float[] {alpha}),
-        new DeviceAddress(a), CublasEnums.CUDA_R_16BF, lda,
-        new DeviceAddress(b), CublasEnums.CUDA_R_16BF, ldb,
-        Pointer.to(new float[] {beta}),
-        new DeviceAddress(c), CublasEnums.CUDA_R_32F, ldc,
+        CublasEnums.operation(call.transA()), CublasEnums.operation(call.transB()), call.m(), call.n(), call.k(),
+        Pointer.to(new float[] {call.alpha()}),
+        new DeviceAddress(call.a()), CublasEnums.CUDA_R_16BF, call.lda(),
+        new DeviceAddress(call.b()), CublasEnums.CUDA_R_16BF, call.ldb(),
+        Pointer.to(new float[] {call.beta()}),
+        new DeviceAddress(call.c()), CublasEnums.CUDA_R_32F, call.ldc(),
         CublasEnums.CUDA_R_32F, CublasEnums.CUBLAS_GEMM_DEFAULT),
         CublasFunctions.GEMM_EX, call.describe()
             + ", Atype=CUDA_R_16BF, Btype=CUDA_R_16BF, Ctype=CUDA_R_32F,"
@@ -127,36 +123,13 @@ final class JCublasBinding implements Cublas {
   }
 
   @Override
-  public synchronized void setTf32(boolean on) {
-    ensureOpen();
-    int mode = on ? CublasEnums.CUBLAS_TF32_TENSOR_OP_MATH : CublasEnums.CUBLAS_DEFAULT_MATH;
-    check(() -> JCublas2.cublasSetMathMode(handle, mode), CublasFunctions.SET_MATH_MODE,
-        "mode=" + (on ? "CUBLAS_TF32_TENSOR_OP_MATH" : "CUBLAS_DEFAULT_MATH"));
+  void callSetMathMode(int mode, String arguments) {
+    check(() -> JCublas2.cublasSetMathMode(handle, mode), CublasFunctions.SET_MATH_MODE, arguments);
   }
 
   @Override
-  public String description() {
-    return description;
-  }
-
-  @Override
-  public synchronized void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
+  void callDestroy() {
     check(() -> JCublas2.cublasDestroy(handle), CublasFunctions.DESTROY, "handle=" + handle);
-  }
-
-  @Override
-  public String toString() {
-    return description;
-  }
-
-  private void ensureOpen() {
-    if (closed) {
-      throw new IllegalStateException("cuBLAS handle is closed (" + description + ")");
-    }
   }
 
   /** A JCublas2 call returning a {@code cublasStatus_t}. */
