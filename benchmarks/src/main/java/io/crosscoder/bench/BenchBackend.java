@@ -42,14 +42,7 @@ final class BenchBackend implements AutoCloseable {
    * @throws io.crosscoder.CrosscoderException if that backend is missing or unavailable
    */
   static BenchBackend open(String requested) {
-    ComputeBackendProvider provider = ComputeBackends.select(requested);
-    ComputeBackend backend = provider.create();
-    try {
-      return new BenchBackend(provider.name(), backend.description(), backend, backend.kernels());
-    } catch (RuntimeException e) {
-      backend.close();
-      throw e;
-    }
+    return of(ComputeBackends.select(requested));
   }
 
   /**
@@ -68,6 +61,11 @@ final class BenchBackend implements AutoCloseable {
         throw e;
       }
     }
+    return of(provider);
+  }
+
+  /** The kernels of a backend made by {@code provider}. */
+  private static BenchBackend of(ComputeBackendProvider provider) {
     ComputeBackend backend = provider.create();
     try {
       return new BenchBackend(provider.name(), backend.description(), backend, backend.kernels());

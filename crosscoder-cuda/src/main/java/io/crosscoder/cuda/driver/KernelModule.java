@@ -37,10 +37,10 @@ public record KernelModule(String ptx, String origin) {
    * jar and no NVRTC).
    */
   public static Optional<String> unavailableReason() {
-    if (bundledPtx().isPresent()) {
+    if (KernelModule.class.getResource(PTX_RESOURCE) != null) {
       return Optional.empty();
     }
-    if (resource(SOURCE_RESOURCE).isEmpty()) {
+    if (KernelModule.class.getResource(SOURCE_RESOURCE) == null) {
       return Optional.of("the jar carries neither the kernels' PTX nor their source ("
           + PTX_RESOURCE + ", " + SOURCE_RESOURCE + ")");
     }
