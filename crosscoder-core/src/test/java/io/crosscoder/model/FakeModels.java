@@ -53,7 +53,7 @@ public final class FakeModels {
    * of a sequence is {@code x[j] = scale * (id + 0.5 * t + 0.01 * j + L)}, and which records the
    * batches it ran.
    */
-  public static final class ClosedFormModel implements LanguageModel {
+  public static class ClosedFormModel implements LanguageModel {
     final String name;
     final int layers;
     final int width;
