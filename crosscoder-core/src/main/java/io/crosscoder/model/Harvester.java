@@ -4,16 +4,13 @@ import io.crosscoder.InvalidInputException;
 import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
-import io.crosscoder.text.Document;
 import io.crosscoder.text.TextSource;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * Runs two models over the same text and collects their residual streams at one {@link Site}:
@@ -50,8 +47,7 @@ public final class Harvester {
   private final boolean keepFirstPosition;
   private final boolean keepSpecialTokens;
   private final ProgressListener progress;
-  private final int[] prefix;
-  private final int[] suffix;
+  private final Sequences sequences;
 
   private Harvester(Builder b) {
     this.base = b.base;
@@ -76,20 +72,7 @@ public final class Harvester {
       throw new InvalidInputException(null, null, "context length " + contextLength + " is longer than the models"
           + " accept (" + maxLength + " positions)");
     }
-    Tokenizer ta = base.tokenizer();
-    Tokenizer tb = target.tokenizer();
-    this.prefix = ta.prefix();
-    this.suffix = ta.suffix();
-    if (!Arrays.equals(prefix, tb.prefix()) || !Arrays.equals(suffix, tb.suffix())) {
-      throw new InvalidInputException(null, null, "the tokenizers disagree on special tokens: the base model's "
-          + ta.source() + " puts " + Arrays.toString(prefix) + " before and " + Arrays.toString(suffix)
-          + " after a sequence, the target model's " + tb.source() + " " + Arrays.toString(tb.prefix()) + " and "
-          + Arrays.toString(tb.suffix()) + "; a crosscoder needs the same tokens in both models");
-    }
-    if (contextLength - prefix.length - suffix.length < 1) {
-      throw new InvalidInputException(null, null, "context length " + contextLength + " leaves no room for text"
-          + " beside the " + (prefix.length + suffix.length) + " special tokens of each sequence");
-    }
+    this.sequences = new Sequences(base.tokenizer(), target.tokenizer(), text, contextLength, batchSequences);
   }
 
   /** Tokens per sequence when none is set: 128, or the models' maximum if smaller. */
@@ -177,64 +160,15 @@ public final class Harvester {
       throw new IllegalArgumentException("skipSequences must be a non-negative multiple of " + batchSequences
           + ", got " + skipSequences);
     }
-    long kept = rowsDone;
-    long sequence = 0;
-    List<int[]> pending = new ArrayList<>();
-    List<Long> pendingDocs = new ArrayList<>();
-    Tokenizer ta = base.tokenizer();
-    Tokenizer tb = target.tokenizer();
-    int body = contextLength - prefix.length - suffix.length;
-    try (Stream<Document> docs = text.documents()) {
-      Iterator<Document> it = docs.iterator();
-      while (it.hasNext() && kept < maxTokens) {
-        Document doc = it.next();
-        int[] ids = ta.encode(doc.text());
-        int[] other = tb.encode(doc.text());
-        requireAgreement(doc, ids, other);
-        for (int from = 0; from < ids.length && kept < maxTokens; from += body) {
-          int to = Math.min(ids.length, from + body);
-          if (sequence++ < skipSequences) {
-            continue;
-          }
-          int[] seq = new int[prefix.length + (to - from) + suffix.length];
-          System.arraycopy(prefix, 0, seq, 0, prefix.length);
-          System.arraycopy(ids, from, seq, prefix.length, to - from);
-          System.arraycopy(suffix, 0, seq, prefix.length + to - from, suffix.length);
-          pending.add(seq);
-          pendingDocs.add(doc.index());
-          if (pending.size() == batchSequences) {
-            kept += emit(sequence - pending.size(), pending, pendingDocs, kept, sink, doc.id());
-            pending.clear();
-            pendingDocs.clear();
-          }
-        }
-      }
-      if (!pending.isEmpty() && kept < maxTokens) {
-        kept += emit(sequence - pending.size(), pending, pendingDocs, kept, sink, "end of corpus");
-      }
-    }
-    if (sequence == 0) {
-      throw new InvalidInputException(null, null, "the corpus " + text.description() + " gave no tokens");
-    }
+    long[] kept = {rowsDone};
+    sequences.run(skipSequences, () -> kept[0] < maxTokens, batch -> {
+      kept[0] += emit(batch, kept[0], sink);
+      return kept[0] < maxTokens;
+    });
   }
 
-  private void requireAgreement(Document doc, int[] a, int[] b) {
-    if (Arrays.equals(a, b)) {
-      return;
-    }
-    int i = Arrays.mismatch(a, b);
-    Tokenizer ta = base.tokenizer();
-    Tokenizer tb = target.tokenizer();
-    String at = i < a.length ? "'" + ta.token(a[i]) + "' (id " + a[i] + ")" : "the end";
-    String bt = i < b.length ? "'" + tb.token(b[i]) + "' (id " + b[i] + ")" : "the end";
-    throw new InvalidInputException(null, null, "the tokenizers disagree on document " + doc.index() + " ("
-        + doc.id() + ") at token " + i + ": the base model's " + ta.source() + " gives " + at + ", the target model's "
-        + tb.source() + " gives " + bt + "; a crosscoder needs the same tokens in both models");
-  }
-
-  private int emit(long first, List<int[]> seqs, List<Long> docs, long keptSoFar, Consumer<HarvestedBatch> sink,
-      String where) {
-    int[][] sequences = seqs.toArray(new int[0][]);
+  private int emit(Sequences.Batch in, long keptSoFar, Consumer<HarvestedBatch> sink) {
+    int[][] sequences = in.ids();
     TokenBatch batch = TokenBatch.of(sequences, base.padId());
     Map<Site, float[]> a = base.forward(batch, List.of(site));
     Map<Site, float[]> b = target.forward(withPad(batch, target.padId()), List.of(site));
@@ -267,12 +201,11 @@ public final class Harvester {
       System.arraycopy(xa, src, base, r * d, d);
       System.arraycopy(xb, src, target, r * d, d);
     }
-    long[] documents = docs.stream().mapToLong(Long::longValue).toArray();
-    sink.accept(new HarvestedBatch(first, sequences, documents, new ActivationBatch(rows, d, base, target),
+    sink.accept(new HarvestedBatch(in.firstSequence(), sequences, in.documents(), new ActivationBatch(rows, d, base, target),
         Arrays.copyOf(seqOf, rows), Arrays.copyOf(pos, rows), Arrays.copyOf(tokens, rows)));
     long total = keptSoFar + rows;
     progress.onProgress(new ProgressEvent("harvest", total, maxTokens == Long.MAX_VALUE ? 0 : maxTokens, "tokens",
-        where));
+        in.lastDocument()));
     return rows;
   }
 

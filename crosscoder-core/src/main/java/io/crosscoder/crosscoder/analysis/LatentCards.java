@@ -1,5 +1,6 @@
 package io.crosscoder.crosscoder.analysis;
 
+import io.crosscoder.model.Quote;
 import io.crosscoder.model.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,11 +14,6 @@ import java.util.function.LongUnaryOperator;
  * frequent tokens and its top contexts quoted from the harvested sequences.
  */
 public final class LatentCards {
-  /** Tokens quoted before an activating token. */
-  public static final int BEFORE = 16;
-  /** Tokens quoted after it. */
-  public static final int AFTER = 4;
-
   private LatentCards() {}
 
   /**
@@ -56,55 +52,8 @@ public final class LatentCards {
     return out;
   }
 
-  /**
-   * The context of position {@code pos} in {@code ids}: up to {@link #BEFORE} tokens before and
-   * {@link #AFTER} after, special tokens left out, decoded together so that word pieces join as the
-   * tokenizer joins them; the token's own text is what it adds to the decoded prefix.
-   */
   static LatentCard.Context quote(Tokenizer tok, int[] ids, int pos, float activation, long document) {
-    if (pos < 0 || pos >= ids.length) {
-      throw new IllegalArgumentException("position " + pos + " outside a sequence of " + ids.length);
-    }
-    List<Integer> before = new ArrayList<>();
-    for (int t = Math.max(0, pos - BEFORE); t < pos; t++) {
-      if (!tok.isSpecial(ids[t])) {
-        before.add(ids[t]);
-      }
-    }
-    List<Integer> after = new ArrayList<>();
-    for (int t = pos + 1; t < Math.min(ids.length, pos + 1 + AFTER); t++) {
-      if (!tok.isSpecial(ids[t])) {
-        after.add(ids[t]);
-      }
-    }
-    String pre = decode(tok, before);
-    List<Integer> withToken = new ArrayList<>(before);
-    withToken.add(ids[pos]);
-    String upTo = decode(tok, withToken);
-    List<Integer> all = new ArrayList<>(withToken);
-    all.addAll(after);
-    String full = decode(tok, all);
-    String token = upTo.startsWith(pre) ? upTo.substring(pre.length()) : tok.token(ids[pos]);
-    String post = full.startsWith(upTo) ? full.substring(upTo.length()) : decode(tok, after);
-    return new LatentCard.Context(activation, document, clean(pre), clean(token), clean(post));
-  }
-
-  private static String decode(Tokenizer tok, List<Integer> ids) {
-    return ids.isEmpty() ? "" : tok.decode(ids.stream().mapToInt(Integer::intValue).toArray());
-  }
-
-  /** Line breaks and other control characters as visible marks, so that a context stays on one line. */
-  private static String clean(String s) {
-    StringBuilder sb = new StringBuilder(s.length());
-    s.codePoints().forEach(c -> {
-      if (c == '\n') {
-        sb.append('\u21b5');
-      } else if (Character.isISOControl(c)) {
-        sb.append(' ');
-      } else {
-        sb.appendCodePoint(c);
-      }
-    });
-    return sb.toString();
+    Quote q = Quote.of(tok, ids, pos);
+    return new LatentCard.Context(activation, document, q.before(), q.token(), q.after());
   }
 }
