@@ -18,7 +18,9 @@ import java.util.Locale;
  *       endpoint, 169.254.169.254, once a day when a tokenizer is created);
  *   <li>{@code ENGINE_CACHE_DIR} and {@code DJL_CACHE_DIR}: the folder the native library is
  *       extracted to from the jar, by default {@code ${java.io.tmpdir}/crosscoder-djl-${user.name}},
- *       never {@code ~/.djl.ai}, which need not be writable. A value the user set is kept.
+ *       never {@code ~/.djl.ai}, which need not be writable. A value the user set is kept;
+ *   <li>{@code jna.tmpdir}: {@code jna} in that folder, unless set: DJL's platform probe loads JNA,
+ *       which would otherwise unpack its native library into {@code ~/.cache/JNA}.
  * </ul>
  *
  * <p>DJL's settings are process-wide: other DJL code in the same JVM runs offline too.
@@ -54,6 +56,10 @@ final class DjlRuntime {
     }
     if (configured("DJL_CACHE_DIR") == null) {
       System.setProperty("DJL_CACHE_DIR", folder.toString());
+    }
+    if (System.getProperty("jna.tmpdir") == null) {
+      // DJL's platform probe loads JNA, which unpacks its own native library into ~/.cache/JNA.
+      System.setProperty("jna.tmpdir", folder.resolve("jna").toString());
     }
     try {
       Files.createDirectories(folder);

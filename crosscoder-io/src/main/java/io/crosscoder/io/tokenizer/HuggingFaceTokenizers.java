@@ -37,8 +37,9 @@ import java.util.Map;
  * </ul>
  *
  * <p>Offline: the native library is extracted from the jar into a folder we choose (see {@link
- * #cacheFolder()}); DJL is put in offline mode and its telemetry is turned off before its first
- * use. These are process-wide settings. Nothing is ever downloaded.
+ * #cacheFolder()}; JNA, which DJL loads to probe for CUDA, unpacks into it too, not into the home
+ * folder); DJL is put in offline mode and its telemetry is turned off before its first use. These
+ * are process-wide settings. Nothing is ever downloaded, and no connection is opened.
  *
  * <p>Tokenizers are thread-safe; close each to free its native memory.
  */
