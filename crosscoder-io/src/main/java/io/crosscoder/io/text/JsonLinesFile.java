@@ -59,9 +59,9 @@ final class JsonLinesFile implements TextSource {
       throw new InvalidInputException(file, null, "line " + number + ": not JSON (" + e.getOriginalMessage() + ")", e);
     }
     if (node == null || !node.isObject()) {
-      throw new InvalidInputException(file, field, "line " + number + ": a JSON "
-          + (node == null ? "nothing" : node.getNodeType().name().toLowerCase(Locale.ROOT)) + ", not an object with field '"
-          + field + "'");
+      String kind = node == null ? "nothing" : node.getNodeType().name().toLowerCase(Locale.ROOT);
+      throw new InvalidInputException(file, field, "line " + number + ": a JSON " + kind
+          + ", not an object with field '" + field + "'");
     }
     JsonNode value = node.get(field);
     if (value == null) {
@@ -69,7 +69,8 @@ final class JsonLinesFile implements TextSource {
       node.fieldNames().forEachRemaining(names::add);
       String listed = names.isEmpty() ? "none" : String.join(", ", names.subList(0, Math.min(10, names.size())))
           + (names.size() > 10 ? ", ..." : "");
-      throw new InvalidInputException(file, field, "line " + number + ": no field '" + field + "' (fields: " + listed + ")");
+      throw new InvalidInputException(file, field, "line " + number + ": no field '" + field + "' (fields: "
+          + listed + ")");
     }
     if (!value.isTextual()) {
       throw new InvalidInputException(file, field, "line " + number + ": field '" + field + "' is a "

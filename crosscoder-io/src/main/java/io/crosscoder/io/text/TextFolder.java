@@ -55,11 +55,14 @@ final class TextFolder implements TextSource {
 
   private List<Path> files() {
     try (Stream<Path> walk = Files.walk(folder)) {
-      return walk.filter(p -> Files.isRegularFile(p) && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".txt"))
-          .sorted(Comparator.comparing(this::relative)).toList();
+      return walk.filter(p -> Files.isRegularFile(p) && isText(p)).sorted(Comparator.comparing(this::relative)).toList();
     } catch (IOException | UncheckedIOException e) {
       throw new InvalidInputException(folder, null, "cannot list the folder: " + e, e);
     }
+  }
+
+  private static boolean isText(Path file) {
+    return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".txt");
   }
 
   private String relative(Path file) {

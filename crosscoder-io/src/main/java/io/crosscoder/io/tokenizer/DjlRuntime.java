@@ -97,7 +97,9 @@ final class DjlRuntime {
     }
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-    String osName = os.startsWith("linux") ? "linux" : os.startsWith("mac") ? "osx" : os.startsWith("windows") ? "win" : os;
+    String osName = os.startsWith("linux") ? "linux"
+        : os.startsWith("mac") ? "osx"
+        : os.startsWith("windows") ? "win" : os;
     String archName = arch.equals("amd64") || arch.equals("x86_64") ? "x86_64"
         : arch.equals("aarch64") || arch.equals("arm64") ? "aarch64" : arch;
     String resource = "native/lib/" + osName + "-" + archName + "/cpu/" + System.mapLibraryName("tokenizers");

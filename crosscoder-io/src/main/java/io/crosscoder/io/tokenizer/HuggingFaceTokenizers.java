@@ -33,8 +33,12 @@ import java.util.Map;
  *       SentencePiece's {@code "▁"} becomes a space, a byte-level entry ({@code "Ġthe"}) is turned
  *       back into its bytes and decoded as UTF-8 ({@code " the"}; a byte that is part of a cut
  *       character is shown {@code <0xNN>}), WordPiece's {@code "##"} stays; added tokens are shown
- *       as written.
+ *       as written; an id that no entry has (a gap in the ids) reads as the empty string.
  * </ul>
+ *
+ * <p>Only {@code tokenizer.json} is read: a BOS that a model's {@code tokenizer_config.json} asks
+ * for ({@code add_bos_token}) but its post-processor does not add is not in {@link
+ * Tokenizer#prefix()}.
  *
  * <p>Offline: the native library is extracted from the jar into a folder we choose (see {@link
  * #cacheFolder()}; JNA, which DJL loads to probe for CUDA, unpacks into it too, not into the home
