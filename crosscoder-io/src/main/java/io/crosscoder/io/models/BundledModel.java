@@ -16,7 +16,9 @@ import java.util.zip.ZipFile;
  * Real transformer checkpoints that Maven Central ships: the ONNX BERT-family models inside the
  * {@code dev.langchain4j} embedding jars. A model is found as a class-path resource (when the jar
  * is a dependency) or in the jar in the local Maven repository, and extracted once to a cache
- * folder so that it can be memory-mapped. Nothing is ever downloaded at run time.
+ * folder so that it can be memory-mapped. Each jar also ships the model's Hugging Face tokenizer
+ * ({@link #tokenizerResource()}, extracted by {@link #extractTokenizer()}). Nothing is ever
+ * downloaded at run time.
  *
  * <p>Pairs worth diffing: {@link #BGE_SMALL_EN} against {@link #BGE_SMALL_EN_V15} (a base and its
  * further-trained successor), each fp32 model against its {@code -q} int8 sibling (quantization
@@ -79,6 +81,11 @@ public record BundledModel(String name, String artifactId, String version, Strin
     return BundledModel.class.getClassLoader().getResource(resource) != null || Files.isRegularFile(localRepositoryJar());
   }
 
+  /** The model's Hugging Face {@code tokenizer.json} entry in the jar: {@code NAME-tokenizer.json}. */
+  public String tokenizerResource() {
+    return resource.substring(0, resource.length() - ".onnx".length()) + "-tokenizer.json";
+  }
+
   /**
    * The model as a file: extracted (once) from the class path or the local Maven repository into
    * {@code cacheFolder}, and reused while its size matches.
@@ -86,9 +93,38 @@ public record BundledModel(String name, String artifactId, String version, Strin
    * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
    */
   public Path extract(Path cacheFolder) {
-    Path out = cacheFolder.resolve(artifactId + "-" + version).resolve(resource);
+    return extractEntry(resource, cacheFolder);
+  }
+
+  /** Extracts into the default cache folder, {@code ${java.io.tmpdir}/crosscoder-models}. */
+  public Path extract() {
+    return extract(defaultCacheFolder());
+  }
+
+  /**
+   * The model's {@code tokenizer.json} as a file ({@link #tokenizerResource()}), extracted like
+   * {@link #extract(Path)}; open it with {@code
+   * io.crosscoder.io.tokenizer.HuggingFaceTokenizers.open}.
+   *
+   * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
+   */
+  public Path extractTokenizer(Path cacheFolder) {
+    return extractEntry(tokenizerResource(), cacheFolder);
+  }
+
+  /** Extracts the tokenizer into the default cache folder, {@code ${java.io.tmpdir}/crosscoder-models}. */
+  public Path extractTokenizer() {
+    return extractTokenizer(defaultCacheFolder());
+  }
+
+  private static Path defaultCacheFolder() {
+    return Path.of(System.getProperty("java.io.tmpdir"), "crosscoder-models");
+  }
+
+  private Path extractEntry(String entry, Path cacheFolder) {
+    Path out = cacheFolder.resolve(artifactId + "-" + version).resolve(entry);
     try {
-      URL url = BundledModel.class.getClassLoader().getResource(resource);
+      URL url = BundledModel.class.getClassLoader().getResource(entry);
       if (url != null) {
         long size = url.openConnection().getContentLengthLong();
         if (!(Files.isRegularFile(out) && Files.size(out) == size)) {
@@ -105,9 +141,9 @@ public record BundledModel(String name, String artifactId, String version, Strin
             + "; fetch it once with: ./mvnw dependency:get -Dartifact=" + coordinates());
       }
       try (ZipFile zip = new ZipFile(jar.toFile())) {
-        ZipEntry e = zip.getEntry(resource);
+        ZipEntry e = zip.getEntry(entry);
         if (e == null) {
-          throw new InvalidInputException(jar, resource, "the jar has no such entry");
+          throw new InvalidInputException(jar, entry, "the jar has no such entry");
         }
         if (!(Files.isRegularFile(out) && Files.size(out) == e.getSize())) {
           try (InputStream in = zip.getInputStream(e)) {
@@ -117,13 +153,9 @@ public record BundledModel(String name, String artifactId, String version, Strin
       }
       return out;
     } catch (IOException e) {
-      throw new InvalidInputException(out, null, "cannot extract model '" + name + "': " + e.getMessage(), e);
+      throw new InvalidInputException(out, null, "cannot extract " + entry + " of model '" + name + "': "
+          + e.getMessage(), e);
     }
-  }
-
-  /** Extracts into the default cache folder, {@code ${java.io.tmpdir}/crosscoder-models}. */
-  public Path extract() {
-    return extract(Path.of(System.getProperty("java.io.tmpdir"), "crosscoder-models"));
   }
 
   private static void copy(InputStream in, Path out) throws IOException {
