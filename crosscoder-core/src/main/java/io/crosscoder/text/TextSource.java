@@ -11,7 +11,7 @@ import java.util.stream.Stream;
  * .txt} files, JSON Lines with a text field, and the bundled English corpus.
  */
 public interface TextSource {
-  /** What the corpus is, for reports: e.g. {@code "europarl-en (1,950 documents, bundled)"}. */
+  /** What the corpus is, for reports: e.g. {@code "europarl-en (1,270 documents, bundled)"}. */
   String description();
 
   /**

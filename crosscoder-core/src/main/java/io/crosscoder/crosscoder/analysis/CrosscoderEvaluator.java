@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import io.crosscoder.backend.Kernels;
 
 /**
  * Runs a crosscoder over raw activations and accumulates a {@link CrosscoderEvaluation}: each
@@ -20,7 +21,7 @@ import java.util.Objects;
  * betas. Cost per token: one encode and decode, plus {@code 4 d} per scaled latent that fired.
  * Not thread-safe.
  */
-public final class CrosscoderEvaluator {
+public final class CrosscoderEvaluator implements AutoCloseable {
   private final Crosscoder coder;
   private final int d;
   private final int f;
@@ -37,15 +38,37 @@ public final class CrosscoderEvaluator {
   private final double[][] numRec;
   private final double[][] numErr;
   private final long[] active;
+  private final CodeBatches codec;
   private long tokens;
   private long nonZero;
+
+  /** Receives the latent codes of each batch the evaluator encodes. */
+  @FunctionalInterface
+  public interface CodeObserver {
+    /**
+     * Called once per batch with {@code codes}, row-major {@code rows x F} (valid only during the
+     * call; the observer must not keep or modify it).
+     */
+    void codes(int rows, float[] codes);
+  }
 
   /**
    * An evaluator of {@code coder} that also scales the latents {@code scaledLatents} (may be
    * empty; indices in {@code [0, F)}).
    */
   public CrosscoderEvaluator(Crosscoder coder, int[] scaledLatents) {
+    this(coder, scaledLatents, null);
+  }
+
+  /**
+   * An evaluator that encodes and decodes on {@code kernels} (matrix products in f32, as {@link
+   * Kernels#sgemm} computes them) instead of the plain f64 loops of {@link Crosscoder#encodeBatch};
+   * null for the plain loops. The evaluator does not close the kernels; call {@link #close()} to
+   * free the buffers it made on them.
+   */
+  public CrosscoderEvaluator(Crosscoder coder, int[] scaledLatents, Kernels kernels) {
     this.coder = Objects.requireNonNull(coder, "coder");
+    this.codec = kernels == null ? new CodeBatches.Plain(coder) : new CodeBatches.OnKernels(coder, kernels);
     this.d = coder.d();
     this.f = coder.dictionarySize();
     this.scaled = scaledLatents.clone();
@@ -73,6 +96,11 @@ public final class CrosscoderEvaluator {
 
   /** Adds a batch of raw activations (not modified). */
   public void add(ActivationBatch batch) {
+    add(batch, null);
+  }
+
+  /** Adds a batch of raw activations (not modified) and hands its codes to {@code observer} (may be null). */
+  public void add(ActivationBatch batch, CodeObserver observer) {
     if (batch.d() != d) {
       throw new IllegalArgumentException("batch width " + batch.d() + " but crosscoder width " + d);
     }
@@ -84,10 +112,13 @@ public final class CrosscoderEvaluator {
       coder.normalisation().apply(1, xb, r * d, d);
     }
     float[] codes = new float[rows * f];
-    coder.encodeBatch(rows, xa, xb, codes);
+    codec.encode(rows, xa, xb, codes);
     float[] ra = new float[rows * d];
     float[] rb = new float[rows * d];
-    coder.decodeBatch(rows, codes, ra, rb);
+    codec.decode(rows, codes, ra, rb);
+    if (observer != null) {
+      observer.codes(rows, codes);
+    }
     for (int r = 0; r < rows; r++) {
       int o = r * d;
       for (int m = 0; m < 2; m++) {
@@ -148,6 +179,12 @@ public final class CrosscoderEvaluator {
       int keep = (int) Math.min(b.rows(), maxTokens - tokens);
       add(keep == b.rows() ? b : new ActivationBatch(keep, b.d(), b.base(), b.target()));
     }
+  }
+
+  /** Frees what the evaluator holds on its kernels (nothing for the plain loops). Idempotent. */
+  @Override
+  public void close() {
+    codec.close();
   }
 
   /** The evaluation of everything added so far. */

@@ -55,6 +55,26 @@ public final class CrosscoderReport implements Report {
   private final Histogram relativeHistogram;
   private final Histogram sharedCosineHistogram;
   private final CrosscoderEvaluation evaluation;
+  private final List<String> notes;
+  private final List<LatentCard> cards;
+
+  private CrosscoderReport(CrosscoderReport r, List<String> notes, List<LatentCard> cards) {
+    this.label = r.label;
+    this.config = r.config;
+    this.thresholds = r.thresholds;
+    this.normA = r.normA;
+    this.normB = r.normB;
+    this.relative = r.relative;
+    this.toolkit = r.toolkit;
+    this.cosine = r.cosine;
+    this.classes = r.classes;
+    this.counts = r.counts;
+    this.relativeHistogram = r.relativeHistogram;
+    this.sharedCosineHistogram = r.sharedCosineHistogram;
+    this.evaluation = r.evaluation;
+    this.notes = List.copyOf(notes);
+    this.cards = List.copyOf(cards);
+  }
 
   private CrosscoderReport(String label, Crosscoder c, ClassThresholds thresholds, CrosscoderEvaluation evaluation) {
     this.label = label;
@@ -82,6 +102,31 @@ public final class CrosscoderReport implements Report {
     this.sharedCosineHistogram = Histogram.of(shared.stream().mapToDouble(Double::doubleValue).toArray(),
         COSINE_BINS, -1, 1);
     this.evaluation = evaluation;
+    this.notes = List.of();
+    this.cards = List.of();
+  }
+
+  /**
+   * The same report with lines saying what the crosscoder was trained on (site, models, corpus,
+   * which tokens were kept), shown under the heading.
+   */
+  public CrosscoderReport withNotes(List<String> lines) {
+    return new CrosscoderReport(this, lines, cards);
+  }
+
+  /** The same report with readable latents (see {@link LatentCards}). */
+  public CrosscoderReport withCards(List<LatentCard> latentCards) {
+    return new CrosscoderReport(this, notes, latentCards);
+  }
+
+  /** The lines under the heading. */
+  public List<String> notes() {
+    return notes;
+  }
+
+  /** The readable latents, strongest of each class first. */
+  public List<LatentCard> cards() {
+    return cards;
   }
 
   /**
@@ -211,6 +256,12 @@ public final class CrosscoderReport implements Report {
         .append(config.sparsity()).append(", designated shared latents ").append(config.sharedLatents())
         .append(", normalisation ").append(config.normalisation().kind().name().toLowerCase(Locale.ROOT))
         .append(".\n\n");
+    for (String n : notes) {
+      sb.append("- ").append(n).append('\n');
+    }
+    if (!notes.isEmpty()) {
+      sb.append('\n');
+    }
     sb.append("## Latent classes\n\n");
     sb.append("Relative decoder norm r = |d^B| / (|d^A| + |d^B|): base-only r < ").append(thresholds.baseOnlyBelow())
         .append(", target-only r > ").append(thresholds.targetOnlyAbove()).append(", shared ")
@@ -249,7 +300,49 @@ public final class CrosscoderReport implements Report {
         }
       }
     }
+    if (!cards.isEmpty()) {
+      cardsMarkdown(sb);
+    }
     return sb.toString();
+  }
+
+  private void cardsMarkdown(StringBuilder sb) {
+    sb.append("\n## What the latents read\n\n");
+    sb.append("The strongest latents of each class (by total activation on the evaluated tokens), the tokens they"
+        + " fire on most, and their top activating contexts (the token in bold).\n");
+    LatentClass shown = null;
+    for (LatentCard c : cards) {
+      if (c.latentClass() != shown) {
+        shown = c.latentClass();
+        sb.append("\n### ").append(shown.label().replace('_', '-')).append(" latents\n");
+      }
+      sb.append("\n**Latent ").append(c.latent()).append("**: r ").append(value(c.relativeNorm()))
+          .append(", decoder cosine ").append(value(c.decoderCosine())).append(", fires on ")
+          .append(percent(c.rows() == 0 ? Double.NaN : (double) c.firings() / c.rows())).append(" of tokens");
+      if (!c.topTokens().isEmpty()) {
+        sb.append("; top tokens ");
+        for (int t = 0; t < c.topTokens().size(); t++) {
+          LatentCard.TokenShare ts = c.topTokens().get(t);
+          sb.append(t == 0 ? "" : ", ").append('`').append(inlineCode(ts.token())).append("` (")
+              .append(ts.count()).append(')');
+        }
+      }
+      sb.append("\n\n| activation | context |\n|---:|---|\n");
+      for (LatentCard.Context x : c.contexts()) {
+        sb.append("| ").append(value(x.activation())).append(" | ").append(cell(x.before())).append("**")
+            .append(cell(x.token()).strip()).append("**").append(cell(x.after())).append(" |\n");
+      }
+    }
+  }
+
+  /** Text safe inside a Markdown table cell. */
+  private static String cell(String s) {
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+        .replace("`", "\\`").replace("<", "&lt;");
+  }
+
+  private static String inlineCode(String s) {
+    return s.replace("`", "'").replace("|", "\\|");
   }
 
   private static void histogram(StringBuilder sb, Histogram h, String name) {
@@ -305,6 +398,32 @@ public final class CrosscoderReport implements Report {
         number(o, "beta_err_b", s.betaErrB());
         number(o, "nu_rec", s.nuRec());
         number(o, "nu_err", s.nuErr());
+      }
+    }
+    ArrayNode nl = root.putArray("notes");
+    notes.forEach(nl::add);
+    ArrayNode cs = root.putArray("readable_latents");
+    for (LatentCard c : cards) {
+      ObjectNode o = cs.addObject();
+      o.put("latent", c.latent());
+      o.put("class", c.latentClass().label());
+      number(o, "relative_norm", c.relativeNorm());
+      number(o, "decoder_cosine", c.decoderCosine());
+      o.put("firings", c.firings());
+      o.put("rows", c.rows());
+      number(o, "activation_sum", c.activationSum());
+      ArrayNode tt = o.putArray("top_tokens");
+      for (LatentCard.TokenShare t : c.topTokens()) {
+        tt.addObject().put("token", t.token()).put("count", t.count());
+      }
+      ArrayNode xs = o.putArray("contexts");
+      for (LatentCard.Context x : c.contexts()) {
+        ObjectNode xo = xs.addObject();
+        number(xo, "activation", x.activation());
+        xo.put("document", x.document());
+        xo.put("before", x.before());
+        xo.put("token", x.token());
+        xo.put("after", x.after());
       }
     }
     ArrayNode latents = root.putArray("latents");

@@ -1,0 +1,321 @@
+package io.crosscoder.model;
+
+import io.crosscoder.InvalidInputException;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.progress.ProgressEvent;
+import io.crosscoder.progress.ProgressListener;
+import io.crosscoder.text.TextSource;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Runs two models over the same text and collects their residual streams at one {@link Site}:
+ * the paired activations a crosscoder trains on (DESIGN.md, "Activations from models").
+ *
+ * <p>The pipeline, in a fixed order so that a rerun gives the same rows:
+ *
+ * <ol>
+ *   <li>each document of the {@link TextSource} is tokenized by both tokenizers; they must give the
+ *       same ids and the same special tokens, or the harvest stops naming the document and the first
+ *       token where they differ (a crosscoder pairs the two models token by token);
+ *   <li>the ids are cut into sequences of at most {@link Builder#contextLength} tokens, each wrapped
+ *       in the tokenizer's own special tokens ({@code [CLS] ... [SEP]} for BERT, {@code <s> ...} for
+ *       Llama), numbered from 0 across the corpus;
+ *   <li>{@link Builder#batchSequences} sequences at a time are right-padded into a {@link TokenBatch}
+ *       and run through both models;
+ *   <li>rows are kept except padding (always dropped), the first position of each sequence
+ *       ({@code [CLS]}/{@code <s>} or the first word: its norm is many times the others', METHOD.md
+ *       section 4) and special tokens ({@code [SEP]}); the last two are dropped by default and can
+ *       be kept.
+ * </ol>
+ *
+ * <p>Memory is one batch of both models' activations, whatever the corpus size. The models'
+ * widths must agree at the site. Not thread-safe; the models are the caller's to close.
+ */
+public final class Harvester {
+  private final LanguageModel base;
+  private final LanguageModel target;
+  private final Site site;
+  private final TextSource text;
+  private final int contextLength;
+  private final int batchSequences;
+  private final long maxTokens;
+  private final boolean keepFirstPosition;
+  private final boolean keepSpecialTokens;
+  private final ProgressListener progress;
+  private final Sequences sequences;
+
+  private Harvester(Builder b) {
+    this.base = b.base;
+    this.target = b.target;
+    this.site = b.site;
+    this.text = b.text;
+    this.maxTokens = b.maxTokens;
+    this.keepFirstPosition = b.keepFirstPosition;
+    this.keepSpecialTokens = b.keepSpecialTokens;
+    this.progress = b.progress;
+    this.batchSequences = b.batchSequences;
+    site.requireIn(base.layers(), "the base model " + base.name());
+    site.requireIn(target.layers(), "the target model " + target.name());
+    if (base.width() != target.width()) {
+      throw new InvalidInputException(null, null, "the models differ in width at " + site + ": the base model "
+          + base.name() + " has d = " + base.width() + ", the target model " + target.name() + " has d = "
+          + target.width() + "; a crosscoder needs the same width in both");
+    }
+    int maxLength = Math.min(base.maxSequenceLength(), target.maxSequenceLength());
+    this.contextLength = b.contextLength > 0 ? b.contextLength : Math.min(DEFAULT_CONTEXT, maxLength);
+    if (contextLength > maxLength) {
+      throw new InvalidInputException(null, null, "context length " + contextLength + " is longer than the models"
+          + " accept (" + maxLength + " positions)");
+    }
+    this.sequences = new Sequences(base.tokenizer(), target.tokenizer(), text, contextLength, batchSequences);
+  }
+
+  /** Tokens per sequence when none is set: 128, or the models' maximum if smaller. */
+  public static final int DEFAULT_CONTEXT = 128;
+
+  /** A builder; {@link Builder#base}, {@link Builder#target}, {@link Builder#site} and {@link Builder#text} are required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The site read. */
+  public Site site() {
+    return site;
+  }
+
+  /** The activation width d. */
+  public int width() {
+    return base.width();
+  }
+
+  /** Tokens per sequence, special tokens included. */
+  public int contextLength() {
+    return contextLength;
+  }
+
+  /** Sequences per forward pass. */
+  public int batchSequences() {
+    return batchSequences;
+  }
+
+  /** The most rows kept ({@link Long#MAX_VALUE}: the whole corpus). */
+  public long maxTokens() {
+    return maxTokens;
+  }
+
+  /** Whether the first position of each sequence is kept. */
+  public boolean keepsFirstPosition() {
+    return keepFirstPosition;
+  }
+
+  /** Whether special tokens are kept. */
+  public boolean keepsSpecialTokens() {
+    return keepSpecialTokens;
+  }
+
+  /** The base model. */
+  public LanguageModel base() {
+    return base;
+  }
+
+  /** The target model. */
+  public LanguageModel target() {
+    return target;
+  }
+
+  /** The corpus. */
+  public TextSource text() {
+    return text;
+  }
+
+  /** One line on what is kept, for files and reports. */
+  public String rowRule() {
+    return "padding dropped; " + (keepFirstPosition ? "first position kept" : "first position of each sequence dropped")
+        + "; " + (keepSpecialTokens ? "special tokens kept" : "special tokens dropped") + "; sequences of "
+        + contextLength + " tokens";
+  }
+
+  /**
+   * Harvests the whole corpus (up to {@link Builder#maxTokens} rows) and hands each batch to
+   * {@code sink}, in order.
+   */
+  public void run(Consumer<HarvestedBatch> sink) {
+    run(0, 0, sink);
+  }
+
+  /**
+   * Harvests from sequence {@code skipSequences} on (a multiple of {@link #batchSequences()}, as a
+   * resumed harvest has), counting {@code rowsDone} rows as already kept. The sequences skipped are
+   * tokenized but not run through the models, so a resumed harvest gives exactly the batches that
+   * an uninterrupted one would have given from there.
+   */
+  public void run(long skipSequences, long rowsDone, Consumer<HarvestedBatch> sink) {
+    Objects.requireNonNull(sink, "sink");
+    if (skipSequences < 0 || skipSequences % batchSequences != 0) {
+      throw new IllegalArgumentException("skipSequences must be a non-negative multiple of " + batchSequences
+          + ", got " + skipSequences);
+    }
+    long[] kept = {rowsDone};
+    sequences.run(skipSequences, () -> kept[0] < maxTokens, batch -> {
+      kept[0] += emit(batch, kept[0], sink);
+      return kept[0] < maxTokens;
+    });
+  }
+
+  private int emit(Sequences.Batch in, long keptSoFar, Consumer<HarvestedBatch> sink) {
+    int[][] sequences = in.ids();
+    TokenBatch batch = TokenBatch.of(sequences, base.padId());
+    Map<Site, float[]> a = base.forward(batch, List.of(site));
+    Map<Site, float[]> b = target.forward(withPad(batch, target.padId()), List.of(site));
+    float[] xa = a.get(site);
+    float[] xb = b.get(site);
+    int d = base.width();
+    int length = batch.length();
+    Tokenizer tok = base.tokenizer();
+    int cap = (int) Math.min(Integer.MAX_VALUE, maxTokens - keptSoFar);
+    int rows = 0;
+    int[] seqOf = new int[(int) batch.tokens()];
+    int[] pos = new int[seqOf.length];
+    int[] tokens = new int[seqOf.length];
+    for (int s = 0; s < sequences.length && rows < cap; s++) {
+      for (int t = 0; t < sequences[s].length && rows < cap; t++) {
+        int id = sequences[s][t];
+        if ((t == 0 && !keepFirstPosition) || (!keepSpecialTokens && tok.isSpecial(id))) {
+          continue;
+        }
+        seqOf[rows] = s;
+        pos[rows] = t;
+        tokens[rows] = id;
+        rows++;
+      }
+    }
+    float[] base = new float[rows * d];
+    float[] target = new float[rows * d];
+    for (int r = 0; r < rows; r++) {
+      int src = (seqOf[r] * length + pos[r]) * d;
+      System.arraycopy(xa, src, base, r * d, d);
+      System.arraycopy(xb, src, target, r * d, d);
+    }
+    sink.accept(new HarvestedBatch(in.firstSequence(), sequences, in.documents(), new ActivationBatch(rows, d, base, target),
+        Arrays.copyOf(seqOf, rows), Arrays.copyOf(pos, rows), Arrays.copyOf(tokens, rows)));
+    long total = keptSoFar + rows;
+    progress.onProgress(new ProgressEvent("harvest", total, maxTokens == Long.MAX_VALUE ? 0 : maxTokens, "tokens",
+        in.lastDocument()));
+    return rows;
+  }
+
+  private static TokenBatch withPad(TokenBatch b, int pad) {
+    int[] ids = b.ids().clone();
+    for (int s = 0; s < b.sequences(); s++) {
+      Arrays.fill(ids, s * b.length() + b.lengths()[s], (s + 1) * b.length(), pad);
+    }
+    return new TokenBatch(b.sequences(), b.length(), ids, b.lengths());
+  }
+
+  /** Settings of a {@link Harvester}; each setter checks its argument at once. */
+  public static final class Builder {
+    private LanguageModel base;
+    private LanguageModel target;
+    private Site site;
+    private TextSource text;
+    private int contextLength;
+    private int batchSequences = 16;
+    private long maxTokens = Long.MAX_VALUE;
+    private boolean keepFirstPosition;
+    private boolean keepSpecialTokens;
+    private ProgressListener progress = ProgressListener.NONE;
+
+    private Builder() {}
+
+    /** The base model (A). */
+    public Builder base(LanguageModel model) {
+      this.base = Objects.requireNonNull(model, "base");
+      return this;
+    }
+
+    /** The target model (B), the one derived from the base. */
+    public Builder target(LanguageModel model) {
+      this.target = Objects.requireNonNull(model, "target");
+      return this;
+    }
+
+    /** Where to read the residual stream. */
+    public Builder site(Site site) {
+      this.site = Objects.requireNonNull(site, "site");
+      return this;
+    }
+
+    /** The corpus both models read. */
+    public Builder text(TextSource text) {
+      this.text = Objects.requireNonNull(text, "text");
+      return this;
+    }
+
+    /**
+     * Tokens per sequence, the model's special tokens included (default {@value Harvester#DEFAULT_CONTEXT},
+     * or the models' maximum if smaller); a longer document is cut into several sequences.
+     */
+    public Builder contextLength(int tokens) {
+      if (tokens < 2) {
+        throw new IllegalArgumentException("context length must be at least 2 tokens, got " + tokens);
+      }
+      this.contextLength = tokens;
+      return this;
+    }
+
+    /** Sequences per forward pass (default 16). */
+    public Builder batchSequences(int sequences) {
+      if (sequences < 1) {
+        throw new IllegalArgumentException("batch must hold at least 1 sequence, got " + sequences);
+      }
+      this.batchSequences = sequences;
+      return this;
+    }
+
+    /** The most rows (tokens) to keep; the default is the whole corpus. */
+    public Builder maxTokens(long tokens) {
+      if (tokens < 1) {
+        throw new IllegalArgumentException("max tokens must be at least 1, got " + tokens);
+      }
+      this.maxTokens = tokens;
+      return this;
+    }
+
+    /** Whether to keep the first position of each sequence (default false: its norm is an outlier). */
+    public Builder keepFirstPosition(boolean keep) {
+      this.keepFirstPosition = keep;
+      return this;
+    }
+
+    /** Whether to keep special tokens such as {@code [SEP]} (default false). */
+    public Builder keepSpecialTokens(boolean keep) {
+      this.keepSpecialTokens = keep;
+      return this;
+    }
+
+    /** Receives a {@code "harvest"} event per batch, counting kept tokens. */
+    public Builder progress(ProgressListener listener) {
+      this.progress = Objects.requireNonNull(listener, "progress");
+      return this;
+    }
+
+    /**
+     * The harvester.
+     *
+     * @throws IllegalStateException if a required setting is missing
+     * @throws InvalidInputException if the models do not fit together (site out of range, widths or
+     *     special tokens differ, context too long)
+     */
+    public Harvester build() {
+      if (base == null || target == null || site == null || text == null) {
+        throw new IllegalStateException("base, target, site and text are required");
+      }
+      return new Harvester(this);
+    }
+  }
+}
