@@ -42,8 +42,8 @@ import java.util.Set;
  * output of block {@code L} (after its output LayerNorm, as Hugging Face's {@code
  * hidden_states[L + 1]}), {@code resid_pre L} equals {@code resid_post L-1}. {@link
  * #valueName(Site)} says which graph value each site is. Nodes that no exposed site needs (the
- * blocks past {@link Options.Builder#lastSite}, a pooler) are dropped by ONNX Runtime when the
- * session is made.
+ * blocks past {@link Options.Builder#lastSite}, a pooler) are dropped from the graph with the
+ * weights only they read ({@link GraphEdit}; ONNX Runtime would run them).
  *
  * <p>Inputs: {@code input_ids} and {@code attention_mask} (1 on real tokens, 0 on padding), and
  * {@code token_type_ids} (all 0) when the model has that input, as int64 or int32 tensors
@@ -155,7 +155,7 @@ public final class OnnxLanguageModel implements LanguageModel {
       try {
         sessionOptions.setIntraOpNumThreads(options.intraOpThreads);
         try (Arena edit = Arena.ofConfined()) {
-          MemorySegment edited = GraphOutputs.withOutputs(onnxFile, mapped, outputs, edit);
+          MemorySegment edited = GraphEdit.computing(onnxFile, mapped, parsed, outputs, edit);
           session = environment.createSession(edited.asByteBuffer(), sessionOptions);
         }
         boolean int32 = idType(onnxFile, session, graph);

@@ -9,26 +9,39 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * Rewrites a serialized {@code ModelProto} so that its main graph declares exactly the given
- * outputs, copying every other byte unchanged: the fields before and after the graph, and every
- * graph field except {@code output} (initializers and nodes included) keep their bytes and order;
- * the new outputs follow at the end of the graph, each a {@code ValueInfoProto} with only a name.
- * ONNX Runtime infers an output's type and shape from the node that produces it, so no type is
- * needed (checked by the tests against real models).
+ * Rewrites a serialized {@code ModelProto} so that its main graph computes exactly the given
+ * outputs: the graph's {@code output} fields are replaced by the given names (each a {@code
+ * ValueInfoProto} with only a name: ONNX Runtime infers an output's type and shape from the node
+ * that produces it, as the tests check on real models), and the nodes that none of them depends
+ * on are dropped, with the initializers that only those nodes read. ONNX Runtime does not drop
+ * such nodes itself: a session whose only output is the embedding output still runs every block.
+ * Every other byte is copied unchanged, in order: the fields before and after the graph, and the
+ * graph's other fields.
+ *
+ * <p>Liveness: a node is kept if it produces a kept output or an input of a kept node. When the
+ * graph has control-flow nodes ({@code If}, {@code Loop}, {@code Scan}), whose subgraphs can read
+ * outer values without naming them as inputs, every node and initializer is kept.
  *
  * <p>Why a byte-level rewrite and not a protobuf round trip: the model is as large as its weights
- * (133 MB for bge-small), and only the graph's {@code output} fields change, so the rewrite is two
- * scans over field headers plus three bulk copies.
+ * (133 MB for bge-small), and only field headers need reading, so the rewrite is two scans over
+ * field headers plus bulk copies of the kept ranges.
  */
-final class GraphOutputs {
+final class GraphEdit {
   /** The tag of {@code ModelProto.graph}: field number, then wire type 2 (length-delimited) in the low 3 bits. */
   private static final int MODEL_GRAPH_TAG = OnnxSchema.MODEL_GRAPH << 3 | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final Set<String> CONTROL_FLOW = Set.of("If", "Loop", "Scan");
 
-  private GraphOutputs() {}
+  private GraphEdit() {}
 
   /** A byte range {@code [start, end)} of the model. */
   private record Range(long start, long end) {
@@ -38,19 +51,65 @@ final class GraphOutputs {
   }
 
   /**
-   * The model in {@code model} (the bytes of {@code file}) with its graph's outputs replaced by
+   * The model in {@code model} (the bytes of {@code file}, read into {@code parsed}) computing only
    * {@code outputs}, in a segment of {@code arena}.
    *
-   * @throws InvalidInputException naming {@code file} if the bytes are not a ModelProto with one graph
+   * @throws InvalidInputException naming {@code file} if the bytes are not a ModelProto with one
+   *     graph, or an output is produced by no node
    */
-  static MemorySegment withOutputs(Path file, MemorySegment model, List<String> outputs, Arena arena) {
+  static MemorySegment computing(Path file, MemorySegment model, OnnxModelReader.ParsedModel parsed,
+      List<String> outputs, Arena arena) {
+    List<GraphNode> nodes = parsed.nodes();
+    boolean[] liveNodes = new boolean[nodes.size()];
+    Set<String> read = new HashSet<>();
+    boolean controlFlow = nodes.stream().anyMatch(n -> CONTROL_FLOW.contains(n.opType()));
+    if (controlFlow) {
+      Arrays.fill(liveNodes, true);
+    } else {
+      Map<String, Integer> producer = new HashMap<>();
+      for (int i = 0; i < nodes.size(); i++) {
+        for (String out : nodes.get(i).outputs()) {
+          producer.putIfAbsent(out, i);
+        }
+      }
+      ArrayDeque<String> stack = new ArrayDeque<>();
+      for (String out : outputs) {
+        if (!producer.containsKey(out)) {
+          throw new InvalidInputException(file, null, "no node produces '" + out + "'");
+        }
+        stack.push(out);
+      }
+      while (!stack.isEmpty()) {
+        Integer p = producer.get(stack.pop());
+        if (p == null || liveNodes[p]) {
+          continue;
+        }
+        liveNodes[p] = true;
+        for (String in : nodes.get(p).inputs()) {
+          if (!in.isEmpty()) {
+            stack.push(in);
+          }
+        }
+      }
+    }
+    for (int i = 0; i < nodes.size(); i++) {
+      if (liveNodes[i]) {
+        read.addAll(nodes.get(i).inputs());
+      }
+    }
+    List<RawInitializer> initializers = parsed.initializers();
+    boolean[] liveInitializers = new boolean[initializers.size()];
+    for (int i = 0; i < initializers.size(); i++) {
+      liveInitializers[i] = controlFlow || read.contains(initializers.get(i).name());
+    }
     try {
       GraphField field = graphField(file, model);
       Range graph = field.payload();
-      List<Range> oldOutputs = outputFields(model.asSlice(graph.start(), graph.length()), graph.start());
+      List<Range> dropped = droppedFields(file, model.asSlice(graph.start(), graph.length()), graph.start(),
+          liveNodes, liveInitializers);
       byte[] added = encode(outputs);
       long removed = 0;
-      for (Range r : oldOutputs) {
+      for (Range r : dropped) {
         removed += r.length();
       }
       long payload = graph.length() - removed + added.length;
@@ -66,7 +125,7 @@ final class GraphOutputs {
       MemorySegment.copy(MemorySegment.ofArray(header), 0, out, at, header.length);
       at += header.length;
       long from = graph.start();
-      for (Range r : oldOutputs) {
+      for (Range r : dropped) {
         at = copy(model, from, r.start(), out, at);
         from = r.end();
       }
@@ -128,11 +187,18 @@ final class GraphOutputs {
     return graph;
   }
 
-  /** The {@code output} fields of a graph payload (file offsets: {@code base} + offset in {@code graph}). */
-  private static List<Range> outputFields(MemorySegment graph, long base) throws IOException {
+  /**
+   * The fields of a graph payload to drop (file offsets: {@code base} + offset in {@code graph}):
+   * every {@code output}, and the {@code node} and {@code initializer} fields whose index (in file
+   * order, as {@link OnnxModelReader} numbers them) is not live.
+   */
+  private static List<Range> droppedFields(Path file, MemorySegment graph, long base, boolean[] liveNodes,
+      boolean[] liveInitializers) throws IOException {
     CodedInputStream in = CodedInputStream.newInstance(new SegmentInputStream(graph), 1 << 16);
     in.setSizeLimit(Integer.MAX_VALUE);
     List<Range> out = new ArrayList<>();
+    int node = 0;
+    int initializer = 0;
     while (true) {
       long start = in.getTotalBytesRead();
       int tag = in.readTag();
@@ -140,9 +206,26 @@ final class GraphOutputs {
         break;
       }
       in.skipField(tag);
-      if (WireFormat.getTagFieldNumber(tag) == OnnxSchema.GRAPH_OUTPUT) {
+      boolean drop = switch (WireFormat.getTagFieldNumber(tag)) {
+        case OnnxSchema.GRAPH_OUTPUT -> true;
+        case OnnxSchema.GRAPH_NODE -> {
+          int i = node++;
+          yield i < liveNodes.length && !liveNodes[i];
+        }
+        case OnnxSchema.GRAPH_INITIALIZER -> {
+          int i = initializer++;
+          yield i < liveInitializers.length && !liveInitializers[i];
+        }
+        default -> false;
+      };
+      if (drop) {
         out.add(new Range(base + start, base + in.getTotalBytesRead()));
       }
+    }
+    if (node != liveNodes.length || initializer != liveInitializers.length) {
+      throw new InvalidInputException(file, null, "the graph has " + node + " nodes and " + initializer
+          + " initializers on a second reading, but " + liveNodes.length + " and " + liveInitializers.length
+          + " on the first");
     }
     return out;
   }
