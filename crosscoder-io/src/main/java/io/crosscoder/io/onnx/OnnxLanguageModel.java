@@ -35,7 +35,7 @@ import java.util.Set;
  * residual stream read after every block.
  *
  * <p>The graph is edited before the session is made: the values that carry the residual stream
- * (found from the graph's structure, by the rule of {@link EncoderGraph}: the embedding
+ * (found from the graph's structure, by the rule of {@code EncoderGraph}: the embedding
  * LayerNorm's output, then the output of each block's second LayerNorm) become the graph's
  * outputs, in place of the model's own. Sites map to them as METHOD.md section 4 says: {@code
  * resid_pre 0} is the embedding output after the embedding LayerNorm, {@code resid_post L} is the
@@ -43,7 +43,17 @@ import java.util.Set;
  * hidden_states[L + 1]}), {@code resid_pre L} equals {@code resid_post L-1}. {@link
  * #valueName(Site)} says which graph value each site is. Nodes that no exposed site needs (the
  * blocks past {@link Options.Builder#lastSite}, a pooler) are dropped from the graph with the
- * weights only they read ({@link GraphEdit}; ONNX Runtime would run them).
+ * weights only they read ({@code GraphEdit}; ONNX Runtime would run them).
+ *
+ * <p>The rule that finds the residual stream, in short (in full on {@code EncoderGraph}): a
+ * LayerNorm is a {@code LayerNormalization} node or PyTorch's decomposition {@code Add(Mul(Div(
+ * Sub(x, ReduceMean(x)), Sqrt(..)), gamma), beta)}; {@code resid_pre 0} is the first LayerNorm
+ * reached from the {@code Gather} of {@code input_ids} through {@code Add}s (the embedding sum,
+ * whose other {@code Gather}s give the position table and so the longest sequence); from each
+ * residual value {@code h}, the next is the LayerNorm of the one {@code Add} that takes {@code h}
+ * itself as an operand, the added branch holding a {@code Softmax} on a block's first step
+ * (attention) and none on its second (feed-forward). A graph that does not fit is refused with an
+ * {@link InvalidInputException} naming the file and what is missing.
  *
  * <p>Inputs: {@code input_ids} and {@code attention_mask} (1 on real tokens, 0 on padding), and
  * {@code token_type_ids} (all 0) when the model has that input, as int64 or int32 tensors
@@ -114,7 +124,7 @@ public final class OnnxLanguageModel implements LanguageModel {
    * if opening fails, the tokenizer is left open for the caller.
    *
    * @throws InvalidInputException naming the file if it is not a readable ONNX model, not a
-   *     BERT-style encoder (see {@link EncoderGraph} for the rule), keeps its weights in external
+   *     BERT-style encoder (see {@code EncoderGraph} for the rule), keeps its weights in external
    *     data files, has fewer word embeddings than the tokenizer has ids, is refused by ONNX
    *     Runtime, or has fewer blocks than {@link Options.Builder#lastSite} asks for
    */
