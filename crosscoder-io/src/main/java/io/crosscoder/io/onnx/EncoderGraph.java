@@ -132,8 +132,7 @@ record EncoderGraph(
       WordEmbeddings words = wordEmbeddings();
       long[] wordDims = words.table().dims();
       String h0 = firstLayerNormAfter(words);
-      List<Leaf> leaves = new ArrayList<>();
-      embeddingLeaves(inverse(h0), leaves, new HashSet<>());
+      List<Leaf> leaves = embeddingLeaves(inverse(h0));
       RawInitializer positions = positionEmbeddings(leaves, wordDims[1]);
 
       List<String> residual = residualChain(h0);
@@ -207,26 +206,31 @@ record EncoderGraph(
     /** A table gathered into the embedding sum, and what it is gathered by. */
     private record Leaf(RawInitializer table, String indices) {}
 
-    private void embeddingLeaves(String value, List<Leaf> leaves, Set<String> seen) {
-      if (!seen.add(value)) {
-        return;
-      }
-      Optional<GraphNode> p = graph.producer(value);
-      if (p.isEmpty()) {
-        return;
-      }
-      GraphNode n = p.get();
-      switch (n.opType()) {
-        case "Add" -> n.inputs().forEach(in -> embeddingLeaves(in, leaves, seen));
-        case "DequantizeLinear", "Cast", "Identity" -> n.input(0).ifPresent(in -> embeddingLeaves(in, leaves, seen));
-        case "Gather" -> {
-          Optional<RawInitializer> table = n.input(0).flatMap(graph::initializer).filter(t -> t.dims().length == 2);
-          if (table.isPresent() && n.input(1).isPresent()) {
-            leaves.add(new Leaf(table.get(), n.input(1).get()));
-          }
+    /** The Gathers of initializer tables that the embedding sum {@code sum} adds up. */
+    private List<Leaf> embeddingLeaves(String sum) {
+      List<Leaf> leaves = new ArrayList<>();
+      ArrayDeque<String> stack = new ArrayDeque<>(List.of(sum));
+      Set<String> seen = new HashSet<>();
+      while (!stack.isEmpty()) {
+        String value = stack.pop();
+        Optional<GraphNode> p = graph.producer(value);
+        if (!seen.add(value) || p.isEmpty()) {
+          continue;
         }
-        default -> { }
+        GraphNode n = p.get();
+        switch (n.opType()) {
+          case "Add" -> n.inputs().forEach(stack::push);
+          case "DequantizeLinear", "Cast", "Identity" -> n.input(0).ifPresent(stack::push);
+          case "Gather" -> {
+            Optional<RawInitializer> table = n.input(0).flatMap(graph::initializer).filter(t -> t.dims().length == 2);
+            if (table.isPresent() && n.input(1).isPresent()) {
+              leaves.add(new Leaf(table.get(), n.input(1).get()));
+            }
+          }
+          default -> { }
+        }
       }
+      return leaves;
     }
 
     private RawInitializer positionEmbeddings(List<Leaf> leaves, long width) {
@@ -286,7 +290,9 @@ record EncoderGraph(
               + " feed-forward, Add, LayerNorm)");
         }
         h = layerNormOf.get(add.outputs().getFirst());
-        stops.add(h);
+        if (!stops.add(h)) {
+          throw fail("the residual chain returns to '" + h + "' (the graph has a cycle)");
+        }
         if (!attention) {
           chain.add(h);
         }
