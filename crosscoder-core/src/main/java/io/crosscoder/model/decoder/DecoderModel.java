@@ -83,11 +83,12 @@ public final class DecoderModel implements LanguageModel {
   private final DecoderWeights weights;
   private final float[] inverseFrequencies;
   private final int rowsPerPass;
+  private final int logitRowsPerChunk;
   private final int padId;
   private volatile boolean closed;
 
   private DecoderModel(Path folder, DecoderConfig config, Kernels kernels, Tokenizer tokenizer, Checkpoint checkpoint,
-      DecoderWeights weights, int rowsPerPass) {
+      DecoderWeights weights, int rowsPerPass, int logitRowsPerChunk) {
     this.folder = folder;
     this.config = config;
     this.kernels = kernels;
@@ -95,6 +96,8 @@ public final class DecoderModel implements LanguageModel {
     this.checkpoint = checkpoint;
     this.weights = weights;
     this.rowsPerPass = rowsPerPass;
+    this.logitRowsPerChunk = logitRowsPerChunk > 0 ? logitRowsPerChunk
+        : (int) Math.max(1, LOGIT_CHUNK_ELEMENTS / config.vocabularySize());
     this.inverseFrequencies = config.ropeScaling().inverseFrequencies(config.ropeTheta(), config.headDim());
     int[] eos = config.eosTokenIds();
     int pad = config.padTokenId().orElse(eos.length > 0 ? eos[0] : 0);
@@ -126,6 +129,7 @@ public final class DecoderModel implements LanguageModel {
     private final Kernels kernels;
     private Tokenizer tokenizer;
     private int rowsPerPass = DEFAULT_ROWS_PER_PASS;
+    private int logitRowsPerChunk;
 
     private Builder(Path folder, Kernels kernels) {
       this.folder = Objects.requireNonNull(folder, "folder");
@@ -153,6 +157,15 @@ public final class DecoderModel implements LanguageModel {
       return this;
     }
 
+    /** Rows per chunk of {@link DecoderModel#logitLens} (default: about 128 MiB of logits); for tests of the chunking. */
+    Builder logitRowsPerChunk(int rows) {
+      if (rows < 1) {
+        throw new IllegalArgumentException("logitRowsPerChunk must be positive, got " + rows);
+      }
+      this.logitRowsPerChunk = rows;
+      return this;
+    }
+
     /**
      * Reads the config, checks every tensor against it, and puts the weights on the kernels.
      *
@@ -170,7 +183,7 @@ public final class DecoderModel implements LanguageModel {
       Checkpoint checkpoint = CheckpointFormats.open(folder);
       try {
         DecoderWeights weights = DecoderWeights.load(config, checkpoint, kernels);
-        return new DecoderModel(folder, config, kernels, tokenizer, checkpoint, weights, rowsPerPass);
+        return new DecoderModel(folder, config, kernels, tokenizer, checkpoint, weights, rowsPerPass, logitRowsPerChunk);
       } catch (RuntimeException e) {
         checkpoint.close();
         throw e;
@@ -513,7 +526,7 @@ public final class DecoderModel implements LanguageModel {
     if (rows == 0) {
       return out;
     }
-    int chunk = (int) Math.max(1, Math.min(rows, LOGIT_CHUNK_ELEMENTS / vocab));
+    int chunk = Math.min(rows, logitRowsPerChunk);
     try (DeviceBuffer x = kernels.allocate(DType.F32, (long) chunk * d);
         DeviceBuffer logits = kernels.allocate(DType.F32, (long) chunk * vocab)) {
       for (int r0 = 0; r0 < rows; r0 += chunk) {
