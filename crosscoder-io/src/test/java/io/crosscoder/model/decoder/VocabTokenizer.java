@@ -17,8 +17,10 @@ import java.util.List;
  * to turn a test's text into valid ids. The real tokenizer is read from {@code tokenizer.json} by
  * crosscoder-io's tokenizer package.
  */
-final class VocabTokenizer implements Tokenizer {
+class VocabTokenizer implements Tokenizer {
   private final List<String> pieces = new ArrayList<>();
+  /** Whether {@link #close()} was called (the model owns and closes its tokenizer). */
+  boolean closed;
 
   VocabTokenizer(String resource) {
     try (InputStream in = VocabTokenizer.class.getResourceAsStream(resource)) {
@@ -102,5 +104,7 @@ final class VocabTokenizer implements Tokenizer {
   }
 
   @Override
-  public void close() {}
+  public void close() {
+    closed = true;
+  }
 }
