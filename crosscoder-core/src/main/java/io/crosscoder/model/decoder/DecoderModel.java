@@ -60,8 +60,9 @@ import java.util.Objects;
  * Kernels#wrapReadOnly}; a GPU holds one copy); F16 matrices are widened to F32 in backend memory.
  * Each call works through the batch in passes of whole sequences of at most {@link
  * Builder#rowsPerPass} rows (positions) each, so backend memory is bounded by that, not by the
- * batch or the corpus: about {@code 4 (4 d + 2 H hd + 2 KV hd + 2 I) + 4 T^2} bytes per row set
- * of {@code T} positions. The returned arrays hold {@code sequences * length * width} floats per site.
+ * batch or the corpus: about {@code 4 (2 d + 2 H hd + 2 KV hd + 2 I)} bytes per row plus {@code 4
+ * min(T, 256) T} for the attention scores of a sequence of {@code T} (queries run in blocks of 256,
+ * each against the keys its mask leaves visible). The returned arrays hold {@code sequences * length * width} floats per site.
  *
  * <p><b>Threads and ownership.</b> One thread at a time ({@link #forward} and {@link #logitLens}
  * share buffers of the backend only per call, but the backend's threads are the parallelism). The
@@ -74,6 +75,12 @@ public final class DecoderModel implements LanguageModel {
   /** Logits computed per chunk in {@link #logitLens}: chunks of {@code max(1, this / vocabulary)} rows. */
   private static final long LOGIT_CHUNK_ELEMENTS = 1L << 25;
   private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
+  /**
+   * Queries per block of attention scores: a sequence of {@code T} tokens needs {@code min(T,
+   * this) x T} floats of scores rather than {@code T^2}, and blocks skip the keys their causal
+   * (and sliding-window) mask hides.
+   */
+  static final int DEFAULT_QUERY_BLOCK = 256;
 
   private final Path folder;
   private final DecoderConfig config;
@@ -84,11 +91,12 @@ public final class DecoderModel implements LanguageModel {
   private final float[] inverseFrequencies;
   private final int rowsPerPass;
   private final int logitRowsPerChunk;
+  private final int queryBlock;
   private final int padId;
   private volatile boolean closed;
 
   private DecoderModel(Path folder, DecoderConfig config, Kernels kernels, Tokenizer tokenizer, Checkpoint checkpoint,
-      DecoderWeights weights, int rowsPerPass, int logitRowsPerChunk) {
+      DecoderWeights weights, int rowsPerPass, int logitRowsPerChunk, int queryBlock) {
     this.folder = folder;
     this.config = config;
     this.kernels = kernels;
@@ -96,6 +104,7 @@ public final class DecoderModel implements LanguageModel {
     this.checkpoint = checkpoint;
     this.weights = weights;
     this.rowsPerPass = rowsPerPass;
+    this.queryBlock = queryBlock;
     this.logitRowsPerChunk = logitRowsPerChunk > 0 ? logitRowsPerChunk
         : (int) Math.max(1, LOGIT_CHUNK_ELEMENTS / config.vocabularySize());
     this.inverseFrequencies = config.ropeScaling().inverseFrequencies(config.ropeTheta(), config.headDim());
@@ -130,6 +139,7 @@ public final class DecoderModel implements LanguageModel {
     private Tokenizer tokenizer;
     private int rowsPerPass = DEFAULT_ROWS_PER_PASS;
     private int logitRowsPerChunk;
+    private int queryBlock = DEFAULT_QUERY_BLOCK;
 
     private Builder(Path folder, Kernels kernels) {
       this.folder = Objects.requireNonNull(folder, "folder");
@@ -166,6 +176,15 @@ public final class DecoderModel implements LanguageModel {
       return this;
     }
 
+    /** Queries per block of attention scores (default {@value DecoderModel#DEFAULT_QUERY_BLOCK}); for tests of the blocking. */
+    Builder queryBlock(int rows) {
+      if (rows < 1) {
+        throw new IllegalArgumentException("queryBlock must be positive, got " + rows);
+      }
+      this.queryBlock = rows;
+      return this;
+    }
+
     /**
      * Reads the config, checks every tensor against it, and puts the weights on the kernels.
      *
@@ -183,7 +202,7 @@ public final class DecoderModel implements LanguageModel {
       Checkpoint checkpoint = CheckpointFormats.open(folder);
       try {
         DecoderWeights weights = DecoderWeights.load(config, checkpoint, kernels);
-        return new DecoderModel(folder, config, kernels, tokenizer, checkpoint, weights, rowsPerPass, logitRowsPerChunk);
+        return new DecoderModel(folder, config, kernels, tokenizer, checkpoint, weights, rowsPerPass, logitRowsPerChunk, queryBlock);
       } catch (RuntimeException e) {
         checkpoint.close();
         throw e;
@@ -359,7 +378,7 @@ public final class DecoderModel implements LanguageModel {
         attention = f32(rows * qWidth);
         gate = f32((long) rows * config.intermediateSize());
         up = f32((long) rows * config.intermediateSize());
-        scores = f32((long) length * length);
+        scores = f32((long) Math.min(length, queryBlock) * length);
         int half = config.headDim() / 2;
         int[] pos = new int[rows];
         for (int r = 0; r < rows; r++) {
@@ -458,9 +477,17 @@ public final class DecoderModel implements LanguageModel {
           DeviceBuffer ks = rest(k, base * kvWidth + (long) kvHead * hd);
           DeviceBuffer vs = rest(v, base * kvWidth + (long) kvHead * hd);
           DeviceBuffer os = rest(attention, base * qWidth + (long) head * hd);
-          kernels.sgemm(false, true, len, len, hd, scale, qs, qWidth, ks, kvWidth, 0f, scores, len);
-          kernels.causalSoftmax(scores, len, len, len, 0, window);
-          kernels.sgemm(false, false, len, hd, len, 1f, scores, len, vs, kvWidth, 0f, os, qWidth);
+          for (int q0 = 0; q0 < len; q0 += queryBlock) {
+            int nq = Math.min(queryBlock, len - q0);
+            // Keys [k0, q0 + nq): the last query's causal horizon, from the first query's window start.
+            int k0 = window > 0 ? Math.max(0, q0 - window + 1) : 0;
+            int nk = q0 + nq - k0;
+            kernels.sgemm(false, true, nq, nk, hd, scale, rest(qs, (long) q0 * qWidth), qWidth,
+                rest(ks, (long) k0 * kvWidth), kvWidth, 0f, scores, nk);
+            kernels.causalSoftmax(scores, nq, nk, nk, q0 - k0, window);
+            kernels.sgemm(false, false, nq, hd, nk, 1f, scores, nk, rest(vs, (long) k0 * kvWidth), kvWidth, 0f,
+                rest(os, (long) q0 * qWidth), qWidth);
+          }
         }
         if (len < length) {
           kernels.fill(attention.slice((base + len) * qWidth, (long) (length - len) * qWidth), 0f);

@@ -311,4 +311,22 @@ class TinyDecoderTest {
           .containsExactly(3, 24, 50, 64);
     }
   }
+
+  @ParameterizedTest
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  void attentionInQueryBlocksMatchesTheReferenceWithAndWithoutAWindow(TestKernels which) {
+    TinyModel.Spec windowed = new TinyModel.Spec().arch("MistralForCausalLM", "mistral");
+    windowed.slidingWindow = 3;
+    TinyModel.Spec full = new TinyModel.Spec().arch("Qwen2ForCausalLM", "qwen2");
+    for (TinyModel.Spec spec : List.of(windowed, full)) {
+      TinyModel m = write("blocks-" + spec.modelType, spec, 12);
+      // Blocks of 4 and 5 queries over sequences of 13, 9 and 4: whole, partial and single blocks,
+      // with the window starting keys inside earlier blocks.
+      for (int block : new int[] {4, 5}) {
+        try (Kernels k = which.get(); DecoderModel model = DecoderModel.builder(m.folder, k).queryBlock(block).build()) {
+          assertMatchesReference(m, model, sequences(22, spec.vocab, 13, 9, 4));
+        }
+      }
+    }
+  }
 }
