@@ -519,6 +519,20 @@ public interface Kernels extends AutoCloseable {
     if (rows == 0 || cols == 0) {
       return;
     }
+    if (ld == cols) {
+      // Packed rows: one transfer each way (elements between cols and ld would otherwise be rewritten).
+      int n = KernelArguments.hostElements((long) rows * cols, "x");
+      float[] all = new float[n];
+      download(x, 0, all, 0, n);
+      float[] row = new float[cols];
+      for (int i = 0; i < rows; i++) {
+        System.arraycopy(all, i * cols, row, 0, cols);
+        HostKernels.softmaxRow(row, cols, firstQuery + (long) i, window);
+        System.arraycopy(row, 0, all, i * cols, cols);
+      }
+      upload(all, 0, x, 0, n);
+      return;
+    }
     float[] row = new float[cols];
     for (int i = 0; i < rows; i++) {
       long at = (long) i * ld;
