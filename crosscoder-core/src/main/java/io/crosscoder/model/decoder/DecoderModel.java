@@ -62,12 +62,12 @@ import java.util.Objects;
  * Builder#rowsPerPass} rows (positions) each, so backend memory is bounded by that, not by the
  * batch or the corpus: about {@code 4 (2 d + 2 H hd + 2 KV hd + 2 I)} bytes per row plus {@code 4
  * min(T, 256) T} for the attention scores of a sequence of {@code T} (queries run in blocks of 256,
- * each against the keys its mask leaves visible). The returned arrays hold {@code sequences * length * width} floats per site.
+ * each against the keys its mask leaves visible). The returned arrays hold {@code sequences *
+ * length * width} floats per site.
  *
- * <p><b>Threads and ownership.</b> One thread at a time ({@link #forward} and {@link #logitLens}
- * share buffers of the backend only per call, but the backend's threads are the parallelism). The
- * model owns the checkpoint and the tokenizer and closes them; the kernels are the caller's and
- * must outlive the model.
+ * <p><b>Threads and ownership.</b> Not thread-safe: one thread at a time calls {@link #forward}
+ * and {@link #logitLens}; the parallelism is the backend's own. The model owns the checkpoint and
+ * the tokenizer and closes them; the kernels are the caller's and must outlive the model.
  */
 public final class DecoderModel implements LanguageModel {
   /** Default of {@link Builder#rowsPerPass}. */
