@@ -540,31 +540,51 @@ public final class DecoderModel implements LanguageModel {
   public float[] logitLens(float[] residual, int rows) {
     ensureOpen();
     Objects.requireNonNull(residual, "residual");
-    int d = config.hiddenSize();
     int vocab = config.vocabularySize();
-    if (rows < 0 || (long) rows * d > residual.length) {
-      throw new IllegalArgumentException(rows + " rows of width " + d + " need " + (long) rows * d
-          + " floats, residual has " + residual.length);
-    }
-    if ((long) rows * vocab > MAX_ARRAY) {
+    if ((long) Math.max(0, rows) * vocab > MAX_ARRAY) {
       throw new IllegalArgumentException(rows + " rows x " + vocab + " logits do not fit in a Java array; ask for fewer rows");
     }
-    float[] out = new float[rows * vocab];
+    float[] out = new float[Math.max(0, rows) * vocab];
+    logitLens(residual, 0, rows, out, 0);
+    return out;
+  }
+
+  /**
+   * {@link #logitLens(float[], int)} into the caller's array, for a loop over a corpus that reuses
+   * one output buffer: the logits of residual rows {@code [fromRow, fromRow + rows)} (row {@code
+   * r} at {@code residual[r * width()]}) go to {@code out[outOffset ..]}, {@code rows *
+   * vocabularySize()} floats, row-major.
+   *
+   * @throws IllegalArgumentException if a range falls outside its array
+   */
+  public void logitLens(float[] residual, int fromRow, int rows, float[] out, int outOffset) {
+    ensureOpen();
+    Objects.requireNonNull(residual, "residual");
+    Objects.requireNonNull(out, "out");
+    int d = config.hiddenSize();
+    int vocab = config.vocabularySize();
+    if (fromRow < 0 || rows < 0 || (long) (fromRow + (long) rows) * d > residual.length) {
+      throw new IllegalArgumentException("rows [" + fromRow + ", " + ((long) fromRow + rows) + ") of width " + d
+          + " need " + ((long) fromRow + rows) * d + " floats, residual has " + residual.length);
+    }
+    if (outOffset < 0 || outOffset + (long) rows * vocab > out.length) {
+      throw new IllegalArgumentException(rows + " rows x " + vocab + " logits from " + outOffset
+          + " do not fit an output of " + out.length);
+    }
     if (rows == 0) {
-      return out;
+      return;
     }
     int chunk = Math.min(rows, logitRowsPerChunk);
     try (DeviceBuffer x = kernels.allocate(DType.F32, (long) chunk * d);
         DeviceBuffer logits = kernels.allocate(DType.F32, (long) chunk * vocab)) {
       for (int r0 = 0; r0 < rows; r0 += chunk) {
         int n = Math.min(chunk, rows - r0);
-        kernels.upload(residual, r0 * d, x, 0, n * d);
+        kernels.upload(residual, (fromRow + r0) * d, x, 0, n * d);
         kernels.rmsNorm(x, weights.finalNorm, x, n, d, (float) config.rmsNormEps());
         kernels.sgemm(false, true, n, vocab, d, 1f, x, d, weights.outputHead, d, 0f, logits, vocab);
-        kernels.download(logits, 0, out, r0 * vocab, n * vocab);
+        kernels.download(logits, 0, out, outOffset + r0 * vocab, n * vocab);
       }
     }
-    return out;
   }
 
   private void ensureOpen() {

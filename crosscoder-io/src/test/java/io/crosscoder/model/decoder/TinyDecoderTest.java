@@ -329,4 +329,28 @@ class TinyDecoderTest {
       }
     }
   }
+
+  @Test
+  void logitLensIntoACallersArrayTakesAnyRowRange() {
+    TinyModel.Spec spec = new TinyModel.Spec();
+    spec.tied = false;
+    TinyModel m = write("lens", spec, 13);
+    int[] seq = sequences(23, spec.vocab, 9)[0];
+    try (Kernels k = TestKernels.VECTOR.get();
+        DecoderModel model = DecoderModel.builder(m.folder, k).logitRowsPerChunk(2).build()) {
+      float[] x = model.forward(TokenBatch.of(new int[][] {seq}, 0), List.of(Site.residPost(1))).get(Site.residPost(1));
+      float[] all = model.logitLens(x, 9);
+      float[] out = new float[5 + 4 * spec.vocab];
+      Arrays.fill(out, Float.NaN);
+      model.logitLens(x, 3, 4, out, 5);
+      assertThat(Arrays.copyOf(out, 5)).containsOnly(Float.NaN);
+      assertThat(Arrays.copyOfRange(out, 5, out.length)).containsExactly(Arrays.copyOfRange(all, 3 * spec.vocab, 7 * spec.vocab));
+      double[] want = m.logits(m.residuals(seq)[2], 9);
+      assertRows(all, 0, want, 9, spec.vocab, "logits");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.logitLens(x, 6, 4, out, 5))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("residual has 216");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.logitLens(x, 0, 4, out, 6))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("do not fit");
+    }
+  }
 }
