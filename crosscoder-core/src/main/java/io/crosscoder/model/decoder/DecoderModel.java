@@ -72,8 +72,12 @@ import java.util.Objects;
 public final class DecoderModel implements LanguageModel {
   /** Default of {@link Builder#rowsPerPass}. */
   public static final int DEFAULT_ROWS_PER_PASS = 2048;
-  /** Logits computed per chunk in {@link #logitLens}: chunks of {@code max(1, this / vocabulary)} rows. */
-  private static final long LOGIT_CHUNK_ELEMENTS = 1L << 25;
+  /**
+   * Logits computed per chunk in {@link #logitLens} (256 MiB of f32): at most {@code max(1, this /
+   * vocabulary)} rows a chunk, 441 at Qwen2's vocabulary, enough rows for the product to run near
+   * the GEMM's rate.
+   */
+  private static final long LOGIT_CHUNK_ELEMENTS = 1L << 26;
   private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
   /**
    * Queries per block of attention scores: a sequence of {@code T} tokens needs {@code min(T,
@@ -167,7 +171,7 @@ public final class DecoderModel implements LanguageModel {
       return this;
     }
 
-    /** Rows per chunk of {@link DecoderModel#logitLens} (default: about 128 MiB of logits); for tests of the chunking. */
+    /** Rows per chunk of {@link DecoderModel#logitLens} (default: at most 256 MiB of logits); for tests of the chunking. */
     Builder logitRowsPerChunk(int rows) {
       if (rows < 1) {
         throw new IllegalArgumentException("logitRowsPerChunk must be positive, got " + rows);
@@ -529,7 +533,7 @@ public final class DecoderModel implements LanguageModel {
    * {@code W_head RMSNorm_final(x)} for each of {@code rows} rows of {@link #width()} floats at the
    * start of {@code residual}: {@code float[rows * vocabularySize()]}, row-major. On {@code
    * resid_post} of the last block these are the model's next-token logits; elsewhere, the logit
-   * lens. Runs in chunks of rows so that backend memory stays near 128 MiB of logits whatever
+   * lens. Runs in chunks of rows so that backend memory stays near 256 MiB of logits whatever
    * {@code rows} is; the host array is the caller's ({@code 4 * rows * vocabularySize()} bytes,
    * 600 KB per row at Qwen2's 151936).
    *
@@ -574,7 +578,9 @@ public final class DecoderModel implements LanguageModel {
     if (rows == 0) {
       return;
     }
-    int chunk = Math.min(rows, logitRowsPerChunk);
+    // Equal chunks: a short last chunk would run the product at a poor rate.
+    int chunks = (rows + logitRowsPerChunk - 1) / logitRowsPerChunk;
+    int chunk = (rows + chunks - 1) / chunks;
     try (DeviceBuffer x = kernels.allocate(DType.F32, (long) chunk * d);
         DeviceBuffer logits = kernels.allocate(DType.F32, (long) chunk * vocab)) {
       for (int r0 = 0; r0 < rows; r0 += chunk) {
