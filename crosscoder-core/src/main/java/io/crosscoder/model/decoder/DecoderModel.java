@@ -122,8 +122,8 @@ public final class DecoderModel implements LanguageModel {
    * read through {@link CheckpointFormats}: needs crosscoder-io on the class path) on {@code
    * kernels}, with the default options.
    *
-   * @param tokenizer the model's tokenizer, owned by the model from now on; may be null when only
-   *     token ids are used ({@link #tokenizer()} then throws)
+   * @param tokenizer the model's tokenizer, owned by the model once it is open (the caller's if
+   *     this throws); may be null when only token ids are used ({@link #tokenizer()} then throws)
    * @throws InvalidInputException naming the file and the field or tensor when the folder is not
    *     a decoder this class runs
    */
@@ -150,7 +150,10 @@ public final class DecoderModel implements LanguageModel {
       this.kernels = Objects.requireNonNull(kernels, "kernels");
     }
 
-    /** The model's tokenizer (owned by the model once built); null for none. */
+    /**
+     * The model's tokenizer, null for none. The built model owns it and closes it; if {@link
+     * #build()} fails, it stays the caller's.
+     */
     public Builder tokenizer(Tokenizer tokenizer) {
       this.tokenizer = tokenizer;
       return this;
