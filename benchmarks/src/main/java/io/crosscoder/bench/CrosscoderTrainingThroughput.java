@@ -1,6 +1,7 @@
 package io.crosscoder.bench;
 
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
@@ -140,7 +141,7 @@ public final class CrosscoderTrainingThroughput {
    * the base), drawn once and handed out in turn.
    */
   private static TrainingData pooledData(int d, int rows, int poolSize) {
-    List<TrainingData.Batch> batches = new ArrayList<>();
+    List<ActivationBatch> batches = new ArrayList<>();
     TrainingData source = randomData(d);
     for (int i = 0; i < poolSize; i++) {
       batches.add(source.next(rows));
@@ -154,11 +155,11 @@ public final class CrosscoderTrainingThroughput {
       }
 
       @Override
-      public Batch next(int n) {
+      public ActivationBatch next(int n) {
         if (n != rows) {
           throw new IllegalArgumentException("the pool holds batches of " + rows + " rows, not " + n);
         }
-        Batch b = batches.get(next);
+        ActivationBatch b = batches.get(next);
         next = (next + 1) % batches.size();
         return b;
       }
@@ -175,14 +176,14 @@ public final class CrosscoderTrainingThroughput {
       }
 
       @Override
-      public Batch next(int rows) {
+      public ActivationBatch next(int rows) {
         float[] base = new float[rows * d];
         float[] target = new float[rows * d];
         for (int i = 0; i < base.length; i++) {
           base[i] = (float) rng.nextGaussian();
           target[i] = 0.9f * base[i] + 0.4f * (float) rng.nextGaussian();
         }
-        return new Batch(rows, d, base, target);
+        return new ActivationBatch(rows, d, base, target);
       }
     };
   }

@@ -1,12 +1,12 @@
 package io.crosscoder.bench;
 
+import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
-import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.io.activations.PlantedDictionary;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -73,9 +73,8 @@ public final class PlantedRecovery {
       }
 
       @Override
-      public Batch next(int rows) {
-        ActivationBatch b = planted.sample(rows, new SplittableRandom(1_000_003L * ++index));
-        return new Batch(rows, dd, b.base(), b.target());
+      public ActivationBatch next(int rows) {
+        return planted.sample(rows, new SplittableRandom(1_000_003L * ++index));
       }
     };
     long start = System.nanoTime();

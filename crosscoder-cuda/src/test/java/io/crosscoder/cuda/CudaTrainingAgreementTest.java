@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.crosscoder.backend.Availability;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
@@ -92,14 +93,14 @@ class CudaTrainingAgreementTest {
     }
 
     @Override
-    public Batch next(int batchSize) {
+    public ActivationBatch next(int batchSize) {
       float[] base = new float[batchSize * d];
       float[] target = new float[batchSize * d];
       for (int i = 0; i < base.length; i++) {
         base[i] = (float) random.nextGaussian();
         target[i] = base[i] + 0.3f * (float) random.nextGaussian();
       }
-      return new Batch(batchSize, d, base, target);
+      return new ActivationBatch(batchSize, d, base, target);
     }
   }
 }

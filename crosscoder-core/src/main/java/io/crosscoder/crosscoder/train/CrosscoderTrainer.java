@@ -3,6 +3,7 @@ package io.crosscoder.crosscoder.train;
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.tensor.DType;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -432,7 +433,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
       throw new IllegalStateException("the run's " + config.steps() + " steps are done");
     }
     final long t = step;
-    TrainingData.Batch batch = nextBatch();
+    ActivationBatch batch = nextBatch();
     Pass pass = forwardBackward(batch, t, true);
     double clip = config.gradientClipNorm();
     if (pass.gradientNorm > clip) {
@@ -456,7 +457,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
    *
    * @throws IllegalArgumentException if the batch does not have the configured shape
    */
-  public TrainingMetrics evaluate(TrainingData.Batch batch) {
+  public TrainingMetrics evaluate(ActivationBatch batch) {
     requireOpen();
     Objects.requireNonNull(batch, "batch");
     if (batch.rows() != b || batch.d() != d) {
@@ -486,7 +487,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * in {@code grads} (tied, not clipped). With {@code commit}, the dead-latent counters take this
    * batch in; otherwise the dead set is computed as if they had, and they are left alone.
    */
-  private Pass forwardBackward(TrainingData.Batch batch, long t, boolean commit) {
+  private Pass forwardBackward(ActivationBatch batch, long t, boolean commit) {
     float lr = config.learningRateAt(t);
     float lambda = config.lambdaAt(t);
     uploadBatch(batch);
@@ -704,8 +705,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
     return s < a ? Long.MAX_VALUE : s;
   }
 
-  private TrainingData.Batch nextBatch() {
-    TrainingData.Batch batch = data.next(b);
+  private ActivationBatch nextBatch() {
+    ActivationBatch batch = data.next(b);
     batchesConsumed++;
     if (batch.rows() != b || batch.d() != d) {
       throw new CrosscoderException("the training data returned a batch of " + batch.rows() + " x "
@@ -715,7 +716,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
   }
 
   /** Interleaves the two models' rows into {@code X = [x_A, x_B]} and uploads it. */
-  private void uploadBatch(TrainingData.Batch batch) {
+  private void uploadBatch(ActivationBatch batch) {
     for (int r = 0; r < b; r++) {
       System.arraycopy(batch.base(), r * d, hostX, r * d2, d);
       System.arraycopy(batch.target(), r * d, hostX, r * d2 + d, d);
@@ -749,7 +750,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
       double[] mean = new double[d2];
       long rows = 0;
       for (int n = 0; n < config.biasInitBatches(); n++) {
-        TrainingData.Batch batch = nextBatch();
+        ActivationBatch batch = nextBatch();
         for (int r = 0; r < b; r++) {
           for (int j = 0; j < d; j++) {
             mean[j] += batch.base()[r * d + j];

@@ -3,8 +3,9 @@ package io.crosscoder.crosscoder.train;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
-import org.junit.jupiter.params.ParameterizedTest;
+import io.crosscoder.crosscoder.ActivationBatch;
 import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -31,7 +32,7 @@ class CrosscoderGradientTest {
     TrainingConfig config = TrainingConfig.builder().variant(v).dictionarySize(f).batchSize(b).steps(100)
         .sharedFraction(0.25).sharedPenaltyFactor(0.15f).k(1).auxK(2).deadTokens(b).auxWeight(0.5f)
         .l1Coefficient(0.3f).lambdaWarmupFraction(0).sparseDecoding(sparse).build();
-    TrainingData.Batch batch = TestData.gaussian(11, d).next(b);
+    ActivationBatch batch = TestData.gaussian(11, d).next(b);
     TrainedWeights w = TestData.randomWeights(13, d, f, 1, v, 0.6);
     float[] g;
     double auxLoss;

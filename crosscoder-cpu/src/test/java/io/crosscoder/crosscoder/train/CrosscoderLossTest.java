@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,9 +41,9 @@ class CrosscoderLossTest {
     return new TrainedWeights(2, 3, 0, v, enc, dec, new float[] {0, 0, -1}, new float[4], Float.NaN);
   }
 
-  private static TrainingData.Batch handBatch() {
+  private static ActivationBatch handBatch() {
     // token 1: x_A = (1, 2), x_B = (3, 1); token 2: x_A = (-1, 0), x_B = (1, 0.5)
-    return new TrainingData.Batch(2, 2, new float[] {1, 2, -1, 0}, new float[] {3, 1, 1, 0.5f});
+    return new ActivationBatch(2, 2, new float[] {1, 2, -1, 0}, new float[] {3, 1, 1, 0.5f});
   }
 
   @Test
@@ -95,7 +96,7 @@ class CrosscoderLossTest {
       TrainingConfig config = TrainingConfig.builder().variant(v).dictionarySize(f).batchSize(b).steps(100)
           .sharedFraction(0.25).k(3).auxK(4).deadTokens(b).l1Coefficient(0.7f).lambdaWarmupFraction(0)
           .build();
-      TrainingData.Batch batch = TestData.gaussian(3, d).next(b);
+      ActivationBatch batch = TestData.gaussian(3, d).next(b);
       TrainedWeights w = TestData.randomWeights(5, d, f, 3, v, 0.4);
       try (CrosscoderTrainer t = CrosscoderTrainer.startFrom(kernels, config, TestData.fixed(batch), w)) {
         TrainingMetrics m = t.evaluate(batch);

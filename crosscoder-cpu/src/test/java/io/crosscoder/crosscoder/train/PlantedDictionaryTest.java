@@ -3,6 +3,7 @@ package io.crosscoder.crosscoder.train;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -61,7 +62,7 @@ class PlantedDictionaryTest {
     }
 
     @Override
-    public Batch next(int rows) {
+    public ActivationBatch next(int rows) {
       float[] base = new float[rows * D];
       float[] target = new float[rows * D];
       for (int t = 0; t < rows; t++) {
@@ -79,7 +80,7 @@ class PlantedDictionaryTest {
           }
         }
       }
-      return new Batch(rows, D, base, target);
+      return new ActivationBatch(rows, D, base, target);
     }
   }
 
@@ -93,7 +94,7 @@ class PlantedDictionaryTest {
     double active = 0;
     int tokens = 0;
     for (int n = 0; n < 4; n++) {
-      TrainingData.Batch batch = data.next(512);
+      ActivationBatch batch = data.next(512);
       double[][] x = CrosscoderOracle.rows(batch);
       double[] mean = new double[2 * D];
       for (double[] row : x) {
