@@ -2,6 +2,7 @@ package io.crosscoder.bench;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
@@ -58,9 +59,9 @@ public final class PlantedRecovery {
     TrainingConfig.Builder cb = TrainingConfig.builder().dictionarySize(dict).batchSize(batch).steps(steps)
         .learningRate(1e-3f).warmupSteps(Math.min(200, steps / 10)).seed(1);
     if (variant.equals("l1")) {
-      cb.variant(TrainingConfig.Variant.L1).l1Coefficient(lambda);
+      cb.sparsity(Sparsity.l1(lambda));
     } else {
-      cb.variant(TrainingConfig.Variant.BATCH_TOP_K).k(k);
+      cb.sparsity(Sparsity.batchTopK(k));
     }
     TrainingConfig config = cb.build();
     int dd = d;
@@ -128,7 +129,7 @@ public final class PlantedRecovery {
       }
     }
     System.out.printf(Locale.ROOT, "%s, d = %d, %d planted features (%d shared, %d base-only, %d target-only), F = %d,"
-            + " %d steps of %d tokens in %.0f s (%.0f tokens/s)%n", config.variant(), d, features, shared, exclusive,
+            + " %d steps of %d tokens in %.0f s (%.0f tokens/s)%n", config.sparsity(), d, features, shared, exclusive,
         exclusive, dict, steps, batch, seconds, steps * batch / seconds);
     System.out.printf(Locale.ROOT, "recovered %d of %d (%.1f%%) with decoder cosine >= 0.9; %d of those (%.1f%%) in the"
         + " right class%n", found, features, 100.0 * found / features, right, found == 0 ? 0 : 100.0 * right / found);

@@ -3,14 +3,11 @@ package io.crosscoder.cli;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.ComputeBackends;
-import io.crosscoder.crosscoder.Crosscoder;
-import io.crosscoder.crosscoder.CrosscoderConfig;
 import io.crosscoder.crosscoder.Normalisation;
 import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
 import io.crosscoder.crosscoder.train.SourceTrainingData;
-import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingListener;
 import io.crosscoder.io.activations.ActivationShards;
@@ -80,8 +77,8 @@ final class TrainCommand implements Callable<Integer> {
     String[] sp = sparsity.toLowerCase(Locale.ROOT).split(":", 2);
     try {
       switch (sp[0]) {
-        case "l1" -> cb.variant(TrainingConfig.Variant.L1).l1Coefficient(Float.parseFloat(sp[1]));
-        case "batchtopk" -> cb.variant(TrainingConfig.Variant.BATCH_TOP_K).k(Integer.parseInt(sp[1]));
+        case "l1" -> cb.sparsity(Sparsity.l1(Float.parseFloat(sp[1])));
+        case "batchtopk" -> cb.sparsity(Sparsity.batchTopK(Integer.parseInt(sp[1])));
         default -> throw new IllegalArgumentException();
       }
     } catch (RuntimeException e) {
@@ -102,7 +99,7 @@ final class TrainCommand implements Callable<Integer> {
           JsonLinesMetricsWriter jsonl = JsonLinesMetricsWriter.open(metricsFile, resume);
           ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
         err.println("crosscoder: " + (resume ? "resuming from step " + trainer.step() + " of " : "training ")
-            + config.variant() + " crosscoder, d = " + data.d() + ", F = " + dictSize + ", " + steps + " steps of "
+            + config.sparsity() + " crosscoder, d = " + data.d() + ", F = " + dictSize + ", " + steps + " steps of "
             + batch + " tokens on " + be.description());
         TrainingListener listener = m -> {
           jsonl.onStep(m);
@@ -113,12 +110,7 @@ final class TrainCommand implements Callable<Integer> {
           }
         };
         trainer.run(steps, listener, checkpoint, checkpointEvery);
-        TrainedWeights w = trainer.weights();
-        Sparsity s = config.variant() == TrainingConfig.Variant.L1
-            ? Sparsity.l1(config.l1Coefficient()) : Sparsity.batchTopK(config.k(), w.threshold());
-        CrosscoderConfig cc = CrosscoderConfig.l1(w.d(), w.dictionarySize(), config.l1Coefficient())
-            .withSparsity(s).withSharedLatents(w.sharedLatents()).withNormalisation(norm);
-        CrosscoderFiles.save(out, Crosscoder.of(cc, w.wEnc(), w.wDec(), w.bEnc(), w.bDec()));
+        CrosscoderFiles.save(out, trainer.weights().crosscoder(norm));
       }
     }
     Files.deleteIfExists(checkpoint);

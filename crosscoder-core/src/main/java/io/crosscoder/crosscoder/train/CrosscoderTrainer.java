@@ -4,6 +4,7 @@ import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.tensor.DType;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -155,7 +156,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.kernels = Objects.requireNonNull(kernels, "kernels");
     this.config = Objects.requireNonNull(config, "config");
     this.data = Objects.requireNonNull(data, "data");
-    this.topK = config.variant() == TrainingConfig.Variant.BATCH_TOP_K;
+    this.topK = config.batchTopK();
     this.d = data.d();
     if (d < 1) {
       throw new IllegalArgumentException("the data's width d must be at least 1, got " + d);
@@ -165,7 +166,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.shared = config.sharedLatents();
     this.b = config.batchSize();
     this.auxK = config.auxK(d);
-    this.keep = Math.min((long) config.k() * b, (long) b * f);
+    int k = config.sparsity() instanceof Sparsity.BatchTopK t ? t.k() : 0;
+    this.keep = Math.min((long) k * b, (long) b * f);
     long matrix = (long) d2 * f;
     long batchF = (long) b * f;
     if (matrix > Integer.MAX_VALUE - 8 || batchF > Integer.MAX_VALUE - 8 || (long) b * d2 > Integer.MAX_VALUE - 8) {
@@ -413,7 +415,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     kernels.download(wDec, 0, dec, 0, matrix);
     kernels.download(bEnc, 0, be, 0, f);
     kernels.download(bDec, 0, bd, 0, d2);
-    return new TrainedWeights(d, f, shared, config.variant(), enc, dec, be, bd, topK ? threshold : Float.NaN);
+    return new TrainedWeights(d, f, shared, config.sparsity(), enc, dec, be, bd, topK ? threshold : Float.NaN);
   }
 
   /** The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens). */

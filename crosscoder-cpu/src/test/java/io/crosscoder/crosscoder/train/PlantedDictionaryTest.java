@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -142,7 +143,7 @@ class PlantedDictionaryTest {
   @Test
   void l1RecoversThePlantedDictionary() {
     TrainingConfig config = TrainingConfig.builder().dictionarySize(64).batchSize(256).steps(1500)
-        .learningRate(3e-3f).warmupSteps(50).l1Coefficient(0.5f).sharedFraction(0.125)
+        .learningRate(3e-3f).warmupSteps(50).sparsity(Sparsity.l1(0.5f)).sharedFraction(0.125)
         .deadTokens(20_000).seed(1).build();
     TrainingMetrics[] last = new TrainingMetrics[1];
     TrainedWeights w;
@@ -163,8 +164,8 @@ class PlantedDictionaryTest {
 
   @Test
   void batchTopKRecoversThePlantedDictionary() {
-    TrainingConfig config = TrainingConfig.builder().variant(TrainingConfig.Variant.BATCH_TOP_K)
-        .dictionarySize(64).batchSize(256).steps(1500).learningRate(3e-3f).warmupSteps(50).k(3)
+    TrainingConfig config = TrainingConfig.builder().sparsity(Sparsity.batchTopK(3))
+        .dictionarySize(64).batchSize(256).steps(1500).learningRate(3e-3f).warmupSteps(50)
         .sharedFraction(0.125).deadTokens(5_000).thresholdStartStep(500).seed(1).build();
     TrainingMetrics[] last = new TrainingMetrics[1];
     TrainedWeights w;

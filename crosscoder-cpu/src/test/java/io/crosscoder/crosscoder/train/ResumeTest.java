@@ -5,16 +5,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.Sparsity;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** A run killed and resumed from its checkpoint ends bit-identical to an uninterrupted one. */
 class ResumeTest {
@@ -30,15 +32,20 @@ class ResumeTest {
     kernels.close();
   }
 
-  private static TrainingConfig config(TrainingConfig.Variant v) {
-    return TrainingConfig.builder().variant(v).dictionarySize(24).batchSize(16).steps(12)
-        .learningRate(3e-3f).warmupSteps(3).sharedFraction(0.25).k(3).deadTokens(32)
+  /** The two objectives: L1 with the default coefficient 2, BatchTopK with k = 3. */
+  static Stream<Sparsity> objectives() {
+    return Stream.of(Sparsity.l1(2), Sparsity.batchTopK(3));
+  }
+
+  private static TrainingConfig config(Sparsity v) {
+    return TrainingConfig.builder().sparsity(v).dictionarySize(24).batchSize(16).steps(12)
+        .learningRate(3e-3f).warmupSteps(3).sharedFraction(0.25).deadTokens(32)
         .thresholdStartStep(2).seed(99).build();
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void resumedRunIsBitIdentical(TrainingConfig.Variant v, @TempDir Path dir) throws Exception {
+  @MethodSource("objectives")
+  void resumedRunIsBitIdentical(Sparsity v, @TempDir Path dir) throws Exception {
     TrainingConfig config = config(v);
     TrainedWeights straight;
     List<TrainingMetrics> straightMetrics = new ArrayList<>();
@@ -64,7 +71,7 @@ class ResumeTest {
     assertThat(resumed.bDec()).isEqualTo(straight.bDec());
     assertThat(Float.floatToRawIntBits(resumed.threshold())).isEqualTo(Float.floatToRawIntBits(straight.threshold()));
     assertThat(resumedMetrics).isEqualTo(straightMetrics);
-    if (v == TrainingConfig.Variant.BATCH_TOP_K) {
+    if (v instanceof Sparsity.BatchTopK) {
       assertThat(straight.threshold()).isPositive();
       assertThat(straightMetrics.get(11).deadFraction()).as("dead latents and the auxiliary loss took part")
           .isGreaterThan(0);
@@ -80,8 +87,8 @@ class ResumeTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void checkpointOfAnotherRunIsRefused(TrainingConfig.Variant v, @TempDir Path dir) throws Exception {
+  @MethodSource("objectives")
+  void checkpointOfAnotherRunIsRefused(Sparsity v, @TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("a.ckpt");
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config(v), TestData.gaussian(7, 6))) {
       t.run(1, TrainingListener.none(), ckpt, 0);
@@ -101,8 +108,8 @@ class ResumeTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void metricsAreWrittenAsJsonLines(TrainingConfig.Variant v) throws Exception {
+  @MethodSource("objectives")
+  void metricsAreWrittenAsJsonLines(Sparsity v) throws Exception {
     StringWriter out = new StringWriter();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config(v), TestData.gaussian(7, 6));
         JsonLinesMetricsWriter w = new JsonLinesMetricsWriter(out)) {
@@ -114,7 +121,7 @@ class ResumeTest {
     assertThat(node.get("step").asLong()).isEqualTo(3);
     assertThat(node.get("tokens").asLong()).isEqualTo(48);
     assertThat(node.get("reconstructionLoss").isDouble()).isTrue();
-    if (v == TrainingConfig.Variant.L1) {
+    if (v instanceof Sparsity.L1) {
       assertThat(node.get("threshold").asText()).isEqualTo("NaN");
     } else {
       assertThat(node.get("threshold").isDouble()).isTrue();

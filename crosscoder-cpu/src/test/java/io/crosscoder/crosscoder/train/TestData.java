@@ -1,6 +1,7 @@
 package io.crosscoder.crosscoder.train;
 
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.SplittableRandom;
 
 /** Training data for tests. */
@@ -48,7 +49,7 @@ final class TestData {
   }
 
   /** Random weights of a crosscoder with equal halves for the first {@code shared} latents. */
-  static TrainedWeights randomWeights(long seed, int d, int f, int shared, TrainingConfig.Variant v, double scale) {
+  static TrainedWeights randomWeights(long seed, int d, int f, int shared, Sparsity v, double scale) {
     SplittableRandom rng = new SplittableRandom(seed);
     float[] enc = new float[2 * d * f];
     float[] dec = new float[2 * d * f];
