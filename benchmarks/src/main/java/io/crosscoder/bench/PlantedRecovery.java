@@ -8,7 +8,9 @@ import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
+import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.io.activations.PlantedDictionary;
+import io.crosscoder.progress.ProgressListener;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -82,12 +84,12 @@ public final class PlantedRecovery {
     TrainedWeights w;
     try (CpuKernels kernels = CpuKernels.withDefaults();
         CrosscoderTrainer trainer = CrosscoderTrainer.start(kernels, config, data)) {
-      w = trainer.train(m -> {
+      w = trainer.train(ProgressListener.on(TrainingMetrics.class, m -> {
         if (m.step() % 250 == 0) {
           System.out.printf(Locale.ROOT, "step %d: loss %.4g, L0 %.2f, EV %.4f / %.4f, dead %.1f%%%n", m.step(),
               m.totalLoss(), m.l0(), m.explainedVarianceBase(), m.explainedVarianceTarget(), 100 * m.deadFraction());
         }
-      });
+      }));
     }
     double seconds = (System.nanoTime() - start) / 1e9;
 

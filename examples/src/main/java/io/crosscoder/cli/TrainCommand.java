@@ -9,10 +9,9 @@ import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
 import io.crosscoder.crosscoder.train.SourceTrainingData;
 import io.crosscoder.crosscoder.train.TrainingConfig;
-import io.crosscoder.crosscoder.train.TrainingListener;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
-import io.crosscoder.progress.ProgressEvent;
+import io.crosscoder.progress.ProgressListener;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,14 +100,7 @@ final class TrainCommand implements Callable<Integer> {
         err.println("crosscoder: " + (resume ? "resuming from step " + trainer.step() + " of " : "training ")
             + config.sparsity() + " crosscoder, d = " + data.d() + ", F = " + dictSize + ", " + steps + " steps of "
             + batch + " tokens on " + be.description());
-        TrainingListener listener = m -> {
-          jsonl.onStep(m);
-          if (bar != null) {
-            bar.onProgress(new ProgressEvent("train", m.step(), steps, "steps", String.format(Locale.ROOT,
-                "loss %.4g L0 %.1f EV %.3f/%.3f dead %.1f%%", m.totalLoss(), m.l0(), m.explainedVarianceBase(),
-                m.explainedVarianceTarget(), 100 * m.deadFraction())));
-          }
-        };
+        ProgressListener listener = bar == null ? jsonl : jsonl.andThen(bar);
         trainer.run(steps, listener, checkpoint, checkpointEvery);
         CrosscoderFiles.save(out, trainer.weights().crosscoder(norm));
       }

@@ -5,6 +5,7 @@ import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.tensor.DType;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -359,20 +360,21 @@ public final class CrosscoderTrainer implements AutoCloseable {
   /**
    * Trains to the end of the run and returns the weights.
    *
-   * @param listener receives the metrics every {@link TrainingConfig#metricsEvery()} steps
+   * @param listener receives a {@link TrainingMetrics} every {@link TrainingConfig#metricsEvery()}
+   *     steps and at the last step, on this thread
    */
-  public TrainedWeights train(TrainingListener listener) {
+  public TrainedWeights train(ProgressListener listener) {
     run(config.steps(), listener, null, 0);
     return weights();
   }
 
   /**
    * Trains until {@code untilStep} steps are done (at most {@link TrainingConfig#steps()}), sending
-   * metrics to {@code listener} every {@link TrainingConfig#metricsEvery()} steps and at the last
-   * step of the run, and, when {@code checkpoint} is not null, writing it every {@code
+   * a {@link TrainingMetrics} to {@code listener} (on this thread) every {@link
+   * TrainingConfig#metricsEvery()} steps and at the last step of the run, and, when {@code checkpoint} is not null, writing it every {@code
    * checkpointEvery} steps (0: only when this call returns).
    */
-  public void run(long untilStep, TrainingListener listener, Path checkpoint, long checkpointEvery) {
+  public void run(long untilStep, ProgressListener listener, Path checkpoint, long checkpointEvery) {
     Objects.requireNonNull(listener, "listener");
     if (checkpointEvery < 0) {
       throw new IllegalArgumentException("checkpointEvery must be at least 0, got " + checkpointEvery);
@@ -381,7 +383,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     while (step < end) {
       TrainingMetrics m = trainStep();
       if (m.step() % config.metricsEvery() == 0 || m.step() == config.steps()) {
-        listener.onStep(m);
+        listener.onProgress(m);
       }
       if (checkpoint != null && checkpointEvery > 0 && step % checkpointEvery == 0) {
         saveCheckpoint(checkpoint);
@@ -476,9 +478,9 @@ public final class CrosscoderTrainer implements AutoCloseable {
 
   /** What {@link #forwardBackward} measured. */
   private record Pass(double recon, double sparsity, double aux, double l0, double[] ev, int dead,
-      float lr, float lambda, double gradientNorm, float minKept, double auxWeight, int f, int batch) {
+      float lr, float lambda, double gradientNorm, float minKept, double auxWeight, int f, int batch, long steps) {
     TrainingMetrics metrics(long stepNumber, float threshold) {
-      return new TrainingMetrics(stepNumber, stepNumber * batch, recon, sparsity, aux,
+      return new TrainingMetrics(stepNumber, steps, stepNumber * batch, recon, sparsity, aux,
           recon + sparsity + auxWeight * aux, l0, ev[0], ev[1], dead / (double) f, lr, lambda,
           gradientNorm, threshold);
     }
@@ -602,7 +604,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     }
     double norm = Math.sqrt(Math.max(0, squares));
     return new Pass(sse / b, sparsity, auxLoss, l0, ev, dead, lr, lambda, norm, minKept,
-        config.auxWeight(), f, b);
+        config.auxWeight(), f, b, config.steps());
   }
 
   /**

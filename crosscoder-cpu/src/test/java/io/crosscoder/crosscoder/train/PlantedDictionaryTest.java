@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -149,7 +150,7 @@ class PlantedDictionaryTest {
     TrainedWeights w;
     try (CpuKernels kernels = new CpuKernels(2, true);
         CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, new Planted(1))) {
-      w = t.train(m -> last[0] = m);
+      w = t.train(ProgressListener.on(TrainingMetrics.class, m -> last[0] = m));
     }
     double[] ev = heldOut(w, false);
     System.out.printf("L1: train EV %.4f / %.4f, L0 %.2f, dead %.3f; held-out EV %.4f, L0 %.2f%n",
@@ -171,7 +172,7 @@ class PlantedDictionaryTest {
     TrainedWeights w;
     try (CpuKernels kernels = new CpuKernels(2, true);
         CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, new Planted(1))) {
-      w = t.train(m -> last[0] = m);
+      w = t.train(ProgressListener.on(TrainingMetrics.class, m -> last[0] = m));
     }
     double[] ev = heldOut(w, true);
     System.out.printf("BatchTopK: train EV %.4f / %.4f, L0 %.2f, dead %.3f, threshold %.4f; held-out EV %.4f, L0 %.2f%n",

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,12 +51,12 @@ class ResumeTest {
     TrainedWeights straight;
     List<TrainingMetrics> straightMetrics = new ArrayList<>();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, TestData.gaussian(7, 6))) {
-      straight = t.train(straightMetrics::add);
+      straight = t.train(ProgressListener.on(TrainingMetrics.class, straightMetrics::add));
     }
     Path ckpt = dir.resolve("run.ckpt");
     List<TrainingMetrics> resumedMetrics = new ArrayList<>();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, TestData.gaussian(7, 6))) {
-      t.run(5, resumedMetrics::add, ckpt, 2);
+      t.run(5, ProgressListener.on(TrainingMetrics.class, resumedMetrics::add), ckpt, 2);
       assertThat(t.step()).isEqualTo(5);
       t.trainStep(); // work after the last checkpoint is lost with the "killed" trainer
     }
@@ -63,7 +64,7 @@ class ResumeTest {
     TrainedWeights resumed;
     try (CrosscoderTrainer t = CrosscoderTrainer.resume(kernels, config, TestData.gaussian(7, 6), ckpt)) {
       assertThat(t.step()).isEqualTo(5);
-      resumed = t.train(resumedMetrics::add);
+      resumed = t.train(ProgressListener.on(TrainingMetrics.class, resumedMetrics::add));
     }
     assertThat(resumed.wEnc()).isEqualTo(straight.wEnc());
     assertThat(resumed.wDec()).isEqualTo(straight.wDec());
@@ -91,7 +92,7 @@ class ResumeTest {
   void checkpointOfAnotherRunIsRefused(Sparsity v, @TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("a.ckpt");
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config(v), TestData.gaussian(7, 6))) {
-      t.run(1, TrainingListener.none(), ckpt, 0);
+      t.run(1, ProgressListener.NONE, ckpt, 0);
     }
     TrainingConfig other = config(v).toBuilder().seed(100).build();
     assertThatThrownBy(() -> CrosscoderTrainer.resume(kernels, other, TestData.gaussian(7, 6), ckpt))
