@@ -1,6 +1,8 @@
 package io.crosscoder.bench;
 
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
@@ -78,13 +80,13 @@ public final class CrosscoderTrainingThroughput {
     // Each case: variant and whether BatchTopK decodes through sparse rows.
     List<Object[]> run = new ArrayList<>();
     if (!variants.equals("batchtopk")) {
-      run.add(new Object[] {TrainingConfig.Variant.L1, false});
+      run.add(new Object[] {"l1", false});
     }
     if (!variants.equals("l1")) {
-      run.add(new Object[] {TrainingConfig.Variant.BATCH_TOP_K, true});
+      run.add(new Object[] {"batchtopk", true});
     }
     if (variants.equals("all")) {
-      run.add(new Object[] {TrainingConfig.Variant.BATCH_TOP_K, false});
+      run.add(new Object[] {"batchtopk", false});
     }
     TrainingData data = pooledData(d, batch, Math.max(1, pool));
     try (BenchBackend backend = BenchBackend.open(backendName, threads, openBlas)) {
@@ -96,13 +98,14 @@ public final class CrosscoderTrainingThroughput {
           backend.kernels().description(), d, 2 * d, f, batch, warmup, steps);
       double flopsPerStep = 5.0 * 2 * batch * (2.0 * d) * f;
       for (Object[] c : run) {
-        TrainingConfig.Variant v = (TrainingConfig.Variant) c[0];
+        boolean l1 = c[0].equals("l1");
         boolean sparse = (Boolean) c[1];
-        String name = v == TrainingConfig.Variant.L1 ? "L1" : sparse ? "BatchTopK" : "BatchTopK-dense";
+        String name = l1 ? "L1" : sparse ? "BatchTopK" : "BatchTopK-dense";
         KernelTimer timer = new KernelTimer();
         Kernels kernels = backend.synchronous() ? timer.wrap(backend.kernels()) : backend.kernels();
-        TrainingConfig config = TrainingConfig.builder().variant(v).dictionarySize(f).batchSize(batch)
-            .steps(warmup + steps).k(Math.min(k, f)).warmupSteps(0).deadTokens(batch).sparseDecoding(sparse).build();
+        TrainingConfig config = TrainingConfig.builder()
+            .sparsity(l1 ? Sparsity.l1(2) : Sparsity.batchTopK(Math.min(k, f))).dictionarySize(f).batchSize(batch)
+            .steps(warmup + steps).warmupSteps(0).deadTokens(batch).sparseDecoding(sparse).build();
         try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, data)) {
           for (int s = 0; s < warmup; s++) {
             t.trainStep();
@@ -140,7 +143,7 @@ public final class CrosscoderTrainingThroughput {
    * the base), drawn once and handed out in turn.
    */
   private static TrainingData pooledData(int d, int rows, int poolSize) {
-    List<TrainingData.Batch> batches = new ArrayList<>();
+    List<ActivationBatch> batches = new ArrayList<>();
     TrainingData source = randomData(d);
     for (int i = 0; i < poolSize; i++) {
       batches.add(source.next(rows));
@@ -154,11 +157,11 @@ public final class CrosscoderTrainingThroughput {
       }
 
       @Override
-      public Batch next(int n) {
+      public ActivationBatch next(int n) {
         if (n != rows) {
           throw new IllegalArgumentException("the pool holds batches of " + rows + " rows, not " + n);
         }
-        Batch b = batches.get(next);
+        ActivationBatch b = batches.get(next);
         next = (next + 1) % batches.size();
         return b;
       }
@@ -175,14 +178,14 @@ public final class CrosscoderTrainingThroughput {
       }
 
       @Override
-      public Batch next(int rows) {
+      public ActivationBatch next(int rows) {
         float[] base = new float[rows * d];
         float[] target = new float[rows * d];
         for (int i = 0; i < base.length; i++) {
           base[i] = (float) rng.nextGaussian();
           target[i] = 0.9f * base[i] + 0.4f * (float) rng.nextGaussian();
         }
-        return new Batch(rows, d, base, target);
+        return new ActivationBatch(rows, d, base, target);
       }
     };
   }

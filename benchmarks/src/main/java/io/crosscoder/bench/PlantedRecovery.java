@@ -1,13 +1,16 @@
 package io.crosscoder.bench;
 
+import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
-import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.io.activations.PlantedDictionary;
+import io.crosscoder.progress.ProgressListener;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -58,9 +61,9 @@ public final class PlantedRecovery {
     TrainingConfig.Builder cb = TrainingConfig.builder().dictionarySize(dict).batchSize(batch).steps(steps)
         .learningRate(1e-3f).warmupSteps(Math.min(200, steps / 10)).seed(1);
     if (variant.equals("l1")) {
-      cb.variant(TrainingConfig.Variant.L1).l1Coefficient(lambda);
+      cb.sparsity(Sparsity.l1(lambda));
     } else {
-      cb.variant(TrainingConfig.Variant.BATCH_TOP_K).k(k);
+      cb.sparsity(Sparsity.batchTopK(k));
     }
     TrainingConfig config = cb.build();
     int dd = d;
@@ -73,21 +76,20 @@ public final class PlantedRecovery {
       }
 
       @Override
-      public Batch next(int rows) {
-        ActivationBatch b = planted.sample(rows, new SplittableRandom(1_000_003L * ++index));
-        return new Batch(rows, dd, b.base(), b.target());
+      public ActivationBatch next(int rows) {
+        return planted.sample(rows, new SplittableRandom(1_000_003L * ++index));
       }
     };
     long start = System.nanoTime();
     TrainedWeights w;
     try (CpuKernels kernels = CpuKernels.withDefaults();
         CrosscoderTrainer trainer = CrosscoderTrainer.start(kernels, config, data)) {
-      w = trainer.train(m -> {
+      w = trainer.train(ProgressListener.on(TrainingMetrics.class, m -> {
         if (m.step() % 250 == 0) {
           System.out.printf(Locale.ROOT, "step %d: loss %.4g, L0 %.2f, EV %.4f / %.4f, dead %.1f%%%n", m.step(),
               m.totalLoss(), m.l0(), m.explainedVarianceBase(), m.explainedVarianceTarget(), 100 * m.deadFraction());
         }
-      });
+      }));
     }
     double seconds = (System.nanoTime() - start) / 1e9;
 
@@ -129,7 +131,7 @@ public final class PlantedRecovery {
       }
     }
     System.out.printf(Locale.ROOT, "%s, d = %d, %d planted features (%d shared, %d base-only, %d target-only), F = %d,"
-            + " %d steps of %d tokens in %.0f s (%.0f tokens/s)%n", config.variant(), d, features, shared, exclusive,
+            + " %d steps of %d tokens in %.0f s (%.0f tokens/s)%n", config.sparsity(), d, features, shared, exclusive,
         exclusive, dict, steps, batch, seconds, steps * batch / seconds);
     System.out.printf(Locale.ROOT, "recovered %d of %d (%.1f%%) with decoder cosine >= 0.9; %d of those (%.1f%%) in the"
         + " right class%n", found, features, 100.0 * found / features, right, found == 0 ? 0 : 100.0 * right / found);

@@ -5,7 +5,10 @@ import java.util.Objects;
 /**
  * Paired activations of the two models for the same {@code rows} tokens: {@code base} and
  * {@code target} are row-major {@code rows x d} f32 arrays (row r of base and row r of target are
- * the same token). The arrays are owned by the batch; callers must not modify them.
+ * the same token). The arrays are owned by the batch; callers must not modify them. The one batch
+ * type of the library: an {@link ActivationSource} yields it, and {@code
+ * io.crosscoder.crosscoder.train.TrainingData} hands it to the trainer (there normalised, and of
+ * exactly the asked number of rows).
  *
  * @param rows tokens in the batch, {@code >= 0}
  * @param d activation width, {@code >= 1}

@@ -1,7 +1,8 @@
 package io.crosscoder.crosscoder;
 
 /**
- * How a crosscoder's latents are kept sparse (METHOD.md section 2).
+ * How a crosscoder's latents are kept sparse (METHOD.md section 2): the objective a training run
+ * optimises and the rule a trained crosscoder encodes with, one concept for both.
  *
  * <ul>
  *   <li>{@link L1}: Anthropic's penalty {@code lambda * sum_i f_i * (|d_i^A| + |d_i^B|)}; inference
@@ -48,5 +49,10 @@ public sealed interface Sparsity permits Sparsity.L1, Sparsity.BatchTopK {
   /** BatchTopK with {@code k} and the inference {@code threshold}. */
   static Sparsity batchTopK(int k, double threshold) {
     return new BatchTopK(k, threshold);
+  }
+
+  /** BatchTopK with {@code k} and no threshold yet (0): what a training run is given, and learns the threshold of. */
+  static Sparsity batchTopK(int k) {
+    return new BatchTopK(k, 0);
   }
 }

@@ -77,7 +77,7 @@ public final class PairScheduler {
     PairStatistics[] partial = new PairStatistics[chunks.size()];
     AtomicLong done = new AtomicLong();
     long totalBytes = total;
-    progress.onProgress(new ProgressEvent("diff", 0, totalBytes, "bytes", ""));
+    progress.onProgress(ProgressEvent.of("diff", 0, totalBytes, "bytes", ""));
     ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "crosscoder-diff");
       t.setDaemon(true);
@@ -92,7 +92,7 @@ public final class PairScheduler {
           TensorPair p = pairs.get(chunk.pair);
           partial[ci] = backend.pairStatistics(p.base(), p.target(), chunk.from, chunk.to, rows[chunk.pair]);
           long d = done.addAndGet(chunk.bytes);
-          progress.onProgress(new ProgressEvent("diff", Math.min(d, totalBytes), totalBytes, "bytes", p.name().name()));
+          progress.onProgress(ProgressEvent.of("diff", Math.min(d, totalBytes), totalBytes, "bytes", p.name().name()));
         }));
       }
       for (Future<?> f : futures) {
@@ -101,7 +101,7 @@ public final class PairScheduler {
     } finally {
       pool.shutdownNow();
     }
-    progress.onProgress(new ProgressEvent("diff", totalBytes, totalBytes, "bytes", ""));
+    progress.onProgress(ProgressEvent.of("diff", totalBytes, totalBytes, "bytes", ""));
 
     PairStatistics[] merged = new PairStatistics[n];
     for (int c = 0; c < chunks.size(); c++) {

@@ -1,8 +1,13 @@
 package io.crosscoder.progress;
 
+import java.util.Objects;
+import java.util.function.Consumer;
+
 /**
- * Receives progress of long work. Called from worker threads, possibly concurrently; an
- * implementation must be thread-safe and quick. {@link #NONE} ignores everything.
+ * Receives progress of long work: the bytes of a weight diff, the steps of a crosscoder training
+ * run (as {@link io.crosscoder.crosscoder.train.TrainingMetrics}, one per reported step). Called
+ * from worker threads, possibly concurrently; an implementation must be thread-safe and quick. A
+ * listener that throws stops the work with that exception. {@link #NONE} ignores everything.
  */
 @FunctionalInterface
 public interface ProgressListener {
@@ -11,4 +16,27 @@ public interface ProgressListener {
 
   /** Called when some work has been done. */
   void onProgress(ProgressEvent event);
+
+  /**
+   * A listener that hands {@code action} the events of {@code type} and ignores the others, e.g.
+   * {@code ProgressListener.on(TrainingMetrics.class, metrics::add)}.
+   */
+  static <E extends ProgressEvent> ProgressListener on(Class<E> type, Consumer<? super E> action) {
+    Objects.requireNonNull(type, "type");
+    Objects.requireNonNull(action, "action");
+    return e -> {
+      if (type.isInstance(e)) {
+        action.accept(type.cast(e));
+      }
+    };
+  }
+
+  /** A listener that passes each event to this listener, then to {@code next}. */
+  default ProgressListener andThen(ProgressListener next) {
+    Objects.requireNonNull(next, "next");
+    return e -> {
+      onProgress(e);
+      next.onProgress(e);
+    };
+  }
 }

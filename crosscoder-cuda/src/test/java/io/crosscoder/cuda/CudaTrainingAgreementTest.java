@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.crosscoder.backend.Availability;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
@@ -15,7 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The whole trainer on the GPU against the trainer on the CPU, whose kernels the conformance
@@ -26,13 +28,14 @@ import org.junit.jupiter.params.provider.EnumSource;
 class CudaTrainingAgreementTest {
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void twentyStepsOnTheGpuFollowTheCpu(TrainingConfig.Variant variant) {
+  @ValueSource(strings = {"l1", "batchtopk"})
+  void twentyStepsOnTheGpuFollowTheCpu(String objective) {
     CudaBackendProvider provider = new CudaBackendProvider();
     Availability a = provider.availability();
     assumeTrue(a.available(), () -> "cuda unavailable: " + a.reason());
-    TrainingConfig config = TrainingConfig.builder().variant(variant).dictionarySize(256).batchSize(128)
-        .steps(20).learningRate(1e-3f).k(8).seed(7).build();
+    TrainingConfig config = TrainingConfig.builder()
+        .sparsity(objective.equals("l1") ? Sparsity.l1(2) : Sparsity.batchTopK(8)).dictionarySize(256).batchSize(128)
+        .steps(20).learningRate(1e-3f).seed(7).build();
     Run cpu;
     try (CpuKernels kernels = new CpuKernels(2, true)) {
       cpu = train(kernels, config);
@@ -92,14 +95,14 @@ class CudaTrainingAgreementTest {
     }
 
     @Override
-    public Batch next(int batchSize) {
+    public ActivationBatch next(int batchSize) {
       float[] base = new float[batchSize * d];
       float[] target = new float[batchSize * d];
       for (int i = 0; i < base.length; i++) {
         base[i] = (float) random.nextGaussian();
         target[i] = base[i] + 0.3f * (float) random.nextGaussian();
       }
-      return new Batch(batchSize, d, base, target);
+      return new ActivationBatch(batchSize, d, base, target);
     }
   }
 }

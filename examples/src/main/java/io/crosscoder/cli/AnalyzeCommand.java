@@ -1,18 +1,14 @@
 package io.crosscoder.cli;
 
+import io.crosscoder.InvalidInputException;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
-import io.crosscoder.crosscoder.analysis.CrosscoderEvaluation;
-import io.crosscoder.crosscoder.analysis.CrosscoderEvaluator;
 import io.crosscoder.crosscoder.analysis.CrosscoderReport;
-import io.crosscoder.crosscoder.analysis.DecoderGeometry;
-import io.crosscoder.crosscoder.analysis.LatentClass;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
 import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -42,7 +38,8 @@ final class AnalyzeCommand implements Callable<Integer> {
       description = "Tokens of activations to evaluate on (default: ${DEFAULT-VALUE}).")
   long maxTokens;
 
-  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md", converter = FormatConverter.class)
+  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md", converter = FormatConverter.class,
+      description = "Report format; default ${DEFAULT-VALUE}.")
   ReportFormat format;
 
   @Option(names = "--out", paramLabel = "FILE", description = "Write the report here instead of stdout.")
@@ -51,23 +48,19 @@ final class AnalyzeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Crosscoder coder = CrosscoderFiles.load(file);
-    ClassThresholds thresholds = ClassThresholds.defaults();
-    CrosscoderEvaluation evaluation = null;
-    if (activations != null) {
-      LatentClass[] classes = DecoderGeometry.classes(coder, thresholds);
-      int[] targetOnly = IntStream.range(0, classes.length)
-          .filter(i -> classes[i] == LatentClass.TARGET_ONLY).toArray();
-      CrosscoderEvaluator ev = new CrosscoderEvaluator(coder, targetOnly);
+    String label = file.getFileName().toString();
+    CrosscoderReport report;
+    if (activations == null) {
+      report = CrosscoderReport.of(label, coder, ClassThresholds.defaults(), null);
+    } else {
       try (ActivationShards source = ActivationShards.open(activations)) {
         if (source.d() != coder.d()) {
-          throw new io.crosscoder.InvalidInputException(activations, null,
-              "activations have d = " + source.d() + " but the crosscoder " + file.getFileName() + " has d = " + coder.d());
+          throw new InvalidInputException(activations, null,
+              "activations have d = " + source.d() + " but the crosscoder " + label + " has d = " + coder.d());
         }
-        ev.addAll(source, 4096, 0, maxTokens);
+        report = CrosscoderReport.of(label, coder, source, maxTokens);
       }
-      evaluation = ev.result();
     }
-    CrosscoderReport report = CrosscoderReport.of(file.getFileName().toString(), coder, thresholds, evaluation);
     if (out == null) {
       spec.commandLine().getOut().print(report.render(format));
       spec.commandLine().getOut().flush();

@@ -1,128 +1,175 @@
 package io.crosscoder.cli;
 
 import io.crosscoder.InvalidInputException;
-import io.crosscoder.backend.ComputeBackend;
-import io.crosscoder.backend.ComputeBackends;
-import io.crosscoder.crosscoder.Crosscoder;
-import io.crosscoder.crosscoder.CrosscoderConfig;
+import io.crosscoder.crosscoder.CrosscoderTraining;
 import io.crosscoder.crosscoder.Normalisation;
 import io.crosscoder.crosscoder.Sparsity;
-import io.crosscoder.crosscoder.train.CrosscoderTrainer;
-import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
-import io.crosscoder.crosscoder.train.SourceTrainingData;
-import io.crosscoder.crosscoder.train.TrainedWeights;
+import io.crosscoder.crosscoder.TrainingResult;
 import io.crosscoder.crosscoder.train.TrainingConfig;
-import io.crosscoder.crosscoder.train.TrainingListener;
+import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
-import io.crosscoder.progress.ProgressEvent;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code crosscoder train ACTIVATIONS}: trains an acausal two-model crosscoder on paired
- * activations, with periodic atomic checkpoints that a killed run resumes from.
+ * {@code crosscoder train ACTIVATIONS}: option parsing over {@link CrosscoderTraining}, then the
+ * crosscoder saved to {@code --out}. The checkpoint {@code OUT.ckpt} is written periodically and
+ * deleted once the crosscoder is saved; a rerun after a kill resumes from it.
  */
-@Command(name = "train", mixinStandardHelpOptions = true,
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Trains a two-model crosscoder (L1 or BatchTopK) on paired activations: a folder of",
-        ".safetensors shards with tensors base and target [tokens, d], or .npy pairs."})
+        ".safetensors shards with tensors base and target [tokens, d], or .npy pairs.",
+        "Rerunning the same command after a kill resumes from OUT.ckpt."})
 final class TrainCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Parameters(paramLabel = "ACTIVATIONS", description = "Folder (or file) of paired activations.")
   Path activations;
 
-  @Option(names = "--dict-size", paramLabel = "F", required = true, description = "Dictionary size (latents).")
+  @Option(names = "--dict-size", paramLabel = "F", required = true, description = "Dictionary size: the number of latents (required).")
   int dictSize;
 
   @Option(names = "--sparsity", paramLabel = "l1:LAMBDA|batchtopk:K", required = true,
-      description = "l1:LAMBDA (Anthropic's decoder-norm-weighted L1) or batchtopk:K (Minder et al.).")
+      description = {"l1:LAMBDA (Anthropic's decoder-norm-weighted L1 with coefficient LAMBDA) or",
+          "batchtopk:K (Minder et al., K active latents per token on average); required."})
   String sparsity;
 
   @Option(names = "--shared-fraction", paramLabel = "P", defaultValue = "0",
-      description = "Fraction of designated shared latents (one decoder for both models), default ${DEFAULT-VALUE}.")
+      description = "Fraction of designated shared latents (one decoder for both models); default ${DEFAULT-VALUE}.")
   double sharedFraction;
 
-  @Option(names = "--steps", paramLabel = "N", defaultValue = "1000") long steps;
-  @Option(names = "--batch", paramLabel = "B", defaultValue = "4096") int batch;
-  @Option(names = "--lr", paramLabel = "LR", defaultValue = "5e-5") float lr;
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0") long seed;
+  @Option(names = "--steps", paramLabel = "N", defaultValue = "1000",
+      description = "Optimiser steps; default ${DEFAULT-VALUE}.")
+  long steps;
 
-  @Option(names = "--out", paramLabel = "CC.safetensors", required = true, description = "Where to write the crosscoder.")
+  @Option(names = "--batch", paramLabel = "B", defaultValue = "4096",
+      description = "Tokens per step; default ${DEFAULT-VALUE}.")
+  int batch;
+
+  @Option(names = "--lr", paramLabel = "LR",
+      description = "Peak learning rate; default 5e-5.")
+  Double lr;
+
+  @Option(names = "--warmup", paramLabel = "N",
+      description = "Learning-rate warm-up steps; default 1000.")
+  Long warmup;
+
+  @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+      description = "Seed of the initialisation, the data order and the normalisation sample; default ${DEFAULT-VALUE}.")
+  long seed;
+
+  @Option(names = "--normalisation", paramLabel = "scale|mean-centred|none", defaultValue = "scale",
+      description = {"Per-model input normalisation: scale to mean squared norm d, centre first, or none;",
+          "default ${DEFAULT-VALUE}."})
+  String normalisation;
+
+  @Option(names = "--out", paramLabel = "CC.safetensors", required = true, description = "Where to write the crosscoder (required).")
   Path out;
 
   @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "100",
-      description = "Steps between checkpoints (written atomically to OUT.ckpt); a rerun resumes from it.")
+      description = "Steps between checkpoints, written atomically to OUT.ckpt; default ${DEFAULT-VALUE}.")
   long checkpointEvery;
 
-  @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Training metrics as JSON lines (default: OUT.metrics.jsonl).")
+  @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Training metrics as JSON lines; default OUT.metrics.jsonl.")
   Path metrics;
 
-  @Option(names = "--backend", paramLabel = "NAME", description = "Compute backend (cpu, cuda).")
+  @Option(names = "--backend", paramLabel = "NAME",
+      description = "Compute backend (cpu, cuda); default: CROSSCODER_BACKEND, else the best available.")
   String backend;
 
-  @Option(names = "--no-progress", description = "No progress bar.")
+  @Option(names = "--no-progress", description = "No progress bar (there is none anyway when stderr is not a terminal).")
   boolean noProgress;
 
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
-    TrainingConfig.Builder cb = TrainingConfig.builder().dictionarySize(dictSize).batchSize(batch).steps(steps)
-        .learningRate(lr).seed(seed).sharedFraction(sharedFraction);
-    String[] sp = sparsity.toLowerCase(Locale.ROOT).split(":", 2);
-    try {
-      switch (sp[0]) {
-        case "l1" -> cb.variant(TrainingConfig.Variant.L1).l1Coefficient(Float.parseFloat(sp[1]));
-        case "batchtopk" -> cb.variant(TrainingConfig.Variant.BATCH_TOP_K).k(Integer.parseInt(sp[1]));
-        default -> throw new IllegalArgumentException();
-      }
-    } catch (RuntimeException e) {
-      throw new InvalidInputException(null, null, "--sparsity must be l1:LAMBDA or batchtopk:K, got '" + sparsity + "'");
-    }
-    TrainingConfig config = cb.build();
     Path checkpoint = out.resolveSibling(out.getFileName() + ".ckpt");
     Path metricsFile = metrics != null ? metrics : out.resolveSibling(out.getFileName() + ".metrics.jsonl");
-
-    try (ActivationShards source = ActivationShards.open(activations);
-        ComputeBackend be = ComputeBackends.select(backend).create()) {
-      Normalisation norm = Normalisation.estimate(Normalisation.Kind.SCALE, source, 4096, seed, 200_000);
-      SourceTrainingData data = new SourceTrainingData(source, norm, seed);
-      boolean resume = Files.isRegularFile(checkpoint);
-      try (CrosscoderTrainer trainer = resume
-              ? CrosscoderTrainer.resume(be.kernels(), config, data, checkpoint)
-              : CrosscoderTrainer.start(be.kernels(), config, data);
-          JsonLinesMetricsWriter jsonl = JsonLinesMetricsWriter.open(metricsFile, resume);
-          ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
-        err.println("crosscoder: " + (resume ? "resuming from step " + trainer.step() + " of " : "training ")
-            + config.variant() + " crosscoder, d = " + data.d() + ", F = " + dictSize + ", " + steps + " steps of "
-            + batch + " tokens on " + be.description());
-        TrainingListener listener = m -> {
-          jsonl.onStep(m);
-          if (bar != null) {
-            bar.onProgress(new ProgressEvent("train", m.step(), steps, "steps", String.format(Locale.ROOT,
-                "loss %.4g L0 %.1f EV %.3f/%.3f dead %.1f%%", m.totalLoss(), m.l0(), m.explainedVarianceBase(),
-                m.explainedVarianceTarget(), 100 * m.deadFraction())));
-          }
-        };
-        trainer.run(steps, listener, checkpoint, checkpointEvery);
-        TrainedWeights w = trainer.weights();
-        Sparsity s = config.variant() == TrainingConfig.Variant.L1
-            ? Sparsity.l1(config.l1Coefficient()) : Sparsity.batchTopK(config.k(), w.threshold());
-        CrosscoderConfig cc = CrosscoderConfig.l1(w.d(), w.dictionarySize(), config.l1Coefficient())
-            .withSparsity(s).withSharedLatents(w.sharedLatents()).withNormalisation(norm);
-        CrosscoderFiles.save(out, Crosscoder.of(cc, w.wEnc(), w.wDec(), w.bEnc(), w.bDec()));
+    TrainingResult result;
+    try (ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
+      CrosscoderTraining training = training(checkpoint, metricsFile, bar);
+      try (ActivationShards source = ActivationShards.open(activations)) {
+        TrainingConfig c = training.config();
+        err.println("crosscoder: " + (Files.isRegularFile(checkpoint) ? "resuming from " + checkpoint + ": " : "")
+            + "training " + describe(c.sparsity()) + " crosscoder, d = " + source.d() + ", F = " + c.dictionarySize()
+            + ", " + c.steps() + " steps of " + c.batchSize() + " tokens, learning rate "
+            + String.format(Locale.ROOT, "%.3g", c.learningRate()) + " after " + c.warmupSteps() + " warm-up steps");
+        result = training.train(source);
       }
     }
+    CrosscoderFiles.save(out, result.crosscoder());
     Files.deleteIfExists(checkpoint);
-    err.println("crosscoder: wrote " + out + " (metrics in " + metricsFile + ")");
+    TrainingMetrics m = result.lastStep();
+    err.println(String.format(Locale.ROOT, "crosscoder: wrote %s (metrics in %s): step %d, explained variance %.3f"
+            + " (base) / %.3f (target), L0 %.1f, %.1f%% dead latents; %.0f s on %s", out, metricsFile, m.step(),
+        m.explainedVarianceBase(), m.explainedVarianceTarget(), m.l0(), 100 * m.deadFraction(), result.seconds(),
+        result.backend()));
+    result.warnings().forEach(w -> err.println("crosscoder: warning: " + w));
     return 0;
+  }
+
+  /** The front door configured from the options; a bad value is bad input (exit status 2). */
+  private CrosscoderTraining training(Path checkpoint, Path metricsFile, ProgressBarListener bar) {
+    try {
+      CrosscoderTraining.Builder b = CrosscoderTraining.builder().dictionarySize(dictSize)
+          .sparsity(parseSparsity(sparsity)).sharedFraction(sharedFraction).steps(steps).batchSize(batch).seed(seed)
+          .normalisation(parseNormalisation(normalisation)).checkpoint(checkpoint, checkpointEvery)
+          .metricsFile(metricsFile);
+      if (lr != null) {
+        b.learningRate(lr);
+      }
+      if (warmup != null) {
+        b.warmupSteps(warmup);
+      }
+      if (backend != null) {
+        b.backend(backend);
+      }
+      if (bar != null) {
+        b.progress(bar);
+      }
+      return b.build();
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new InvalidInputException(null, null, e.getMessage(), e);
+    }
+  }
+
+  /** {@code l1:LAMBDA} or {@code batchtopk:K}. */
+  static Sparsity parseSparsity(String text) {
+    String[] sp = text.toLowerCase(Locale.ROOT).split(":", 2);
+    try {
+      return switch (sp[0]) {
+        case "l1" -> Sparsity.l1(Double.parseDouble(sp[1]));
+        case "batchtopk" -> Sparsity.batchTopK(Integer.parseInt(sp[1]));
+        default -> throw new IllegalArgumentException();
+      };
+    } catch (RuntimeException e) {
+      throw new InvalidInputException(null, null, "--sparsity must be l1:LAMBDA or batchtopk:K, got '" + text + "'");
+    }
+  }
+
+  private static Normalisation.Kind parseNormalisation(String text) {
+    return switch (text.toLowerCase(Locale.ROOT)) {
+      case "scale" -> Normalisation.Kind.SCALE;
+      case "mean-centred", "mean-centered" -> Normalisation.Kind.MEAN_CENTRED;
+      case "none" -> Normalisation.Kind.NONE;
+      default -> throw new InvalidInputException(null, null,
+          "--normalisation must be scale, mean-centred or none, got '" + text + "'");
+    };
+  }
+
+  private static String describe(Sparsity s) {
+    return switch (s) {
+      case Sparsity.L1 l1 -> "an L1 (lambda " + l1.lambda() + ")";
+      case Sparsity.BatchTopK t -> "a BatchTopK (k " + t.k() + ")";
+    };
   }
 }

@@ -94,6 +94,34 @@ public final class CrosscoderEvaluator implements AutoCloseable {
     this.active = new long[s];
   }
 
+  /**
+   * The evaluation of {@code coder} on at most {@code maxTokens} tokens of one epoch of {@code
+   * source} (raw activations, batches of 4096 in the order of seed 0), with latent scaling of the
+   * target-only latents by {@code thresholds}.
+   *
+   * @throws IllegalArgumentException if the source's width is not the crosscoder's, or {@code
+   *     maxTokens < 1}
+   */
+  public static CrosscoderEvaluation evaluate(Crosscoder coder, ClassThresholds thresholds, ActivationSource source,
+      long maxTokens) {
+    Objects.requireNonNull(coder, "coder");
+    Objects.requireNonNull(thresholds, "thresholds");
+    Objects.requireNonNull(source, "source");
+    if (source.d() != coder.d()) {
+      throw new IllegalArgumentException("the activations " + source + " have d = " + source.d()
+          + " but the crosscoder has d = " + coder.d());
+    }
+    if (maxTokens < 1) {
+      throw new IllegalArgumentException("maxTokens must be at least 1, got " + maxTokens);
+    }
+    LatentClass[] classes = DecoderGeometry.classes(coder, thresholds);
+    int[] targetOnly = java.util.stream.IntStream.range(0, classes.length)
+        .filter(i -> classes[i] == LatentClass.TARGET_ONLY).toArray();
+    CrosscoderEvaluator ev = new CrosscoderEvaluator(coder, targetOnly);
+    ev.addAll(source, 4096, 0, maxTokens);
+    return ev.result();
+  }
+
   /** Adds a batch of raw activations (not modified). */
   public void add(ActivationBatch batch) {
     add(batch, null);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.CrosscoderConfig;
 import io.crosscoder.report.Report;
@@ -145,6 +146,19 @@ public final class CrosscoderReport implements Report {
           + " latents, the crosscoder " + coder.dictionarySize());
     }
     return new CrosscoderReport(label, coder, thresholds, evaluation);
+  }
+
+  /**
+   * The analysis of {@code coder} with the default thresholds, plus its evaluation on at most
+   * {@code maxTokens} tokens of {@code heldOut} (raw activations): {@link
+   * CrosscoderEvaluator#evaluate}.
+   *
+   * @param label what was analysed, for the heading (e.g. the file name)
+   * @throws IllegalArgumentException if the activations' width is not the crosscoder's
+   */
+  public static CrosscoderReport of(String label, Crosscoder coder, ActivationSource heldOut, long maxTokens) {
+    ClassThresholds thresholds = ClassThresholds.defaults();
+    return of(label, coder, thresholds, CrosscoderEvaluator.evaluate(coder, thresholds, heldOut, maxTokens));
   }
 
   /** What was analysed. */

@@ -3,6 +3,9 @@ package io.crosscoder.crosscoder.train;
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.tensor.DType;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -154,7 +157,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.kernels = Objects.requireNonNull(kernels, "kernels");
     this.config = Objects.requireNonNull(config, "config");
     this.data = Objects.requireNonNull(data, "data");
-    this.topK = config.variant() == TrainingConfig.Variant.BATCH_TOP_K;
+    this.topK = config.batchTopK();
     this.d = data.d();
     if (d < 1) {
       throw new IllegalArgumentException("the data's width d must be at least 1, got " + d);
@@ -164,7 +167,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.shared = config.sharedLatents();
     this.b = config.batchSize();
     this.auxK = config.auxK(d);
-    this.keep = Math.min((long) config.k() * b, (long) b * f);
+    int k = config.sparsity() instanceof Sparsity.BatchTopK t ? t.k() : 0;
+    this.keep = Math.min((long) k * b, (long) b * f);
     long matrix = (long) d2 * f;
     long batchF = (long) b * f;
     if (matrix > Integer.MAX_VALUE - 8 || batchF > Integer.MAX_VALUE - 8 || (long) b * d2 > Integer.MAX_VALUE - 8) {
@@ -356,20 +360,21 @@ public final class CrosscoderTrainer implements AutoCloseable {
   /**
    * Trains to the end of the run and returns the weights.
    *
-   * @param listener receives the metrics every {@link TrainingConfig#metricsEvery()} steps
+   * @param listener receives a {@link TrainingMetrics} every {@link TrainingConfig#metricsEvery()}
+   *     steps and at the last step, on this thread
    */
-  public TrainedWeights train(TrainingListener listener) {
+  public TrainedWeights train(ProgressListener listener) {
     run(config.steps(), listener, null, 0);
     return weights();
   }
 
   /**
    * Trains until {@code untilStep} steps are done (at most {@link TrainingConfig#steps()}), sending
-   * metrics to {@code listener} every {@link TrainingConfig#metricsEvery()} steps and at the last
-   * step of the run, and, when {@code checkpoint} is not null, writing it every {@code
+   * a {@link TrainingMetrics} to {@code listener} (on this thread) every {@link
+   * TrainingConfig#metricsEvery()} steps and at the last step of the run, and, when {@code checkpoint} is not null, writing it every {@code
    * checkpointEvery} steps (0: only when this call returns).
    */
-  public void run(long untilStep, TrainingListener listener, Path checkpoint, long checkpointEvery) {
+  public void run(long untilStep, ProgressListener listener, Path checkpoint, long checkpointEvery) {
     Objects.requireNonNull(listener, "listener");
     if (checkpointEvery < 0) {
       throw new IllegalArgumentException("checkpointEvery must be at least 0, got " + checkpointEvery);
@@ -378,7 +383,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     while (step < end) {
       TrainingMetrics m = trainStep();
       if (m.step() % config.metricsEvery() == 0 || m.step() == config.steps()) {
-        listener.onStep(m);
+        listener.onProgress(m);
       }
       if (checkpoint != null && checkpointEvery > 0 && step % checkpointEvery == 0) {
         saveCheckpoint(checkpoint);
@@ -412,7 +417,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     kernels.download(wDec, 0, dec, 0, matrix);
     kernels.download(bEnc, 0, be, 0, f);
     kernels.download(bDec, 0, bd, 0, d2);
-    return new TrainedWeights(d, f, shared, config.variant(), enc, dec, be, bd, topK ? threshold : Float.NaN);
+    return new TrainedWeights(d, f, shared, config.sparsity(), enc, dec, be, bd, topK ? threshold : Float.NaN);
   }
 
   /** The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens). */
@@ -432,7 +437,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
       throw new IllegalStateException("the run's " + config.steps() + " steps are done");
     }
     final long t = step;
-    TrainingData.Batch batch = nextBatch();
+    ActivationBatch batch = nextBatch();
     Pass pass = forwardBackward(batch, t, true);
     double clip = config.gradientClipNorm();
     if (pass.gradientNorm > clip) {
@@ -456,7 +461,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
    *
    * @throws IllegalArgumentException if the batch does not have the configured shape
    */
-  public TrainingMetrics evaluate(TrainingData.Batch batch) {
+  public TrainingMetrics evaluate(ActivationBatch batch) {
     requireOpen();
     Objects.requireNonNull(batch, "batch");
     if (batch.rows() != b || batch.d() != d) {
@@ -473,9 +478,9 @@ public final class CrosscoderTrainer implements AutoCloseable {
 
   /** What {@link #forwardBackward} measured. */
   private record Pass(double recon, double sparsity, double aux, double l0, double[] ev, int dead,
-      float lr, float lambda, double gradientNorm, float minKept, double auxWeight, int f, int batch) {
+      float lr, float lambda, double gradientNorm, float minKept, double auxWeight, int f, int batch, long steps) {
     TrainingMetrics metrics(long stepNumber, float threshold) {
-      return new TrainingMetrics(stepNumber, stepNumber * batch, recon, sparsity, aux,
+      return new TrainingMetrics(stepNumber, steps, stepNumber * batch, recon, sparsity, aux,
           recon + sparsity + auxWeight * aux, l0, ev[0], ev[1], dead / (double) f, lr, lambda,
           gradientNorm, threshold);
     }
@@ -486,7 +491,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * in {@code grads} (tied, not clipped). With {@code commit}, the dead-latent counters take this
    * batch in; otherwise the dead set is computed as if they had, and they are left alone.
    */
-  private Pass forwardBackward(TrainingData.Batch batch, long t, boolean commit) {
+  private Pass forwardBackward(ActivationBatch batch, long t, boolean commit) {
     float lr = config.learningRateAt(t);
     float lambda = config.lambdaAt(t);
     uploadBatch(batch);
@@ -599,7 +604,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     }
     double norm = Math.sqrt(Math.max(0, squares));
     return new Pass(sse / b, sparsity, auxLoss, l0, ev, dead, lr, lambda, norm, minKept,
-        config.auxWeight(), f, b);
+        config.auxWeight(), f, b, config.steps());
   }
 
   /**
@@ -704,8 +709,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
     return s < a ? Long.MAX_VALUE : s;
   }
 
-  private TrainingData.Batch nextBatch() {
-    TrainingData.Batch batch = data.next(b);
+  private ActivationBatch nextBatch() {
+    ActivationBatch batch = data.next(b);
     batchesConsumed++;
     if (batch.rows() != b || batch.d() != d) {
       throw new CrosscoderException("the training data returned a batch of " + batch.rows() + " x "
@@ -715,7 +720,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
   }
 
   /** Interleaves the two models' rows into {@code X = [x_A, x_B]} and uploads it. */
-  private void uploadBatch(TrainingData.Batch batch) {
+  private void uploadBatch(ActivationBatch batch) {
     for (int r = 0; r < b; r++) {
       System.arraycopy(batch.base(), r * d, hostX, r * d2, d);
       System.arraycopy(batch.target(), r * d, hostX, r * d2 + d, d);
@@ -749,7 +754,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
       double[] mean = new double[d2];
       long rows = 0;
       for (int n = 0; n < config.biasInitBatches(); n++) {
-        TrainingData.Batch batch = nextBatch();
+        ActivationBatch batch = nextBatch();
         for (int r = 0; r < b; r++) {
           for (int j = 0; j < d; j++) {
             mean[j] += batch.base()[r * d + j];

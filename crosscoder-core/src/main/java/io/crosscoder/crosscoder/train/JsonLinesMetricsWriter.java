@@ -2,6 +2,8 @@ package io.crosscoder.crosscoder.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.progress.ProgressEvent;
+import io.crosscoder.progress.ProgressListener;
 import java.io.BufferedWriter;
 import java.io.Closeable;
 import java.io.IOException;
@@ -15,13 +17,14 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Writes each {@link TrainingMetrics} as one JSON object per line ({@code {"step":1,"tokens":4096,
- * "reconstructionLoss":...}}, the record's component names as keys; non-finite numbers as the
- * strings {@code "NaN"}, {@code "Infinity"}, {@code "-Infinity"}). Each line is flushed, so a run
- * killed mid-way leaves complete lines. Not thread-safe; the caller closes it, which closes the
- * writer.
+ * A {@link ProgressListener} that writes each {@link TrainingMetrics} it receives as one JSON object
+ * per line, {@code {"step":1,"tokens":4096,"reconstructionLoss":...}}: the record's component names
+ * as keys except {@code totalSteps}; non-finite numbers as the strings {@code "NaN"}, {@code
+ * "Infinity"}, {@code "-Infinity"}. Other events are ignored. Each line is flushed, so a run killed
+ * mid-way leaves complete lines. Not thread-safe (a trainer reports from one thread); the caller
+ * closes it, which closes the writer.
  */
-public final class JsonLinesMetricsWriter implements TrainingListener, Closeable {
+public final class JsonLinesMetricsWriter implements ProgressListener, Closeable {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private final Writer out;
 
@@ -48,8 +51,15 @@ public final class JsonLinesMetricsWriter implements TrainingListener, Closeable
     }
   }
 
+  /** Writes the event's line if it is a {@link TrainingMetrics}; other events are ignored. */
   @Override
-  public void onStep(TrainingMetrics m) {
+  public void onProgress(ProgressEvent event) {
+    if (event instanceof TrainingMetrics m) {
+      write(m);
+    }
+  }
+
+  private void write(TrainingMetrics m) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("step", m.step());
     row.put("tokens", m.tokens());

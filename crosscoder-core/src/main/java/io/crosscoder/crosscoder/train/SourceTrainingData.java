@@ -41,7 +41,7 @@ public final class SourceTrainingData implements TrainingData {
   }
 
   @Override
-  public Batch next(int batchSize) {
+  public ActivationBatch next(int batchSize) {
     if (batchSize < 1) {
       throw new IllegalArgumentException("batchSize must be at least 1, got " + batchSize);
     }
@@ -73,6 +73,6 @@ public final class SourceTrainingData implements TrainingData {
       normalisation.apply(0, base, r * d, d);
       normalisation.apply(1, target, r * d, d);
     }
-    return new Batch(batchSize, d, base, target);
+    return new ActivationBatch(batchSize, d, base, target);
   }
 }

@@ -1,5 +1,9 @@
 package io.crosscoder.crosscoder.train;
 
+import io.crosscoder.crosscoder.Crosscoder;
+import io.crosscoder.crosscoder.CrosscoderConfig;
+import io.crosscoder.crosscoder.Normalisation;
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.Objects;
 
 /**
@@ -27,7 +31,8 @@ import java.util.Objects;
  * @param d the activation width of each model
  * @param dictionarySize the number of latents {@code F}
  * @param sharedLatents the number of designated shared latents {@code S} (the first {@code S})
- * @param variant the objective the weights were trained with
+ * @param sparsity the objective the weights were trained with (as {@link TrainingConfig#sparsity()}:
+ *     a BatchTopK threshold of 0; the learned one is {@link #threshold()})
  * @param wEnc {@code [2 * d * F]}
  * @param wDec {@code [F * 2 * d]}
  * @param bEnc {@code [F]}
@@ -35,7 +40,7 @@ import java.util.Objects;
  * @param threshold BatchTopK's inference threshold on scores; {@code NaN} for L1 or when no step
  *     updated it
  */
-public record TrainedWeights(int d, int dictionarySize, int sharedLatents, TrainingConfig.Variant variant,
+public record TrainedWeights(int d, int dictionarySize, int sharedLatents, Sparsity sparsity,
     float[] wEnc, float[] wDec, float[] bEnc, float[] bDec, float threshold) {
 
   /**
@@ -44,7 +49,7 @@ public record TrainedWeights(int d, int dictionarySize, int sharedLatents, Train
    * @throws IllegalArgumentException if an array's length does not match {@code d} and {@code F}
    */
   public TrainedWeights {
-    Objects.requireNonNull(variant, "variant");
+    Objects.requireNonNull(sparsity, "sparsity");
     if (d < 1 || dictionarySize < 1 || sharedLatents < 0 || sharedLatents > dictionarySize) {
       throw new IllegalArgumentException("bad shape: d " + d + ", F " + dictionarySize + ", shared " + sharedLatents);
     }
@@ -53,6 +58,24 @@ public record TrainedWeights(int d, int dictionarySize, int sharedLatents, Train
     check("wDec", wDec, matrix);
     check("bEnc", bEnc, dictionarySize);
     check("bDec", bDec, 2L * d);
+  }
+
+  /**
+   * These weights as an immutable {@link Crosscoder} for inputs normalised by {@code
+   * normalisation} (the one the training data applied): the sparsity of training, with BatchTopK's
+   * learned inference threshold in place ({@code 0}, every positive latent kept, when no step set
+   * it), and the designated shared latents. The arrays are copied.
+   *
+   * @throws IllegalArgumentException if a weight is not finite (a diverged run)
+   */
+  public Crosscoder crosscoder(Normalisation normalisation) {
+    Objects.requireNonNull(normalisation, "normalisation");
+    Sparsity s = switch (sparsity) {
+      case Sparsity.L1 l1 -> l1;
+      case Sparsity.BatchTopK t -> Sparsity.batchTopK(t.k(), Float.isNaN(threshold) ? 0 : threshold);
+    };
+    CrosscoderConfig config = new CrosscoderConfig(d, dictionarySize, s, sharedLatents, normalisation);
+    return Crosscoder.of(config, wEnc, wDec, bEnc, bDec);
   }
 
   private static void check(String name, float[] a, long expected) {

@@ -1,5 +1,6 @@
 package io.crosscoder.crosscoder.train;
 
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -11,8 +12,8 @@ import java.util.Objects;
  * <p>Defaults follow the public replications: Adam (0.9, 0.999, 1e-8), learning rate 5e-5 with a
  * linear warm-up over {@link #warmupSteps()} and a linear decay to zero over the last 20% of steps,
  * gradient clipping at global norm 1, L1 coefficient 2 warmed up linearly over the first 5% of
- * steps (Lindsey et al. 2024; ckkissane/crosscoder-model-diff-replication), BatchTopK with {@code
- * k = 100}, {@code k_aux = d / 2}, auxiliary weight 1/32, a latent dead after 10 million tokens
+ * steps (Lindsey et al. 2024; ckkissane/crosscoder-model-diff-replication), BatchTopK (when
+ * chosen with {@link Builder#sparsity}) with {@code k_aux = d / 2}, auxiliary weight 1/32, a latent dead after 10 million tokens
  * without firing, and a threshold kept as an exponential running mean (beta 0.999) of the smallest
  * kept score from step 1000 on (Minder et al. 2025; science-of-finetuning/dictionary_learning).
  * Designated shared latents are off by default; when on, their sparsity penalty is multiplied by
@@ -20,30 +21,14 @@ import java.util.Objects;
  */
 public final class TrainingConfig {
 
-  /** The sparsity objective. */
-  public enum Variant {
-    /**
-     * L1 on decoder-norm-weighted activations (Lindsey et al. 2024): {@code L = mean_batch[sum_m
-     * |x_m - x^_m|^2 + lambda * sum_i f_i (|d_i^A| + |d_i^B|)]}.
-     */
-    L1,
-    /**
-     * BatchTopK (Minder et al. 2025): keep the {@code k * B} largest scores {@code f_i (|d_i^A| +
-     * |d_i^B|)} over the batch; reconstruction loss plus an auxiliary loss on dead latents; no L1.
-     */
-    BATCH_TOP_K
-  }
-
-  private final Variant variant;
+  private final Sparsity sparsity;
   private final int dictionarySize;
   private final int batchSize;
   private final long steps;
   private final float learningRate;
   private final long warmupSteps;
   private final double decayFraction;
-  private final float l1Coefficient;
   private final double lambdaWarmupFraction;
-  private final int k;
   private final int auxK;
   private final float auxWeight;
   private final long deadTokens;
@@ -62,16 +47,14 @@ public final class TrainingConfig {
   private final boolean sparseDecoding;
 
   private TrainingConfig(Builder b) {
-    this.variant = b.variant;
+    this.sparsity = b.sparsity;
     this.dictionarySize = b.dictionarySize;
     this.batchSize = b.batchSize;
     this.steps = b.steps;
     this.learningRate = b.learningRate;
     this.warmupSteps = b.warmupSteps;
     this.decayFraction = b.decayFraction;
-    this.l1Coefficient = b.l1Coefficient;
     this.lambdaWarmupFraction = b.lambdaWarmupFraction;
-    this.k = b.k;
     this.auxK = b.auxK;
     this.auxWeight = b.auxWeight;
     this.deadTokens = b.deadTokens;
@@ -100,16 +83,14 @@ public final class TrainingConfig {
   /** A builder starting from this configuration's values. */
   public Builder toBuilder() {
     Builder b = new Builder();
-    b.variant = variant;
+    b.sparsity = sparsity;
     b.dictionarySize = dictionarySize;
     b.batchSize = batchSize;
     b.steps = steps;
     b.learningRate = learningRate;
     b.warmupSteps = warmupSteps;
     b.decayFraction = decayFraction;
-    b.l1Coefficient = l1Coefficient;
     b.lambdaWarmupFraction = lambdaWarmupFraction;
-    b.k = k;
     b.auxK = auxK;
     b.auxWeight = auxWeight;
     b.deadTokens = deadTokens;
@@ -129,9 +110,28 @@ public final class TrainingConfig {
     return b;
   }
 
-  /** The sparsity objective (default {@link Variant#L1}). */
-  public Variant variant() {
-    return variant;
+  /**
+   * The sparsity objective (default {@code Sparsity.l1(2)}): {@link Sparsity.L1} with the
+   * coefficient {@code lambda} reached after its warm-up, or {@link Sparsity.BatchTopK} with its
+   * {@code k}, the active latents per token on average (its threshold is 0 here: training learns
+   * it).
+   *
+   * <ul>
+   *   <li>L1 on decoder-norm-weighted activations (Lindsey et al. 2024): {@code L = mean_batch[sum_m
+   *       |x_m - x^_m|^2 + lambda * sum_i f_i (|d_i^A| + |d_i^B|)]}. The trainer computes in f32,
+   *       so {@code lambda} is used rounded to a float.
+   *   <li>BatchTopK (Minder et al. 2025): keep the {@code k * B} largest scores {@code f_i
+   *       (|d_i^A| + |d_i^B|)} over the batch; reconstruction loss plus an auxiliary loss on dead
+   *       latents; no L1.
+   * </ul>
+   */
+  public Sparsity sparsity() {
+    return sparsity;
+  }
+
+  /** Whether the objective is BatchTopK. */
+  public boolean batchTopK() {
+    return sparsity instanceof Sparsity.BatchTopK;
   }
 
   /** The number of latents {@code F}. */
@@ -164,19 +164,9 @@ public final class TrainingConfig {
     return decayFraction;
   }
 
-  /** The L1 coefficient {@code lambda} after its warm-up (default 2; L1 variant only). */
-  public float l1Coefficient() {
-    return l1Coefficient;
-  }
-
   /** The first fraction of steps over which lambda rises linearly from 0 (default 0.05). */
   public double lambdaWarmupFraction() {
     return lambdaWarmupFraction;
-  }
-
-  /** Active latents per token on average, BatchTopK's {@code k} (default 100). */
-  public int k() {
-    return k;
   }
 
   /** Latents per token in the auxiliary loss; 0 (the default) means {@code d / 2}. */
@@ -285,16 +275,23 @@ public final class TrainingConfig {
    */
   public Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("variant", variant.name());
+    switch (sparsity) {
+      case Sparsity.L1 l1 -> {
+        m.put("sparsity", "l1");
+        m.put("l1Coefficient", (double) (float) l1.lambda());
+      }
+      case Sparsity.BatchTopK t -> {
+        m.put("sparsity", "batch_top_k");
+        m.put("k", t.k());
+      }
+    }
     m.put("dictionarySize", dictionarySize);
     m.put("batchSize", batchSize);
     m.put("steps", steps);
     m.put("learningRate", (double) learningRate);
     m.put("warmupSteps", warmupSteps);
     m.put("decayFraction", decayFraction);
-    m.put("l1Coefficient", (double) l1Coefficient);
     m.put("lambdaWarmupFraction", lambdaWarmupFraction);
-    m.put("k", k);
     m.put("auxK", auxK);
     m.put("auxWeight", (double) auxWeight);
     m.put("deadTokens", deadTokens);
@@ -333,12 +330,13 @@ public final class TrainingConfig {
    * for BatchTopK.
    */
   public float lambdaAt(long step) {
-    if (variant != Variant.L1) {
+    if (!(sparsity instanceof Sparsity.L1 l1)) {
       return 0f;
     }
     long w = Math.round(lambdaWarmupFraction * steps);
     double warm = w > 0 ? Math.min(1.0, (step + 1) / (double) w) : 1.0;
-    return (float) (l1Coefficient * warm);
+    float lambda = (float) l1.lambda();
+    return (float) (lambda * warm);
   }
 
   @Override
@@ -358,16 +356,14 @@ public final class TrainingConfig {
 
   /** Builds a {@link TrainingConfig}; every setter rejects a bad value at once with an {@link IllegalArgumentException}. */
   public static final class Builder {
-    private Variant variant = Variant.L1;
+    private Sparsity sparsity = Sparsity.l1(2);
     private int dictionarySize = -1;
     private int batchSize = 4096;
     private long steps = 10_000;
     private float learningRate = 5e-5f;
     private long warmupSteps = 1000;
     private double decayFraction = 0.2;
-    private float l1Coefficient = 2f;
     private double lambdaWarmupFraction = 0.05;
-    private int k = 100;
     private int auxK = 0;
     private float auxWeight = 1f / 32;
     private long deadTokens = 10_000_000;
@@ -393,9 +389,18 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The sparsity objective. */
-    public Builder variant(Variant v) {
-      this.variant = Objects.requireNonNull(v, "variant");
+    /**
+     * The sparsity objective: {@code Sparsity.l1(lambda)} (finite, at least 0) or {@code
+     * Sparsity.batchTopK(k)} ({@code k} at least 1 and at most the dictionary size, checked in
+     * {@link #build}). A BatchTopK threshold is learned by training, so it must be 0 here.
+     */
+    public Builder sparsity(Sparsity s) {
+      Objects.requireNonNull(s, "sparsity");
+      if (s instanceof Sparsity.BatchTopK t && t.threshold() != 0) {
+        throw new IllegalArgumentException("the BatchTopK threshold is learned in training; give"
+            + " Sparsity.batchTopK(" + t.k() + "), not a threshold of " + t.threshold());
+      }
+      this.sparsity = s;
       return this;
     }
 
@@ -438,21 +443,9 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The L1 coefficient lambda, finite and at least 0. */
-    public Builder l1Coefficient(float lambda) {
-      this.l1Coefficient = finiteNonNegative("l1Coefficient", lambda);
-      return this;
-    }
-
     /** The lambda warm-up fraction, in {@code [0, 1]}. */
     public Builder lambdaWarmupFraction(double f) {
       this.lambdaWarmupFraction = unit("lambdaWarmupFraction", f);
-      return this;
-    }
-
-    /** BatchTopK's {@code k}, at least 1 and at most the dictionary size (checked in {@link #build}). */
-    public Builder k(int k) {
-      this.k = positive("k", k);
       return this;
     }
 
@@ -562,8 +555,8 @@ public final class TrainingConfig {
       if (dictionarySize < 1) {
         throw new IllegalStateException("dictionarySize must be set");
       }
-      if (variant == Variant.BATCH_TOP_K && k > dictionarySize) {
-        throw new IllegalStateException("k = " + k + " exceeds the dictionary size " + dictionarySize);
+      if (sparsity instanceof Sparsity.BatchTopK t && t.k() > dictionarySize) {
+        throw new IllegalStateException("k = " + t.k() + " exceeds the dictionary size " + dictionarySize);
       }
       return new TrainingConfig(this);
     }

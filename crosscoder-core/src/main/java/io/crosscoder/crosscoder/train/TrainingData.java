@@ -1,6 +1,6 @@
 package io.crosscoder.crosscoder.train;
 
-import java.util.Objects;
+import io.crosscoder.crosscoder.ActivationBatch;
 
 /**
  * A stream of paired activations for {@link CrosscoderTrainer}: for each token, the base model's
@@ -22,12 +22,13 @@ public interface TrainingData {
   int d();
 
   /**
-   * The next {@code batchSize} tokens.
+   * The next {@code batchSize} tokens: a batch of exactly {@code batchSize} rows of width {@link
+   * #d()}, whose arrays the trainer only reads.
    *
    * @throws IllegalArgumentException if {@code batchSize < 1}
    * @throws io.crosscoder.CrosscoderException if the data cannot be read or is exhausted
    */
-  Batch next(int batchSize);
+  ActivationBatch next(int batchSize);
 
   /**
    * Moves past {@code batches} batches of {@code batchSize} tokens, as if {@link #next} had been
@@ -36,36 +37,6 @@ public interface TrainingData {
   default void skip(long batches, int batchSize) {
     for (long i = 0; i < batches; i++) {
       next(batchSize);
-    }
-  }
-
-  /**
-   * One batch: {@code rows} tokens, {@code base} and {@code target} row-major {@code [rows x d]}
-   * (token {@code t}'s activation is elements {@code t * d .. t * d + d - 1}). The arrays are the
-   * batch's own; the trainer only reads them.
-   *
-   * @param rows the number of tokens, at least 1
-   * @param d the activation width
-   * @param base {@code x_A} for each token
-   * @param target {@code x_B} for each token
-   */
-  record Batch(int rows, int d, float[] base, float[] target) {
-    /**
-     * Checks the shapes.
-     *
-     * @throws IllegalArgumentException if an array does not hold {@code rows * d} floats
-     */
-    public Batch {
-      Objects.requireNonNull(base, "base");
-      Objects.requireNonNull(target, "target");
-      if (rows < 1 || d < 1) {
-        throw new IllegalArgumentException("rows and d must be at least 1, got " + rows + " and " + d);
-      }
-      long n = (long) rows * d;
-      if (base.length != n || target.length != n) {
-        throw new IllegalArgumentException("a batch of " + rows + " x " + d + " needs " + n
-            + " floats per model, got base " + base.length + " and target " + target.length);
-      }
     }
   }
 }

@@ -175,7 +175,7 @@ final class VectorElementwise implements ElementwiseOps {
           s3 = s3.add(load(x, i + 3L * L));
         }
       }
-      float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+      float s = laneSum(s0.add(s1).add(s2.add(s3)));
       for (; i < e; i++) {
         float v = x.getAtIndex(F, i);
         s += squares ? v * v : v;
@@ -183,6 +183,19 @@ final class VectorElementwise implements ElementwiseOps {
       total += s;
     }
     return total;
+  }
+
+  /**
+   * The lanes of {@code v} added in lane order. Not {@code reduceLanes(ADD)}: its order of float
+   * additions is unspecified and differs between the intrinsic and the Java fallback, so a run's
+   * sums (and a crosscoder trained from them) changed with the JIT's timing.
+   */
+  private static float laneSum(FloatVector v) {
+    float s = 0f;
+    for (int k = 0; k < L; k++) {
+      s += v.lane(k);
+    }
+    return s;
   }
 
   @Override

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,9 +23,9 @@ class AdamStepTest {
     float clip = 0.5f;
     TrainingConfig config = TrainingConfig.builder().dictionarySize(f).batchSize(b).steps(10)
         .learningRate(lr).warmupSteps(4).decayFraction(0).gradientClipNorm(clip)
-        .l1Coefficient(0.2f).lambdaWarmupFraction(0).sharedFraction(0.2).build();
-    TrainingData.Batch batch = TestData.gaussian(21, d).next(b);
-    TrainedWeights w = TestData.randomWeights(23, d, f, 1, TrainingConfig.Variant.L1, 0.5);
+        .sparsity(Sparsity.l1(0.2f)).lambdaWarmupFraction(0).sharedFraction(0.2).build();
+    ActivationBatch batch = TestData.gaussian(21, d).next(b);
+    TrainedWeights w = TestData.randomWeights(23, d, f, 1, Sparsity.l1(0.2f), 0.5);
     double[] p = CrosscoderOracle.flat(w);
     double[] m = new double[p.length];
     double[] v = new double[p.length];

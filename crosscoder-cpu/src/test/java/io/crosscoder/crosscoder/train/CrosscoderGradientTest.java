@@ -3,8 +3,10 @@ package io.crosscoder.crosscoder.train;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
-import org.junit.jupiter.params.ParameterizedTest;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -16,22 +18,22 @@ import org.junit.jupiter.params.provider.MethodSource;
 class CrosscoderGradientTest {
 
   static Stream<Arguments> cases() {
-    return Stream.of(Arguments.of(TrainingConfig.Variant.L1, false),
-        Arguments.of(TrainingConfig.Variant.BATCH_TOP_K, false),
-        Arguments.of(TrainingConfig.Variant.BATCH_TOP_K, true));
+    return Stream.of(Arguments.of(Sparsity.l1(0.3f), false),
+        Arguments.of(Sparsity.batchTopK(1), false),
+        Arguments.of(Sparsity.batchTopK(1), true));
   }
 
   @ParameterizedTest(name = "{0}, sparse decoding {1}")
   @MethodSource("cases")
-  void gradientMatchesFiniteDifferences(TrainingConfig.Variant v, boolean sparse) {
+  void gradientMatchesFiniteDifferences(Sparsity v, boolean sparse) {
     int d = 3;
     int f = 4;
     int b = 3;
-    boolean topK = v == TrainingConfig.Variant.BATCH_TOP_K;
-    TrainingConfig config = TrainingConfig.builder().variant(v).dictionarySize(f).batchSize(b).steps(100)
-        .sharedFraction(0.25).sharedPenaltyFactor(0.15f).k(1).auxK(2).deadTokens(b).auxWeight(0.5f)
-        .l1Coefficient(0.3f).lambdaWarmupFraction(0).sparseDecoding(sparse).build();
-    TrainingData.Batch batch = TestData.gaussian(11, d).next(b);
+    boolean topK = v instanceof Sparsity.BatchTopK;
+    TrainingConfig config = TrainingConfig.builder().sparsity(v).dictionarySize(f).batchSize(b).steps(100)
+        .sharedFraction(0.25).sharedPenaltyFactor(0.15f).auxK(2).deadTokens(b).auxWeight(0.5f)
+        .lambdaWarmupFraction(0).sparseDecoding(sparse).build();
+    ActivationBatch batch = TestData.gaussian(11, d).next(b);
     TrainedWeights w = TestData.randomWeights(13, d, f, 1, v, 0.6);
     float[] g;
     double auxLoss;

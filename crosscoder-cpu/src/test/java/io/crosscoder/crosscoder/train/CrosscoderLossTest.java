@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,7 +29,7 @@ class CrosscoderLossTest {
    * d = 2, F = 3, B = 2. Latent 0 reads x_A[0] and writes A only; latent 1 reads x_B[0] and writes
    * 2 e_B0 (norm 2); latent 2 reads x_A[1] + x_B[1] - 1 and writes e_A1 + e_B1.
    */
-  private static TrainedWeights handWeights(TrainingConfig.Variant v) {
+  private static TrainedWeights handWeights(Sparsity v) {
     float[] enc = new float[4 * 3];
     enc[0 * 3 + 0] = 1; // x_A[0] -> latent 0
     enc[2 * 3 + 1] = 1; // x_B[0] -> latent 1
@@ -40,17 +43,17 @@ class CrosscoderLossTest {
     return new TrainedWeights(2, 3, 0, v, enc, dec, new float[] {0, 0, -1}, new float[4], Float.NaN);
   }
 
-  private static TrainingData.Batch handBatch() {
+  private static ActivationBatch handBatch() {
     // token 1: x_A = (1, 2), x_B = (3, 1); token 2: x_A = (-1, 0), x_B = (1, 0.5)
-    return new TrainingData.Batch(2, 2, new float[] {1, 2, -1, 0}, new float[] {3, 1, 1, 0.5f});
+    return new ActivationBatch(2, 2, new float[] {1, 2, -1, 0}, new float[] {3, 1, 1, 0.5f});
   }
 
   @Test
   void l1LossOfAHandWorkedBatch() {
     TrainingConfig config = TrainingConfig.builder().dictionarySize(3).batchSize(2).steps(10)
-        .l1Coefficient(0.5f).lambdaWarmupFraction(0).warmupSteps(0).build();
+        .sparsity(Sparsity.l1(0.5f)).lambdaWarmupFraction(0).warmupSteps(0).build();
     try (CrosscoderTrainer t = CrosscoderTrainer.startFrom(kernels, config, TestData.fixed(handBatch()),
-        handWeights(TrainingConfig.Variant.L1))) {
+        handWeights(Sparsity.l1(0.5f)))) {
       TrainingMetrics m = t.evaluate(handBatch());
       // f = (1, 3, 2) and (0, 1, 0); errors |E|^2 = 10 and 2.25.
       assertThat(m.reconstructionLoss()).isCloseTo(6.125, within(1e-6));
@@ -67,11 +70,11 @@ class CrosscoderLossTest {
 
   @Test
   void batchTopKLossOfAHandWorkedBatch() {
-    TrainingConfig config = TrainingConfig.builder().variant(TrainingConfig.Variant.BATCH_TOP_K)
-        .dictionarySize(3).batchSize(2).steps(10).k(1).auxK(1).deadTokens(2).thresholdStartStep(0)
+    TrainingConfig config = TrainingConfig.builder().sparsity(Sparsity.batchTopK(1))
+        .dictionarySize(3).batchSize(2).steps(10).auxK(1).deadTokens(2).thresholdStartStep(0)
         .warmupSteps(0).build();
     try (CrosscoderTrainer t = CrosscoderTrainer.startFrom(kernels, config, TestData.fixed(handBatch()),
-        handWeights(TrainingConfig.Variant.BATCH_TOP_K))) {
+        handWeights(Sparsity.batchTopK(1)))) {
       TrainingMetrics m = t.trainStep();
       // Scores (1, 6, 4) and (0, 2, 0): the two kept are 6 and 4, both in token 1.
       assertThat(m.reconstructionLoss()).isCloseTo(6.625, within(1e-6));
@@ -88,18 +91,18 @@ class CrosscoderLossTest {
 
   @Test
   void lossesAgreeWithTheOracleOnRandomBatches() {
-    for (TrainingConfig.Variant v : TrainingConfig.Variant.values()) {
+    for (Sparsity v : List.of(Sparsity.l1(0.7f), Sparsity.batchTopK(3))) {
       int d = 5;
       int f = 12;
       int b = 7;
-      TrainingConfig config = TrainingConfig.builder().variant(v).dictionarySize(f).batchSize(b).steps(100)
-          .sharedFraction(0.25).k(3).auxK(4).deadTokens(b).l1Coefficient(0.7f).lambdaWarmupFraction(0)
+      TrainingConfig config = TrainingConfig.builder().sparsity(v).dictionarySize(f).batchSize(b).steps(100)
+          .sharedFraction(0.25).auxK(4).deadTokens(b).lambdaWarmupFraction(0)
           .build();
-      TrainingData.Batch batch = TestData.gaussian(3, d).next(b);
+      ActivationBatch batch = TestData.gaussian(3, d).next(b);
       TrainedWeights w = TestData.randomWeights(5, d, f, 3, v, 0.4);
       try (CrosscoderTrainer t = CrosscoderTrainer.startFrom(kernels, config, TestData.fixed(batch), w)) {
         TrainingMetrics m = t.evaluate(batch);
-        CrosscoderOracle o = new CrosscoderOracle(d, f, 3, v == TrainingConfig.Variant.BATCH_TOP_K, 0.7,
+        CrosscoderOracle o = new CrosscoderOracle(d, f, 3, v instanceof Sparsity.BatchTopK, 0.7,
             0.15, 3, 4, 1.0 / 32);
         double[] p = CrosscoderOracle.flat(w);
         double[][] x = CrosscoderOracle.rows(batch);
@@ -115,7 +118,7 @@ class CrosscoderLossTest {
         assertThat(m.l0()).isCloseTo(r.l0, within(1e-12));
         assertThat(m.explainedVarianceBase()).isCloseTo(r.evBase, within(1e-5));
         assertThat(m.explainedVarianceTarget()).isCloseTo(r.evTarget, within(1e-5));
-        if (v == TrainingConfig.Variant.BATCH_TOP_K) {
+        if (v instanceof Sparsity.BatchTopK) {
           assertThat(r.aux).as("the auxiliary loss is exercised").isPositive();
           assertThat(m.l0()).isCloseTo(3.0, within(1e-12));
         }

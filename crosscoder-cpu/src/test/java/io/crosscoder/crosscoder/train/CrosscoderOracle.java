@@ -1,5 +1,6 @@
 package io.crosscoder.crosscoder.train;
 
+import io.crosscoder.crosscoder.ActivationBatch;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -60,7 +61,7 @@ final class CrosscoderOracle {
   }
 
   /** Joins a batch into rows {@code [x_A, x_B]}. */
-  static double[][] rows(TrainingData.Batch batch) {
+  static double[][] rows(ActivationBatch batch) {
     int d = batch.d();
     double[][] x = new double[batch.rows()][2 * d];
     for (int t = 0; t < batch.rows(); t++) {

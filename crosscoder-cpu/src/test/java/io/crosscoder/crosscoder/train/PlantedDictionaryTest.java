@@ -3,6 +3,9 @@ package io.crosscoder.crosscoder.train;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -61,7 +64,7 @@ class PlantedDictionaryTest {
     }
 
     @Override
-    public Batch next(int rows) {
+    public ActivationBatch next(int rows) {
       float[] base = new float[rows * D];
       float[] target = new float[rows * D];
       for (int t = 0; t < rows; t++) {
@@ -79,7 +82,7 @@ class PlantedDictionaryTest {
           }
         }
       }
-      return new Batch(rows, D, base, target);
+      return new ActivationBatch(rows, D, base, target);
     }
   }
 
@@ -93,7 +96,7 @@ class PlantedDictionaryTest {
     double active = 0;
     int tokens = 0;
     for (int n = 0; n < 4; n++) {
-      TrainingData.Batch batch = data.next(512);
+      ActivationBatch batch = data.next(512);
       double[][] x = CrosscoderOracle.rows(batch);
       double[] mean = new double[2 * D];
       for (double[] row : x) {
@@ -141,13 +144,13 @@ class PlantedDictionaryTest {
   @Test
   void l1RecoversThePlantedDictionary() {
     TrainingConfig config = TrainingConfig.builder().dictionarySize(64).batchSize(256).steps(1500)
-        .learningRate(3e-3f).warmupSteps(50).l1Coefficient(0.5f).sharedFraction(0.125)
+        .learningRate(3e-3f).warmupSteps(50).sparsity(Sparsity.l1(0.5f)).sharedFraction(0.125)
         .deadTokens(20_000).seed(1).build();
     TrainingMetrics[] last = new TrainingMetrics[1];
     TrainedWeights w;
     try (CpuKernels kernels = new CpuKernels(2, true);
         CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, new Planted(1))) {
-      w = t.train(m -> last[0] = m);
+      w = t.train(ProgressListener.on(TrainingMetrics.class, m -> last[0] = m));
     }
     double[] ev = heldOut(w, false);
     System.out.printf("L1: train EV %.4f / %.4f, L0 %.2f, dead %.3f; held-out EV %.4f, L0 %.2f%n",
@@ -162,14 +165,14 @@ class PlantedDictionaryTest {
 
   @Test
   void batchTopKRecoversThePlantedDictionary() {
-    TrainingConfig config = TrainingConfig.builder().variant(TrainingConfig.Variant.BATCH_TOP_K)
-        .dictionarySize(64).batchSize(256).steps(1500).learningRate(3e-3f).warmupSteps(50).k(3)
+    TrainingConfig config = TrainingConfig.builder().sparsity(Sparsity.batchTopK(3))
+        .dictionarySize(64).batchSize(256).steps(1500).learningRate(3e-3f).warmupSteps(50)
         .sharedFraction(0.125).deadTokens(5_000).thresholdStartStep(500).seed(1).build();
     TrainingMetrics[] last = new TrainingMetrics[1];
     TrainedWeights w;
     try (CpuKernels kernels = new CpuKernels(2, true);
         CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, new Planted(1))) {
-      w = t.train(m -> last[0] = m);
+      w = t.train(ProgressListener.on(TrainingMetrics.class, m -> last[0] = m));
     }
     double[] ev = heldOut(w, true);
     System.out.printf("BatchTopK: train EV %.4f / %.4f, L0 %.2f, dead %.3f, threshold %.4f; held-out EV %.4f, L0 %.2f%n",

@@ -5,16 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.progress.ProgressListener;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** A run killed and resumed from its checkpoint ends bit-identical to an uninterrupted one. */
 class ResumeTest {
@@ -30,25 +33,30 @@ class ResumeTest {
     kernels.close();
   }
 
-  private static TrainingConfig config(TrainingConfig.Variant v) {
-    return TrainingConfig.builder().variant(v).dictionarySize(24).batchSize(16).steps(12)
-        .learningRate(3e-3f).warmupSteps(3).sharedFraction(0.25).k(3).deadTokens(32)
+  /** The two objectives: L1 with the default coefficient 2, BatchTopK with k = 3. */
+  static Stream<Sparsity> objectives() {
+    return Stream.of(Sparsity.l1(2), Sparsity.batchTopK(3));
+  }
+
+  private static TrainingConfig config(Sparsity v) {
+    return TrainingConfig.builder().sparsity(v).dictionarySize(24).batchSize(16).steps(12)
+        .learningRate(3e-3f).warmupSteps(3).sharedFraction(0.25).deadTokens(32)
         .thresholdStartStep(2).seed(99).build();
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void resumedRunIsBitIdentical(TrainingConfig.Variant v, @TempDir Path dir) throws Exception {
+  @MethodSource("objectives")
+  void resumedRunIsBitIdentical(Sparsity v, @TempDir Path dir) throws Exception {
     TrainingConfig config = config(v);
     TrainedWeights straight;
     List<TrainingMetrics> straightMetrics = new ArrayList<>();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, TestData.gaussian(7, 6))) {
-      straight = t.train(straightMetrics::add);
+      straight = t.train(ProgressListener.on(TrainingMetrics.class, straightMetrics::add));
     }
     Path ckpt = dir.resolve("run.ckpt");
     List<TrainingMetrics> resumedMetrics = new ArrayList<>();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, TestData.gaussian(7, 6))) {
-      t.run(5, resumedMetrics::add, ckpt, 2);
+      t.run(5, ProgressListener.on(TrainingMetrics.class, resumedMetrics::add), ckpt, 2);
       assertThat(t.step()).isEqualTo(5);
       t.trainStep(); // work after the last checkpoint is lost with the "killed" trainer
     }
@@ -56,7 +64,7 @@ class ResumeTest {
     TrainedWeights resumed;
     try (CrosscoderTrainer t = CrosscoderTrainer.resume(kernels, config, TestData.gaussian(7, 6), ckpt)) {
       assertThat(t.step()).isEqualTo(5);
-      resumed = t.train(resumedMetrics::add);
+      resumed = t.train(ProgressListener.on(TrainingMetrics.class, resumedMetrics::add));
     }
     assertThat(resumed.wEnc()).isEqualTo(straight.wEnc());
     assertThat(resumed.wDec()).isEqualTo(straight.wDec());
@@ -64,7 +72,7 @@ class ResumeTest {
     assertThat(resumed.bDec()).isEqualTo(straight.bDec());
     assertThat(Float.floatToRawIntBits(resumed.threshold())).isEqualTo(Float.floatToRawIntBits(straight.threshold()));
     assertThat(resumedMetrics).isEqualTo(straightMetrics);
-    if (v == TrainingConfig.Variant.BATCH_TOP_K) {
+    if (v instanceof Sparsity.BatchTopK) {
       assertThat(straight.threshold()).isPositive();
       assertThat(straightMetrics.get(11).deadFraction()).as("dead latents and the auxiliary loss took part")
           .isGreaterThan(0);
@@ -80,11 +88,11 @@ class ResumeTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void checkpointOfAnotherRunIsRefused(TrainingConfig.Variant v, @TempDir Path dir) throws Exception {
+  @MethodSource("objectives")
+  void checkpointOfAnotherRunIsRefused(Sparsity v, @TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("a.ckpt");
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config(v), TestData.gaussian(7, 6))) {
-      t.run(1, TrainingListener.none(), ckpt, 0);
+      t.run(1, ProgressListener.NONE, ckpt, 0);
     }
     TrainingConfig other = config(v).toBuilder().seed(100).build();
     assertThatThrownBy(() -> CrosscoderTrainer.resume(kernels, other, TestData.gaussian(7, 6), ckpt))
@@ -101,8 +109,8 @@ class ResumeTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TrainingConfig.Variant.class)
-  void metricsAreWrittenAsJsonLines(TrainingConfig.Variant v) throws Exception {
+  @MethodSource("objectives")
+  void metricsAreWrittenAsJsonLines(Sparsity v) throws Exception {
     StringWriter out = new StringWriter();
     try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config(v), TestData.gaussian(7, 6));
         JsonLinesMetricsWriter w = new JsonLinesMetricsWriter(out)) {
@@ -114,7 +122,7 @@ class ResumeTest {
     assertThat(node.get("step").asLong()).isEqualTo(3);
     assertThat(node.get("tokens").asLong()).isEqualTo(48);
     assertThat(node.get("reconstructionLoss").isDouble()).isTrue();
-    if (v == TrainingConfig.Variant.L1) {
+    if (v instanceof Sparsity.L1) {
       assertThat(node.get("threshold").asText()).isEqualTo("NaN");
     } else {
       assertThat(node.get("threshold").isDouble()).isTrue();

@@ -1,5 +1,7 @@
 package io.crosscoder.crosscoder.train;
 
+import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.Sparsity;
 import java.util.SplittableRandom;
 
 /** Training data for tests. */
@@ -7,7 +9,7 @@ final class TestData {
   private TestData() {}
 
   /** The same batch every time. */
-  static TrainingData fixed(TrainingData.Batch batch) {
+  static TrainingData fixed(ActivationBatch batch) {
     return new TrainingData() {
       @Override
       public int d() {
@@ -15,7 +17,7 @@ final class TestData {
       }
 
       @Override
-      public TrainingData.Batch next(int batchSize) {
+      public ActivationBatch next(int batchSize) {
         if (batchSize != batch.rows()) {
           throw new IllegalArgumentException("fixed batch of " + batch.rows() + " rows, asked " + batchSize);
         }
@@ -34,20 +36,20 @@ final class TestData {
       }
 
       @Override
-      public TrainingData.Batch next(int rows) {
+      public ActivationBatch next(int rows) {
         float[] base = new float[rows * d];
         float[] target = new float[rows * d];
         for (int i = 0; i < base.length; i++) {
           base[i] = (float) rng.nextGaussian();
           target[i] = base[i] * 0.8f + (float) rng.nextGaussian() * 0.6f + 0.3f;
         }
-        return new TrainingData.Batch(rows, d, base, target);
+        return new ActivationBatch(rows, d, base, target);
       }
     };
   }
 
   /** Random weights of a crosscoder with equal halves for the first {@code shared} latents. */
-  static TrainedWeights randomWeights(long seed, int d, int f, int shared, TrainingConfig.Variant v, double scale) {
+  static TrainedWeights randomWeights(long seed, int d, int f, int shared, Sparsity v, double scale) {
     SplittableRandom rng = new SplittableRandom(seed);
     float[] enc = new float[2 * d * f];
     float[] dec = new float[2 * d * f];

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import io.crosscoder.crosscoder.Sparsity;
 import org.junit.jupiter.api.Test;
 
 /** The builder's argument checks and the schedules, against hand-computed values. */
@@ -21,8 +22,8 @@ class TrainingConfigTest {
     assertThatThrownBy(() -> b.sharedFraction(-0.1)).hasMessageContaining("sharedFraction");
     assertThatThrownBy(() -> b.deadTokens(0)).hasMessageContaining("deadTokens");
     assertThatThrownBy(b::build).isInstanceOf(IllegalStateException.class).hasMessageContaining("dictionarySize");
-    assertThatThrownBy(() -> TrainingConfig.builder().variant(TrainingConfig.Variant.BATCH_TOP_K)
-        .dictionarySize(8).k(9).build()).hasMessageContaining("k = 9");
+    assertThatThrownBy(() -> TrainingConfig.builder().sparsity(Sparsity.batchTopK(9))
+        .dictionarySize(8).build()).hasMessageContaining("k = 9");
   }
 
   @Test
@@ -44,7 +45,7 @@ class TrainingConfigTest {
   @Test
   void schedulesWarmUpAndDecay() {
     TrainingConfig c = TrainingConfig.builder().dictionarySize(4).steps(100).learningRate(1f)
-        .warmupSteps(10).l1Coefficient(2f).sharedFraction(0.5).build();
+        .warmupSteps(10).sparsity(Sparsity.l1(2)).sharedFraction(0.5).build();
     assertThat(c.sharedLatents()).isEqualTo(2);
     assertThat(c.learningRateAt(0)).isCloseTo(0.1f, within(1e-7f));
     assertThat(c.learningRateAt(9)).isEqualTo(1f);
@@ -54,7 +55,7 @@ class TrainingConfigTest {
     assertThat(c.learningRateAt(99)).isCloseTo(0.05f, within(1e-7f));
     assertThat(c.lambdaAt(0)).isCloseTo(0.4f, within(1e-7f)); // 2 * 1 / 5
     assertThat(c.lambdaAt(4)).isEqualTo(2f);
-    assertThat(c.toBuilder().variant(TrainingConfig.Variant.BATCH_TOP_K).k(2).build().lambdaAt(50)).isZero();
+    assertThat(c.toBuilder().sparsity(Sparsity.batchTopK(2)).build().lambdaAt(50)).isZero();
   }
 
   @Test

@@ -1,0 +1,319 @@
+package io.crosscoder.crosscoder;
+
+import io.crosscoder.CrosscoderException;
+import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.ComputeBackends;
+import io.crosscoder.crosscoder.train.CrosscoderTrainer;
+import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
+import io.crosscoder.crosscoder.train.SourceTrainingData;
+import io.crosscoder.crosscoder.train.TrainingConfig;
+import io.crosscoder.crosscoder.train.TrainingMetrics;
+import io.crosscoder.progress.ProgressListener;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Trains a two-model crosscoder from paired activations: what {@link io.crosscoder.ModelDiffer} is
+ * for weights, this is for activations. It selects the compute backend, estimates the
+ * per-model normalisation once from the data, trains (resuming from its checkpoint when one
+ * exists), and returns the {@link Crosscoder} with its configuration, sparsity (with BatchTopK's
+ * learned threshold) and normalisation, the last step's metrics and warnings about the result.
+ *
+ * <pre>{@code
+ * try (ActivationSource acts = ActivationShards.open(Path.of("acts"))) {
+ *   TrainingResult result = CrosscoderTraining.builder()
+ *       .dictionarySize(16384)
+ *       .sparsity(Sparsity.batchTopK(32))
+ *       .steps(20_000)
+ *       .checkpoint(Path.of("cc.ckpt"), 500)         // a rerun after a kill resumes here
+ *       .metricsFile(Path.of("cc.metrics.jsonl"))
+ *       .build()
+ *       .train(acts);
+ *   result.warnings().forEach(System.err::println);
+ *   CrosscoderFiles.save(Path.of("cc.safetensors"), result.crosscoder());
+ *   System.out.println(result.report(heldOut, 1_000_000).toMarkdown());
+ * }
+ * }</pre>
+ *
+ * <p>Everything not set has a default: 1000 steps, the rest those of {@link TrainingConfig}. Immutable and thread-safe; one instance may train
+ * several sources at once, provided each run has its own checkpoint and metrics file.
+ */
+public final class CrosscoderTraining {
+  /** Tokens per batch while estimating the normalisation. */
+  private static final int NORMALISATION_BATCH = 4096;
+  /** Tokens the normalisation is estimated from (the first of one epoch in the seed's order). */
+  private static final long NORMALISATION_TOKENS = 200_000;
+
+  private final TrainingConfig config;
+  private final Normalisation.Kind normalisation;
+  private final String backendName;
+  private final ComputeBackend backendInstance;
+  private final Path checkpoint;
+  private final long checkpointEvery;
+  private final Path metricsFile;
+  private final ProgressListener progress;
+
+  private CrosscoderTraining(Builder b, TrainingConfig config) {
+    this.config = config;
+    this.normalisation = b.normalisation;
+    this.backendName = b.backendName;
+    this.backendInstance = b.backendInstance;
+    this.checkpoint = b.checkpoint;
+    this.checkpointEvery = b.checkpointEvery;
+    this.metricsFile = b.metricsFile;
+    this.progress = b.progress;
+  }
+
+  /** A builder; {@link Builder#dictionarySize} is the one setting without a default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The training settings of every run, defaults resolved (the learning rate and warm-up included). */
+  public TrainingConfig config() {
+    return config;
+  }
+
+  /** How each model's activations are normalised before training (default {@link Normalisation.Kind#SCALE}). */
+  public Normalisation.Kind normalisation() {
+    return normalisation;
+  }
+
+  /**
+   * Trains a crosscoder on {@code source}, which stays open (the caller closes it). The sequence:
+   * the backend (the instance given, else selected by name, property, environment variable or
+   * rank, see {@link ComputeBackends#select}); the normalisation estimated from the first 200,000
+   * tokens of one epoch in the seed's order; the trainer, resumed from the checkpoint file when
+   * it exists, else started from the seed; the run to its last step, sending every step's {@link
+   * TrainingMetrics} to the metrics file (appended to when resuming) and to the progress listener,
+   * and writing the checkpoint at the configured interval and at the end. The checkpoint stays
+   * after the run, so running again returns the same crosscoder at once; delete it when the
+   * crosscoder is saved, since a run with other settings refuses it.
+   *
+   * @throws io.crosscoder.InvalidInputException if the checkpoint is not one of this run (other
+   *     settings or width), or the data turn out to be malformed
+   * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, or a file
+   *     cannot be written
+   */
+  public TrainingResult train(ActivationSource source) {
+    Objects.requireNonNull(source, "source");
+    long start = System.nanoTime();
+    ComputeBackend backend = backendInstance != null ? backendInstance : ComputeBackends.select(backendName).create();
+    try {
+      Normalisation norm = estimate(source);
+      SourceTrainingData data = new SourceTrainingData(source, norm, config.seed());
+      boolean resume = checkpoint != null && Files.isRegularFile(checkpoint);
+      TrainingMetrics[] last = new TrainingMetrics[1];
+      try (CrosscoderTrainer trainer = resume
+              ? CrosscoderTrainer.resume(backend.kernels(), config, data, checkpoint)
+              : CrosscoderTrainer.start(backend.kernels(), config, data);
+          JsonLinesMetricsWriter jsonl = metricsFile == null ? null : JsonLinesMetricsWriter.open(metricsFile, resume)) {
+        long from = trainer.step();
+        ProgressListener listener = ProgressListener.on(TrainingMetrics.class, m -> last[0] = m);
+        if (jsonl != null) {
+          listener = listener.andThen(jsonl);
+        }
+        listener = listener.andThen(progress);
+        trainer.run(config.steps(), listener, checkpoint, checkpoint == null ? 0 : checkpointEvery);
+        TrainingMetrics m = last[0] != null ? last[0] : finalMetrics(trainer, data);
+        Crosscoder coder = trainer.weights().crosscoder(norm);
+        return new TrainingResult(coder, config, m, from, backend.description(), (System.nanoTime() - start) / 1e9,
+            java.util.List.of());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot close the metrics file " + metricsFile, e);
+      }
+    } finally {
+      if (backendInstance == null) {
+        backend.close();
+      }
+    }
+  }
+
+  /** The metrics of one fresh batch at the final parameters, numbered as the run's last step. */
+  private TrainingMetrics finalMetrics(CrosscoderTrainer trainer, SourceTrainingData data) {
+    TrainingMetrics e = trainer.evaluate(data.next(config.batchSize()));
+    return new TrainingMetrics(trainer.step(), e.totalSteps(), trainer.step() * config.batchSize(),
+        e.reconstructionLoss(), e.sparsityLoss(), e.auxiliaryLoss(), e.totalLoss(), e.l0(), e.explainedVarianceBase(),
+        e.explainedVarianceTarget(), e.deadFraction(), e.learningRate(), e.lambda(), e.gradientNorm(), e.threshold());
+  }
+
+  private Normalisation estimate(ActivationSource source) {
+    try {
+      return Normalisation.estimate(normalisation, source, NORMALISATION_BATCH, config.seed(), NORMALISATION_TOKENS);
+    } catch (IllegalArgumentException e) {
+      throw new CrosscoderException("cannot estimate the normalisation from " + source + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "CrosscoderTraining" + config.describe() + ", normalisation " + normalisation;
+  }
+
+  /**
+   * Builds a {@link CrosscoderTraining}; every setter checks its argument at once and throws an
+   * {@link IllegalArgumentException} saying what was wrong. Not thread-safe.
+   */
+  public static final class Builder {
+    private final TrainingConfig.Builder config = TrainingConfig.builder().steps(1000);
+    private boolean dictionarySizeSet;
+    private Normalisation.Kind normalisation = Normalisation.Kind.SCALE;
+    private String backendName;
+    private ComputeBackend backendInstance;
+    private Path checkpoint;
+    private long checkpointEvery;
+    private Path metricsFile;
+    private ProgressListener progress = ProgressListener.NONE;
+
+    private Builder() {}
+
+    /** The number of latents F, at least 1 (required). */
+    public Builder dictionarySize(int f) {
+      config.dictionarySize(f);
+      dictionarySizeSet = true;
+      return this;
+    }
+
+    /**
+     * The sparsity objective (default {@code Sparsity.l1(2)}): {@code Sparsity.l1(lambda)} with a
+     * finite {@code lambda >= 0}, or {@code Sparsity.batchTopK(k)} with {@code 1 <= k <= F}
+     * (checked by {@link #build}); a BatchTopK threshold is learned, so none may be given.
+     */
+    public Builder sparsity(Sparsity sparsity) {
+      config.sparsity(sparsity);
+      return this;
+    }
+
+    /** The fraction of designated shared latents, in {@code [0, 1]} (default 0). */
+    public Builder sharedFraction(double fraction) {
+      config.sharedFraction(fraction);
+      return this;
+    }
+
+    /** Optimiser steps, at least 1 (default 1000). */
+    public Builder steps(long steps) {
+      config.steps(steps);
+      return this;
+    }
+
+    /** Tokens per step, at least 1 (default 4096). */
+    public Builder batchSize(int tokens) {
+      config.batchSize(tokens);
+      return this;
+    }
+
+    /**
+     * The peak learning rate, finite and positive as an f32 (default: {@link
+     * TrainingConfig#learningRate()}).
+     */
+    public Builder learningRate(double lr) {
+      if (!(lr > 0) || !(lr <= Float.MAX_VALUE) || (float) lr == 0f) {
+        throw new IllegalArgumentException("learningRate must be finite and positive (as a float), got " + lr);
+      }
+      config.learningRate((float) lr);
+      return this;
+    }
+
+    /** Steps of linear learning-rate warm-up, at least 0 (default: {@link TrainingConfig#warmupSteps()}). */
+    public Builder warmupSteps(long steps) {
+      config.warmupSteps(steps);
+      return this;
+    }
+
+    /** The seed of the initialisation, the data order and the normalisation sample (default 0). */
+    public Builder seed(long seed) {
+      config.seed(seed);
+      return this;
+    }
+
+    /** How each model's activations are normalised (default {@link Normalisation.Kind#SCALE}: mean squared norm d). */
+    public Builder normalisation(Normalisation.Kind kind) {
+      this.normalisation = Objects.requireNonNull(kind, "normalisation");
+      return this;
+    }
+
+    /**
+     * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it the
+     * system property {@code crosscoder.backend}, the environment variable {@code
+     * CROSSCODER_BACKEND}, then the best available backend decide. The backend is opened and
+     * closed by each run.
+     */
+    public Builder backend(String name) {
+      Objects.requireNonNull(name, "backend");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("backend name is blank");
+      }
+      if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equalsIgnoreCase(name.trim()))) {
+        throw new IllegalArgumentException("no compute backend named '" + name + "'. "
+            + ComputeBackends.describeAvailable());
+      }
+      this.backendName = name.trim();
+      this.backendInstance = null;
+      return this;
+    }
+
+    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    public Builder backend(ComputeBackend backend) {
+      this.backendInstance = Objects.requireNonNull(backend, "backend");
+      this.backendName = null;
+      return this;
+    }
+
+    /**
+     * Writes the whole training state atomically to {@code file} every {@code everySteps} steps
+     * (at least 1) and at the end; a run that finds the file resumes from it and ends bit-identical
+     * to an uninterrupted run. Default: no checkpoint.
+     */
+    public Builder checkpoint(Path file, long everySteps) {
+      Objects.requireNonNull(file, "checkpoint");
+      if (everySteps < 1) {
+        throw new IllegalArgumentException("checkpoint interval must be at least 1 step, got " + everySteps);
+      }
+      if (Files.isDirectory(file)) {
+        throw new IllegalArgumentException("checkpoint " + file + " is a folder, not a file");
+      }
+      this.checkpoint = file;
+      this.checkpointEvery = everySteps;
+      return this;
+    }
+
+    /**
+     * Writes every step's metrics to {@code file} as JSON Lines ({@link JsonLinesMetricsWriter}),
+     * replacing it, or appending to it when the run resumes. Default: none.
+     */
+    public Builder metricsFile(Path file) {
+      Objects.requireNonNull(file, "metricsFile");
+      if (Files.isDirectory(file)) {
+        throw new IllegalArgumentException("metrics file " + file + " is a folder, not a file");
+      }
+      this.metricsFile = file;
+      return this;
+    }
+
+    /**
+     * Receives a {@link TrainingMetrics} (a {@link io.crosscoder.progress.ProgressEvent}) after
+     * every step, on the training thread; a listener that throws stops the run (the checkpoint
+     * keeps what was saved). Default: none.
+     */
+    public Builder progress(ProgressListener listener) {
+      this.progress = Objects.requireNonNull(listener, "progress");
+      return this;
+    }
+
+    /**
+     * The training run.
+     *
+     * @throws IllegalStateException if the dictionary size was not set, or BatchTopK's {@code k}
+     *     exceeds it
+     */
+    public CrosscoderTraining build() {
+      if (!dictionarySizeSet) {
+        throw new IllegalStateException("dictionarySize must be set");
+      }
+      return new CrosscoderTraining(this, config.build());
+    }
+  }
+}
