@@ -204,7 +204,7 @@ public final class Harvester {
     sink.accept(new HarvestedBatch(in.firstSequence(), sequences, in.documents(), new ActivationBatch(rows, d, base, target),
         Arrays.copyOf(seqOf, rows), Arrays.copyOf(pos, rows), Arrays.copyOf(tokens, rows)));
     long total = keptSoFar + rows;
-    progress.onProgress(new ProgressEvent("harvest", total, maxTokens == Long.MAX_VALUE ? 0 : maxTokens, "tokens",
+    progress.onProgress(ProgressEvent.of("harvest", total, maxTokens == Long.MAX_VALUE ? 0 : maxTokens, "tokens",
         in.lastDocument()));
     return rows;
   }

@@ -187,7 +187,7 @@ public final class OutputDiff {
         klChunk(n, ca, cb, rowSeq, rowPos, batch, v, top, byToken, byDocument, sample, total, max);
       }
       sequencesSeen[0] += tb.sequences();
-      progress.onProgress(new ProgressEvent("output diff", positions[0],
+      progress.onProgress(ProgressEvent.of("output diff", positions[0],
           maxPositions == Long.MAX_VALUE ? 0 : maxPositions, "tokens", batch.lastDocument()));
       return positions[0] < maxPositions;
     });
