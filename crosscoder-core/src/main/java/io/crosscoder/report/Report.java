@@ -45,6 +45,28 @@ public interface Report {
     return render(ReportFormat.CSV);
   }
 
+  /**
+   * The report rendered now in every format it has, as a report that needs nothing it was made from
+   * (a tokenizer or model that is about to be closed, say).
+   */
+  default Report snapshot() {
+    java.util.EnumMap<ReportFormat, String> done = new java.util.EnumMap<>(ReportFormat.class);
+    java.util.EnumMap<ReportFormat, RuntimeException> refused = new java.util.EnumMap<>(ReportFormat.class);
+    for (ReportFormat f : ReportFormat.values()) {
+      try {
+        done.put(f, render(f));
+      } catch (UnsupportedOperationException e) {
+        refused.put(f, e);
+      }
+    }
+    return (out, format) -> {
+      if (refused.containsKey(format)) {
+        throw new UnsupportedOperationException(refused.get(format).getMessage());
+      }
+      out.write(done.get(format));
+    };
+  }
+
   /** Writes the report to {@code file} atomically (a temporary file renamed over it). */
   default void write(Path file, ReportFormat format) {
     Path dir = file.toAbsolutePath().getParent();

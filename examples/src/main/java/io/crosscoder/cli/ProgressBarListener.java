@@ -12,6 +12,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 final class ProgressBarListener implements ProgressListener, AutoCloseable {
   private ProgressBar bar;
+  private String task;
 
   private ProgressBarListener() {}
 
@@ -23,11 +24,17 @@ final class ProgressBarListener implements ProgressListener, AutoCloseable {
 
   @Override
   public synchronized void onProgress(ProgressEvent e) {
+    if (bar != null && !e.task().equals(task)) {
+      // A new stage of the work (harvest, train, analyze) gets its own bar.
+      bar.close();
+      bar = null;
+    }
     if (bar == null) {
+      task = e.task();
       boolean bytes = e.unit().equals("bytes");
       bar = new ProgressBarBuilder()
           .setTaskName(e.task())
-          .setInitialMax(bytes ? e.total() >> 20 : e.total())
+          .setInitialMax(e.total() <= 0 ? -1 : bytes ? e.total() >> 20 : e.total())
           .setUnit(bytes ? " MiB" : " " + e.unit(), 1)
           .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
           .setUpdateIntervalMillis(200)

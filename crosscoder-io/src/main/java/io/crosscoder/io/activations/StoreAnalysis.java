@@ -1,0 +1,93 @@
+package io.crosscoder.io.activations;
+
+import io.crosscoder.backend.Kernels;
+import io.crosscoder.crosscoder.Crosscoder;
+import io.crosscoder.crosscoder.analysis.ClassThresholds;
+import io.crosscoder.crosscoder.analysis.CrosscoderEvaluator;
+import io.crosscoder.crosscoder.analysis.CrosscoderReport;
+import io.crosscoder.crosscoder.analysis.DecoderGeometry;
+import io.crosscoder.crosscoder.analysis.LatentCards;
+import io.crosscoder.crosscoder.analysis.LatentClass;
+import io.crosscoder.crosscoder.analysis.LatentExamples;
+import io.crosscoder.io.tokenizer.HuggingFaceTokenizers;
+import io.crosscoder.model.Tokenizer;
+import io.crosscoder.progress.ProgressEvent;
+import io.crosscoder.progress.ProgressListener;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.stream.IntStream;
+
+/**
+ * The analysis of a crosscoder on an {@link ActivationStore}: the {@link CrosscoderReport}
+ * (classes, decoder geometry, explained variance, L0, dead latents, latent scaling of the
+ * target-only latents) evaluated on the store's rows in order, plus the readable latents: for the
+ * strongest target-only, base-only and shared latents, the tokens they fire on most and their top
+ * activating contexts, decoded with the tokenizer the harvest stored. The report's notes say what
+ * the rows are (site, models, corpus, which tokens were kept).
+ */
+public final class StoreAnalysis {
+  /** Latents shown per class. */
+  public static final int LATENTS_PER_CLASS = 5;
+  /** Contexts shown per latent. */
+  public static final int CONTEXTS_PER_LATENT = 5;
+  private static final int CHUNK = 1024;
+
+  private StoreAnalysis() {}
+
+  /**
+   * Evaluates {@code coder} on at most {@code maxRows} rows of {@code store}, products on {@code
+   * kernels} (the caller's; not closed), and returns the report with readable latents when the
+   * store holds a tokenizer.
+   *
+   * @param label what was analysed, for the heading
+   */
+  public static CrosscoderReport analyze(String label, Crosscoder coder, ActivationStore store, Kernels kernels,
+      long maxRows, ProgressListener progress) {
+    Objects.requireNonNull(coder, "coder");
+    Objects.requireNonNull(store, "store");
+    if (store.d() != coder.d()) {
+      throw new io.crosscoder.InvalidInputException(store.folder(), null, "activations have d = " + store.d()
+          + " but the crosscoder " + label + " has d = " + coder.d());
+    }
+    ClassThresholds thresholds = ClassThresholds.defaults();
+    LatentClass[] classes = DecoderGeometry.classes(coder, thresholds);
+    int[] targetOnly = IntStream.range(0, classes.length).filter(i -> classes[i] == LatentClass.TARGET_ONLY).toArray();
+    LatentExamples examples = new LatentExamples(coder.dictionarySize(), CONTEXTS_PER_LATENT * 2);
+    long total = Math.min(maxRows, store.rows());
+    CrosscoderReport report;
+    try (CrosscoderEvaluator ev = new CrosscoderEvaluator(coder, targetOnly, kernels)) {
+      long[] done = {0};
+      store.forEach(CHUNK, maxRows, rows -> {
+        long[] labels = new long[rows.activations().rows()];
+        for (int r = 0; r < labels.length; r++) {
+          labels[r] = LatentExamples.rowLabel(rows.sequences()[r], rows.positions()[r]);
+        }
+        ev.add(rows.activations(), (n, codes) -> examples.add(n, codes, labels, rows.tokens()));
+        done[0] += labels.length;
+        progress.onProgress(ProgressEvent.of("analyze", done[0], total, "tokens", ""));
+      });
+      report = CrosscoderReport.of(label, coder, thresholds, ev.result());
+    }
+    report = report.withNotes(notes(store, total));
+    if (store.tokenizer().isPresent()) {
+      try (Tokenizer tok = HuggingFaceTokenizers.open(store.tokenizer().get())) {
+        report = report.withCards(LatentCards.strongest(report, examples, tok, store::sequence, store::document,
+            LATENTS_PER_CLASS, CONTEXTS_PER_LATENT));
+      }
+    }
+    return report;
+  }
+
+  /** What the rows are, one line each. */
+  public static List<String> notes(ActivationStore store, long rows) {
+    List<String> out = new ArrayList<>();
+    out.add("site: " + store.site() + " (the residual stream " + (store.site().kind().name().endsWith("POST")
+        ? "after" : "before") + " block " + store.site().layer() + ")");
+    out.add("base model: " + store.baseModel() + "; target model: " + store.targetModel());
+    out.add("evaluated on " + String.format(Locale.ROOT, "%,d", rows) + " tokens of " + store.text());
+    out.add("tokens: " + store.rowRule());
+    return out;
+  }
+}
