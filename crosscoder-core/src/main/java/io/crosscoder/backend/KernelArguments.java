@@ -314,4 +314,141 @@ public final class KernelArguments {
       }
     }
   }
+
+  // ---------------------------------------------------------------- transformer kernels
+  // These take DeviceBuffer, not the implementation's buffer type, because the defaults of
+  // Kernels check their arguments too; ownership is checked by the downloads and uploads there
+  // and by the implementation's own buffer() check in overrides.
+
+  /** The checks of {@link Kernels#wrapReadOnly}. */
+  public static void wrap(java.lang.foreign.MemorySegment src, DType type, long count) {
+    Objects.requireNonNull(src, "src");
+    floatType(type, "type");
+    if (count < 0 || count > src.byteSize() / type.byteSize()) {
+      throw new IllegalArgumentException("src holds " + src.byteSize() + " bytes, not " + count + " elements of " + type);
+    }
+  }
+
+  /**
+   * {@code count} as an int for a host array of the default methods.
+   *
+   * @throws IllegalArgumentException naming {@code name} when it does not fit in a Java array
+   */
+  public static int hostElements(long count, String name) {
+    if (count > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(name + " has " + count + " elements, more than the host fallback handles (2^31 - 9)");
+    }
+    return (int) count;
+  }
+
+  private static void type(DeviceBuffer b, String name, DType type) {
+    Objects.requireNonNull(b, name);
+    if (b.dtype() != type) {
+      throw new IllegalArgumentException(name + " must be " + type + ", not " + b.dtype());
+    }
+    if (!b.isOpen()) {
+      throw new IllegalArgumentException(name + " is closed");
+    }
+  }
+
+  private static void atLeast(DeviceBuffer b, String name, long needed) {
+    if (b.size() < needed) {
+      throw new IllegalArgumentException(name + " has " + b.size() + " elements, needs " + needed);
+    }
+  }
+
+  private static boolean overlap(DeviceBuffer a, DeviceBuffer b) {
+    return a instanceof ManagedBuffer ma && b instanceof ManagedBuffer mb && ma.overlaps(mb);
+  }
+
+  private static boolean sameStart(DeviceBuffer a, DeviceBuffer b) {
+    return a == b || a instanceof ManagedBuffer ma && b instanceof ManagedBuffer mb && ma.sameStart(mb);
+  }
+
+  /** The checks of {@link Kernels#rmsNorm}. */
+  public static void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer out, int rows, int cols, float eps) {
+    matrix(rows, cols);
+    if (!(eps >= 0f) || !Float.isFinite(eps)) {
+      throw new IllegalArgumentException("eps must be finite and non-negative, got " + eps);
+    }
+    type(x, "x", DType.F32);
+    type(weight, "weight", DType.F32);
+    type(out, "out", DType.F32);
+    long n = (long) rows * cols;
+    atLeast(x, "x", n);
+    atLeast(out, "out", n);
+    atLeast(weight, "weight", cols);
+    if (!sameStart(x, out) && overlap(x, out)) {
+      throw new IllegalArgumentException("out overlaps x without being the same elements");
+    }
+    if (overlap(out, weight)) {
+      throw new IllegalArgumentException("out must not overlap weight");
+    }
+  }
+
+  /** The checks of {@link Kernels#rotaryEmbedding} that need no positions read. */
+  public static void rotaryEmbedding(DeviceBuffer x, int rows, int heads, int headDim, DeviceBuffer positions,
+      DeviceBuffer cos, DeviceBuffer sin) {
+    if (rows < 0 || heads < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", heads " + heads);
+    }
+    if (headDim < 2 || headDim % 2 != 0) {
+      throw new IllegalArgumentException("headDim must be even and positive, got " + headDim);
+    }
+    type(x, "x", DType.F32);
+    type(positions, "positions", DType.I32);
+    type(cos, "cos", DType.F32);
+    type(sin, "sin", DType.F32);
+    atLeast(x, "x", (long) rows * heads * headDim);
+    atLeast(positions, "positions", rows);
+    int half = headDim / 2;
+    if (cos.size() != sin.size() || cos.size() % half != 0) {
+      throw new IllegalArgumentException("cos and sin must have the same size, a multiple of headDim / 2 = " + half
+          + "; got " + cos.size() + " and " + sin.size());
+    }
+    if (overlap(x, cos) || overlap(x, sin) || overlap(x, positions)) {
+      throw new IllegalArgumentException("x must not overlap positions, cos or sin");
+    }
+  }
+
+  /**
+   * Every position must lie in {@code [0, tableRows)}.
+   *
+   * @throws IllegalArgumentException naming the first that does not
+   */
+  public static void positions(int[] positions, int tableRows) {
+    for (int r = 0; r < positions.length; r++) {
+      if (positions[r] < 0 || positions[r] >= tableRows) {
+        throw new IllegalArgumentException("positions[" + r + "] = " + positions[r] + " is outside the table's [0, "
+            + tableRows + ")");
+      }
+    }
+  }
+
+  /** The checks of {@link Kernels#causalSoftmax}. */
+  public static void causalSoftmax(DeviceBuffer x, int rows, int cols, int ld, int firstQuery) {
+    matrix(rows, cols);
+    leading("ld", ld, cols);
+    if (firstQuery < 0) {
+      throw new IllegalArgumentException("firstQuery must be non-negative, got " + firstQuery);
+    }
+    type(x, "x", DType.F32);
+    if (rows > 0 && cols > 0) {
+      atLeast(x, "x", (long) (rows - 1) * ld + cols);
+    }
+  }
+
+  /** The checks of {@link Kernels#siluMultiply}. */
+  public static void siluMultiply(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out) {
+    type(gate, "gate", DType.F32);
+    type(up, "up", DType.F32);
+    type(out, "out", DType.F32);
+    if (gate.size() != up.size() || gate.size() != out.size()) {
+      throw new IllegalArgumentException("gate, up and out must have the same size: " + gate.size() + ", " + up.size()
+          + ", " + out.size());
+    }
+    if (!sameStart(gate, out) && overlap(gate, out) || !sameStart(up, out) && overlap(up, out)) {
+      throw new IllegalArgumentException("out overlaps gate or up without being the same elements");
+    }
+  }
 }

@@ -7,7 +7,9 @@ import java.lang.foreign.MemorySegment;
  * The dense and sparse kernels a crosscoder trainer runs (METHOD.md section 2), on buffers owned
  * by the implementation: matrix products for the encoder {@code [batch x 2d] . [2d x F]} and the
  * decoder {@code [batch x F] . [F x 2d]} and their gradients, bias and ReLU, top-k selection,
- * norms, reductions and the Adam update. The CPU implements it with Java code (and OpenBLAS when
+ * norms, reductions and the Adam update; and the few more a decoder language model's forward
+ * pass needs (RMSNorm, rotary embeddings, causal softmax, the SwiGLU gate, read-only views of
+ * mapped weights), which have host-side defaults so that every implementation runs models. The CPU implements it with Java code (and OpenBLAS when
  * present); a GPU backend implements the same contract, so conformance is checked by one test
  * suite against every implementation.
  *
@@ -64,6 +66,38 @@ public interface Kernels extends AutoCloseable {
    * uploaded without an intermediate heap array.
    */
   void upload(MemorySegment src, DType srcType, DeviceBuffer dst, long dstOffset, long count);
+
+  /**
+   * A read-only buffer holding {@code count} elements of {@code type} (F32 or BF16, little-endian)
+   * from the start of {@code src}, for data that never changes while it is used, such as the
+   * weights of a model mapped from a safetensors file. The CPU returns a view of {@code src}
+   * itself when it can read it in place (native memory, little-endian machine, the address a
+   * multiple of the element size), so a mapped model costs no copy; other implementations, and
+   * the CPU for other segments, allocate a buffer and {@linkplain #upload(MemorySegment, DType,
+   * DeviceBuffer, long, long) upload} into it. This default does the latter.
+   *
+   * <p>Ownership: the caller closes the buffer (closing a view frees nothing). {@code src} must
+   * stay valid while the buffer is used: a view of a segment whose arena was closed (a closed
+   * checkpoint) fails with {@link IllegalStateException} when read, never reads freed memory.
+   * The buffer must not be written: a kernel given it as an output, or an upload into it, throws
+   * at its first write where the buffer is a view (the memory access's {@link
+   * IllegalArgumentException} or {@link UnsupportedOperationException}, and {@code src} is left as
+   * it was), and where it is a copy the write changes the copy only.
+   *
+   * @throws IllegalArgumentException if {@code type} is not F32 or BF16, {@code count} is negative
+   *     or {@code src} holds fewer than {@code count} elements
+   */
+  default DeviceBuffer wrapReadOnly(MemorySegment src, DType type, long count) {
+    KernelArguments.wrap(src, type, count);
+    DeviceBuffer b = allocate(type, count);
+    try {
+      upload(src, type, b, 0, count);
+      return b;
+    } catch (RuntimeException e) {
+      b.close();
+      throw e;
+    }
+  }
 
   /**
    * Copies {@code count} elements {@code srcOffset ..} of {@code src} (F32 or BF16, widened
@@ -370,6 +404,164 @@ public interface Kernels extends AutoCloseable {
    */
   void adam(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer m, DeviceBuffer v,
       float lr, float beta1, float beta2, float eps, long step);
+
+  // ---------------------------------------------------------------- transformer kernels
+
+  /*
+   * The kernels of a decoder's forward pass (io.crosscoder.model.decoder) besides sgemm. Each has
+   * a default that goes through the host (download, compute in Java, upload), so that a backend
+   * that does not override them runs models unchanged, only slower; the CPU overrides them all.
+   */
+
+  /**
+   * RMSNorm of each row of a packed {@code rows x cols} F32 matrix, with the gain {@code weight}
+   * (F32, {@code cols} elements):
+   *
+   * <pre>{@code out(r, c) = (x(r, c) * s_r) * weight[c],   s_r = 1 / sqrt(sum_c x(r, c)^2 / cols + eps)}</pre>
+   *
+   * as Hugging Face's {@code LlamaRMSNorm} computes it in f32 (Zhang and Sennrich 2019). The sum of
+   * squares is accumulated in at least f32 (f32 blocks into f64 on the CPU, f64 in this default),
+   * so results agree with an f64 oracle to about {@code (cols + 8) * 2^-23} relative. A Qwen3
+   * query/key norm per head is this kernel on {@code rows * heads} rows of {@code head_dim}. {@code
+   * out} may be {@code x} (in place); otherwise it must not overlap it.
+   *
+   * @throws IllegalArgumentException on a negative dimension, {@code eps} negative or not finite,
+   *     a buffer too small or of the wrong type, or a partial overlap
+   */
+  default void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer out, int rows, int cols, float eps) {
+    KernelArguments.rmsNorm(x, weight, out, rows, cols, eps);
+    int n = KernelArguments.hostElements((long) rows * cols, "x");
+    float[] xs = new float[n];
+    float[] w = new float[cols];
+    download(x, 0, xs, 0, n);
+    download(weight, 0, w, 0, cols);
+    for (int r = 0; r < rows; r++) {
+      int at = r * cols;
+      double squares = 0;
+      for (int c = 0; c < cols; c++) {
+        squares += (double) xs[at + c] * xs[at + c];
+      }
+      float scale = (float) (1 / Math.sqrt(squares / cols + eps));
+      for (int c = 0; c < cols; c++) {
+        xs[at + c] = (xs[at + c] * scale) * w[c];
+      }
+    }
+    upload(xs, 0, out, 0, n);
+  }
+
+  /**
+   * Rotary position embedding as Hugging Face's Llama, Qwen2 and Mistral apply it ("rotate half",
+   * Su et al. 2021 in the arrangement of {@code apply_rotary_pos_emb}), in place. {@code x} is a
+   * packed F32 matrix of {@code rows} rows of {@code heads * headDim}; with {@code h = headDim / 2},
+   * {@code p = positions[r]} (I32, {@code rows} elements) and {@code c = cos[p * h + i]}, {@code s
+   * = sin[p * h + i]} (F32 tables of {@code P x h}), each head's pair {@code (a, b) = (x_i, x_{i +
+   * h})}, {@code i < h}, becomes
+   *
+   * <pre>{@code x_i = a * c - b * s,   x_{i + h} = b * c + a * s}</pre>
+   *
+   * in f32 (fused multiply-add allowed). The tables hold {@code cos} and {@code sin} of {@code p *
+   * inv_freq[i]}, made by the caller (so rope scaling is the caller's concern).
+   *
+   * @throws IllegalArgumentException if {@code headDim} is odd or not positive, a dimension is
+   *     negative, the tables differ in size or are not a multiple of {@code h}, a buffer is too
+   *     small or of the wrong type, or a position is outside {@code [0, P)} (nothing is written then)
+   */
+  default void rotaryEmbedding(DeviceBuffer x, int rows, int heads, int headDim, DeviceBuffer positions,
+      DeviceBuffer cos, DeviceBuffer sin) {
+    KernelArguments.rotaryEmbedding(x, rows, heads, headDim, positions, cos, sin);
+    int half = headDim / 2;
+    int n = KernelArguments.hostElements((long) rows * heads * headDim, "x");
+    int tableSize = KernelArguments.hostElements(cos.size(), "cos");
+    int[] pos = new int[rows];
+    download(positions, 0, pos, 0, rows);
+    KernelArguments.positions(pos, (int) (cos.size() / half));
+    float[] xs = new float[n];
+    float[] c = new float[tableSize];
+    float[] s = new float[tableSize];
+    download(x, 0, xs, 0, n);
+    download(cos, 0, c, 0, tableSize);
+    download(sin, 0, s, 0, tableSize);
+    for (int r = 0; r < rows; r++) {
+      int t = pos[r] * half;
+      for (int hd = 0; hd < heads; hd++) {
+        int at = (r * heads + hd) * headDim;
+        for (int i = 0; i < half; i++) {
+          float a = xs[at + i];
+          float b = xs[at + i + half];
+          xs[at + i] = a * c[t + i] - b * s[t + i];
+          xs[at + i + half] = b * c[t + i] + a * s[t + i];
+        }
+      }
+    }
+    upload(xs, 0, x, 0, n);
+  }
+
+  /**
+   * Softmax of each row of attention scores under a causal mask with an optional sliding window,
+   * in place. {@code x} is {@code rows x cols} F32 with leading dimension {@code ld}; row {@code
+   * i} holds the scores of the query at position {@code q = firstQuery + i} against the keys at
+   * positions {@code 0 .. cols - 1}. Key {@code j} is visible when
+   *
+   * <pre>{@code j <= q  and  (window <= 0 or q - j < window)}</pre>
+   *
+   * (a window of {@code w} keeps the query's own key and the {@code w - 1} before it, as Hugging
+   * Face's sliding-window mask does: {@code kv_idx > q_idx - sliding_window}). Visible entries
+   * become {@code exp(x_j - m) / sum_visible exp(x_k - m)} with {@code m} the largest visible
+   * score; hidden entries become exactly 0; a row with no visible key becomes all zeros. Elements
+   * between {@code cols} and {@code ld} are neither read nor written. Scores are expected finite
+   * (a NaN among the visible ones makes the row NaN).
+   *
+   * @throws IllegalArgumentException on a negative dimension or {@code firstQuery}, {@code ld <
+   *     max(1, cols)}, or a buffer too small or of the wrong type
+   */
+  default void causalSoftmax(DeviceBuffer x, int rows, int cols, int ld, int firstQuery, int window) {
+    KernelArguments.causalSoftmax(x, rows, cols, ld, firstQuery);
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    if (ld == cols) {
+      // Packed rows: one transfer each way (elements between cols and ld would otherwise be rewritten).
+      int n = KernelArguments.hostElements((long) rows * cols, "x");
+      float[] all = new float[n];
+      download(x, 0, all, 0, n);
+      float[] row = new float[cols];
+      for (int i = 0; i < rows; i++) {
+        System.arraycopy(all, i * cols, row, 0, cols);
+        HostKernels.softmaxRow(row, cols, firstQuery + (long) i, window);
+        System.arraycopy(row, 0, all, i * cols, cols);
+      }
+      upload(all, 0, x, 0, n);
+      return;
+    }
+    float[] row = new float[cols];
+    for (int i = 0; i < rows; i++) {
+      long at = (long) i * ld;
+      download(x, at, row, 0, cols);
+      HostKernels.softmaxRow(row, cols, firstQuery + (long) i, window);
+      upload(row, 0, x, at, cols);
+    }
+  }
+
+  /**
+   * The SwiGLU gate of a Llama MLP (Shazeer 2020), element by element over F32 buffers of equal
+   * size: {@code out[i] = silu(gate[i]) * up[i]} with {@code silu(g) = g / (1 + e^-g)}, in f32
+   * (the exponential within a few ulps). {@code out} may be {@code gate} or {@code up}.
+   *
+   * @throws IllegalArgumentException if the sizes differ, a buffer is not F32, or {@code out}
+   *     partly overlaps an input
+   */
+  default void siluMultiply(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out) {
+    KernelArguments.siluMultiply(gate, up, out);
+    int n = KernelArguments.hostElements(gate.size(), "gate");
+    float[] g = new float[n];
+    float[] u = new float[n];
+    download(gate, 0, g, 0, n);
+    download(up, 0, u, 0, n);
+    for (int i = 0; i < n; i++) {
+      g[i] = (float) (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+    }
+    upload(g, 0, out, 0, n);
+  }
 
   /** Ends the kernels' threads and native resources. Buffers stay the caller's to close. Idempotent. */
   @Override

@@ -727,6 +727,242 @@ public abstract class KernelsConformanceTest {
     }
   }
 
+  // ---------------------------------------------------------------- read-only views of host memory
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"F32", "BF16"})
+  void wrapReadOnlyHoldsTheSegmentAlignedOrNot(String typeName) {
+    DType type = DType.valueOf(typeName);
+    int rows = 37;
+    int cols = 70;
+    Random r = new Random(typeName.hashCode());
+    float[] w = new float[rows * cols];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (r.nextInt(257) - 128) / 64f; // exact in bf16
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      ValueLayout.OfShort h = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+      ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+      for (int shift : new int[] {0, 1}) {
+        // shift 1: an address no element type divides, which the CPU cannot view in place.
+        MemorySegment file = arena.allocate((long) w.length * type.byteSize() + 1, 64).asSlice(shift);
+        for (int i = 0; i < w.length; i++) {
+          if (type == DType.F32) {
+            file.set(f, 4L * i, w[i]);
+          } else {
+            file.set(h, 2L * i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
+          }
+        }
+        DeviceBuffer wb = track(kernels.wrapReadOnly(file, type, w.length));
+        assertThat(wb.dtype()).isEqualTo(type);
+        assertThat(wb.size()).isEqualTo(w.length);
+        assertThat(down(wb)).containsExactly(w);
+        // As the transposed B operand of a product, the way a linear layer's [out, in] weight is used.
+        int m = 5;
+        float[] x = new float[m * cols];
+        for (int i = 0; i < x.length; i++) {
+          x[i] = (r.nextInt(129) - 64) / 32f;
+        }
+        DeviceBuffer y = alloc(DType.F32, (long) m * rows);
+        kernels.sgemm(false, true, m, rows, cols, 1f, up(x), cols, wb, cols, 0f, y, rows);
+        float[] got = down(y);
+        for (int i = 0; i < m; i++) {
+          for (int j = 0; j < rows; j++) {
+            double want = 0;
+            for (int p = 0; p < cols; p++) {
+              want += (double) x[i * cols + p] * w[j * cols + p];
+            }
+            assertThat((double) got[i * rows + j]).isEqualTo(want); // multiples of 2^-11, exact in f32
+          }
+        }
+        wb.close();
+        assertThat(file.get(ValueLayout.JAVA_BYTE, 0)).as("closing the buffer leaves the segment alone")
+            .isEqualTo(file.get(ValueLayout.JAVA_BYTE, 0));
+      }
+      MemorySegment small = arena.allocate(8);
+      assertThatThrownBy(() -> kernels.wrapReadOnly(small, DType.F32, 3)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> kernels.wrapReadOnly(small, DType.F16, 2)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  // ---------------------------------------------------------------- transformer kernels
+
+  @ParameterizedTest(name = "cols={0}")
+  @ValueSource(ints = {1, 7, 33, 129, 1000})
+  void rmsNormMatchesF64InPlaceAndOut(int cols) {
+    Random r = new Random(200 + cols);
+    int rows = 5;
+    float[] x = random(r, rows * cols);
+    for (int i = 0; i < cols; i++) {
+      x[i] *= 40; // a row with a large norm, as the first position of a decoder has
+    }
+    float[] w = random(r, cols);
+    float eps = 1e-5f;
+    DeviceBuffer xb = up(x);
+    DeviceBuffer out = alloc(DType.F32, (long) rows * cols);
+    kernels.rmsNorm(xb, up(w), out, rows, cols, eps);
+    float[] separate = down(out);
+    kernels.rmsNorm(xb, up(w), xb, rows, cols, eps);
+    float[] inPlace = down(xb);
+    for (int i = 0; i < rows; i++) {
+      double squares = 0;
+      for (int c = 0; c < cols; c++) {
+        squares += (double) x[i * cols + c] * x[i * cols + c];
+      }
+      double s = 1 / Math.sqrt(squares / cols + eps);
+      for (int c = 0; c < cols; c++) {
+        double want = x[i * cols + c] * s * w[c];
+        double bound = (cols + 8) * EPS * Math.abs(want) + 1e-30;
+        assertThat((double) separate[i * cols + c]).as("row %d col %d", i, c).isCloseTo(want, within(bound));
+        assertThat(inPlace[i * cols + c]).isEqualTo(separate[i * cols + c]);
+      }
+    }
+    assertThatThrownBy(() -> kernels.rmsNorm(xb, up(w), out, rows, cols, -1f)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> kernels.rmsNorm(xb, up(new float[cols]).slice(0, cols - 1), out, rows, cols, eps))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("weight");
+    assertThatThrownBy(() -> kernels.rmsNorm(xb, up(w), xb.slice(1, (long) rows * cols - 1), rows - 1, cols, eps))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlap");
+  }
+
+  @ParameterizedTest(name = "headDim={0}")
+  @ValueSource(ints = {2, 8, 34, 130})
+  void rotaryEmbeddingRotatesEachHalfPairByItsPosition(int headDim) {
+    Random r = new Random(300 + headDim);
+    int rows = 7;
+    int heads = 3;
+    int half = headDim / 2;
+    int tableRows = 11;
+    float[] x = random(r, rows * heads * headDim);
+    float[] cos = new float[tableRows * half];
+    float[] sin = new float[tableRows * half];
+    for (int i = 0; i < cos.length; i++) {
+      double angle = r.nextDouble() * 20 - 10;
+      cos[i] = (float) Math.cos(angle);
+      sin[i] = (float) Math.sin(angle);
+    }
+    int[] pos = {0, 10, 3, 3, 7, 1, 0};
+    DeviceBuffer xb = up(x);
+    kernels.rotaryEmbedding(xb, rows, heads, headDim, up(pos), up(cos), up(sin));
+    float[] got = down(xb);
+    for (int row = 0; row < rows; row++) {
+      for (int h = 0; h < heads; h++) {
+        int at = (row * heads + h) * headDim;
+        for (int i = 0; i < half; i++) {
+          double a = x[at + i];
+          double b = x[at + half + i];
+          double c = cos[pos[row] * half + i];
+          double s = sin[pos[row] * half + i];
+          double first = 2 * EPS * (Math.abs(a * c) + Math.abs(b * s)) + 1e-30;
+          double second = 2 * EPS * (Math.abs(b * c) + Math.abs(a * s)) + 1e-30;
+          assertThat((double) got[at + i]).as("row %d head %d i %d", row, h, i).isCloseTo(a * c - b * s, within(first));
+          assertThat((double) got[at + half + i]).isCloseTo(b * c + a * s, within(second));
+        }
+      }
+    }
+    int[] bad = pos.clone();
+    bad[4] = tableRows;
+    assertThatThrownBy(() -> kernels.rotaryEmbedding(xb, rows, heads, headDim, up(bad), up(cos), up(sin)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("positions[4] = 11");
+    assertThat(down(xb)).containsExactly(got);
+    assertThatThrownBy(() -> kernels.rotaryEmbedding(xb, rows, heads, headDim + 1, up(pos), up(cos), up(sin)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("even");
+  }
+
+  static Stream<Arguments> softmaxShapes() {
+    return Stream.of(
+        // rows, cols, ld, firstQuery, window
+        Arguments.of(1, 1, 1, 0, 0),
+        Arguments.of(7, 7, 7, 0, 0),
+        Arguments.of(33, 33, 40, 0, 0),
+        Arguments.of(5, 12, 12, 7, 0), // the last five queries of twelve keys
+        Arguments.of(5, 12, 15, 7, 3),
+        Arguments.of(129, 129, 129, 0, 16),
+        Arguments.of(3, 300, 301, 297, 1), // a window of one: each query sees only itself
+        Arguments.of(40, 1030, 1030, 990, 0),
+        Arguments.of(2, 3, 3, 10, 2)); // keys 9 and 10 visible, none stored: rows of zeros
+  }
+
+  @ParameterizedTest(name = "rows={0} cols={1} ld={2} firstQuery={3} window={4}")
+  @MethodSource("softmaxShapes")
+  void causalSoftmaxMatchesF64UnderTheMask(int rows, int cols, int ld, int firstQuery, int window) {
+    Random r = new Random(31L * rows + cols + window);
+    float[] x = new float[(rows - 1) * ld + cols];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = i % ld >= cols ? Float.NaN : (float) (r.nextDouble() * 16 - 8);
+    }
+    DeviceBuffer xb = up(x);
+    kernels.causalSoftmax(xb, rows, cols, ld, firstQuery, window);
+    float[] got = down(xb);
+    for (int i = 0; i < rows; i++) {
+      int q = firstQuery + i;
+      double max = Double.NEGATIVE_INFINITY;
+      int visible = 0;
+      for (int j = 0; j < cols; j++) {
+        if (j <= q && (window <= 0 || q - j < window)) {
+          max = Math.max(max, x[i * ld + j]);
+          visible++;
+        }
+      }
+      double sum = 0;
+      for (int j = 0; j < cols; j++) {
+        if (j <= q && (window <= 0 || q - j < window)) {
+          sum += Math.exp(x[i * ld + j] - max);
+        }
+      }
+      for (int j = 0; j < ld && i * ld + j < x.length; j++) {
+        float g = got[i * ld + j];
+        if (j >= cols) {
+          assertThat(g).as("padding (%d, %d) must not be touched", i, j).isNaN();
+        } else if (j <= q && (window <= 0 || q - j < window)) {
+          double want = Math.exp(x[i * ld + j] - max) / sum;
+          assertThat((double) g).as("(%d, %d)", i, j).isCloseTo(want, within((visible + 8) * EPS * want + 1e-38));
+        } else {
+          assertThat(g).as("hidden (%d, %d)", i, j).isEqualTo(0f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void causalSoftmaxRejectsBadShapes() {
+    DeviceBuffer x = up(new float[] {1, 2, 3, 4});
+    assertThatThrownBy(() -> kernels.causalSoftmax(x, 2, 2, 1, 0, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ld");
+    assertThatThrownBy(() -> kernels.causalSoftmax(x, 2, 3, 3, 0, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("x has 4");
+    assertThatThrownBy(() -> kernels.causalSoftmax(x, 2, 2, 2, -1, 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(down(x)).containsExactly(1, 2, 3, 4);
+  }
+
+  @ParameterizedTest(name = "n={0}")
+  @MethodSource("sizes")
+  void siluMultiplyMatchesF64InPlaceOnEitherInput(int n) {
+    Random r = new Random(400 + n);
+    float[] g = new float[n];
+    for (int i = 0; i < n; i++) {
+      g[i] = (float) (r.nextDouble() * 60 - 30);
+    }
+    float[] special = {0f, -0f, -100f, 100f, 1e-30f, -87f, 20f};
+    for (int i = 0; i < Math.min(n, special.length); i++) {
+      g[i * (n / special.length + 1) % n] = special[i];
+    }
+    float[] u = random(r, n);
+    DeviceBuffer out = alloc(DType.F32, n);
+    kernels.siluMultiply(up(g), up(u), out);
+    float[] separate = down(out);
+    DeviceBuffer gb = up(g);
+    kernels.siluMultiply(gb, up(u), gb);
+    DeviceBuffer ub = up(u);
+    kernels.siluMultiply(up(g), ub, ub);
+    float[] onGate = down(gb);
+    float[] onUp = down(ub);
+    for (int i = 0; i < n; i++) {
+      double want = g[i] / (1 + Math.exp(-(double) g[i])) * u[i];
+      assertThat((double) separate[i]).as("g=%s u=%s", g[i], u[i]).isCloseTo(want, within(8 * EPS * Math.abs(want) + 1e-37));
+      assertThat(onGate[i]).isEqualTo(separate[i]);
+      assertThat(onUp[i]).isEqualTo(separate[i]);
+    }
+    assertThatThrownBy(() -> kernels.siluMultiply(up(g), up(new float[n + 1]), out)).isInstanceOf(IllegalArgumentException.class);
+  }
+
   // ---------------------------------------------------------------- Adam
 
   @Test

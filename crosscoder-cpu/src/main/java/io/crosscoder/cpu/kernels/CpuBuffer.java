@@ -7,7 +7,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A buffer of {@link CpuKernels}: native memory from its own shared {@link Arena} (64-byte
- * aligned, zero-filled), freed by {@link #close()}. Slices share the root's segment.
+ * aligned, zero-filled), freed by {@link #close()}; or a read-only view of memory someone else
+ * owns ({@link CpuKernels#wrapReadOnly}), for which closing frees nothing. Slices share the
+ * root's segment.
  */
 final class CpuBuffer extends ManagedBuffer {
   /** This buffer's elements (a slice of the root's segment for slices). */
@@ -19,6 +21,13 @@ final class CpuBuffer extends ManagedBuffer {
     super(owner, dtype, size);
     this.segment = segment;
     this.arena = arena;
+  }
+
+  /** A root view of {@code segment}, owned elsewhere (no arena: {@link #close()} frees nothing). */
+  CpuBuffer(CpuKernels owner, DType dtype, long size, MemorySegment segment) {
+    super(owner, dtype, size);
+    this.segment = segment;
+    this.arena = null;
   }
 
   private CpuBuffer(CpuBuffer parent, long offset, long count) {
@@ -35,6 +44,8 @@ final class CpuBuffer extends ManagedBuffer {
 
   @Override
   protected void release() {
-    arena.close();
+    if (arena != null) {
+      arena.close();
+    }
   }
 }

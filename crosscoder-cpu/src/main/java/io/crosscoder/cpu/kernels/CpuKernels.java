@@ -2,6 +2,7 @@ package io.crosscoder.cpu.kernels;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
+import io.crosscoder.backend.HostKernels;
 import io.crosscoder.backend.KernelArguments;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.blas.OpenBlas;
@@ -183,6 +184,24 @@ public final class CpuKernels implements Kernels {
           + " elements of " + srcType);
     }
     convert(src, 0, srcType, true, d.segment, dstOffset, d.dtype(), false, count);
+  }
+
+  /**
+   * A view of {@code src} without a copy when it is native memory whose address is a multiple of
+   * the element size on a little-endian machine (a safetensors file mapped by crosscoder-io is:
+   * its header is padded to 8 bytes and its tensors are laid out widest type first); otherwise a
+   * copy, as the default does. The view is read-only: kernels that would write it throw at their
+   * first write.
+   */
+  @Override
+  public DeviceBuffer wrapReadOnly(MemorySegment src, DType type, long count) {
+    KernelArguments.wrap(src, type, count);
+    long bytes = count * type.byteSize();
+    if (src.isNative() && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
+        && src.address() % type.byteSize() == 0) {
+      return new CpuBuffer(this, type, count, src.asSlice(0, bytes).asReadOnly());
+    }
+    return Kernels.super.wrapReadOnly(src, type, count);
   }
 
   @Override
@@ -542,6 +561,80 @@ public final class CpuKernels implements Kernels {
     float rsqrtBc2 = (float) (1 / Math.sqrt(bc2));
     pool.forRange(p.size(), GRAIN, 64, (from, to) ->
         ops.adam(p.segment, g.segment, mb.segment, vb.segment, from, to, beta1, beta2, stepSize, rsqrtBc2, eps));
+  }
+
+  // ---------------------------------------------------------------- transformer kernels
+
+  @Override
+  public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer out, int rows, int cols, float eps) {
+    KernelArguments.rmsNorm(x, weight, out, rows, cols, eps);
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer wb = f32(weight, "weight");
+    CpuBuffer ob = f32(out, "out");
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
+      for (long r = from; r < to; r++) {
+        long at = r * cols;
+        double squares = ops.sumOfSquares(xb.segment, at, at + cols);
+        float scale = (float) (1 / Math.sqrt(squares / cols + eps));
+        ops.scaleRowByWeight(xb.segment, wb.segment, ob.segment, at, cols, scale);
+      }
+    });
+  }
+
+  @Override
+  public void rotaryEmbedding(DeviceBuffer x, int rows, int heads, int headDim, DeviceBuffer positions,
+      DeviceBuffer cos, DeviceBuffer sin) {
+    KernelArguments.rotaryEmbedding(x, rows, heads, headDim, positions, cos, sin);
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer pb = buffer(positions, "positions", DType.I32);
+    CpuBuffer cb = f32(cos, "cos");
+    CpuBuffer sb = f32(sin, "sin");
+    int half = headDim / 2;
+    int[] pos = new int[rows];
+    MemorySegment.copy(pb.segment, I, 0, pos, 0, rows);
+    KernelArguments.positions(pos, (int) Math.min(Integer.MAX_VALUE, cb.size() / half));
+    int width = heads * headDim;
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, width)), 1, (from, to) -> {
+      for (long r = from; r < to; r++) {
+        long table = (long) pos[(int) r] * half;
+        for (int h = 0; h < heads; h++) {
+          ops.rotateHalf(xb.segment, r * width + (long) h * headDim, cb.segment, sb.segment, table, half);
+        }
+      }
+    });
+  }
+
+  @Override
+  public void causalSoftmax(DeviceBuffer x, int rows, int cols, int ld, int firstQuery, int window) {
+    KernelArguments.causalSoftmax(x, rows, cols, ld, firstQuery);
+    CpuBuffer xb = f32(x, "x");
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
+      for (long i = from; i < to; i++) {
+        long at = i * ld;
+        int[] keys = HostKernels.visibleKeys(cols, firstQuery + i, window);
+        int k0 = keys[0];
+        int k1 = Math.max(keys[0], keys[1]);
+        ops.fill(xb.segment, at, at + k0, 0f);
+        ops.fill(xb.segment, at + k1, at + cols, 0f);
+        if (k0 < k1) {
+          float max = ops.max(xb.segment, at + k0, at + k1);
+          double sum = ops.expShiftSum(xb.segment, at + k0, at + k1, max);
+          ops.scale((float) (1 / sum), xb.segment, at + k0, at + k1);
+        }
+      }
+    });
+  }
+
+  @Override
+  public void siluMultiply(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out) {
+    KernelArguments.siluMultiply(gate, up, out);
+    CpuBuffer g = f32(gate, "gate");
+    CpuBuffer u = f32(up, "up");
+    CpuBuffer o = f32(out, "out");
+    pool.forRange(g.size(), GRAIN / 4, 64, (from, to) -> ops.siluMultiply(g.segment, u.segment, o.segment, from, to));
   }
 
   /** Ends the worker threads. Buffers stay usable until closed by their owners. Idempotent. */

@@ -47,4 +47,22 @@ interface ElementwiseOps {
   /** One Adam step over {@code [from, to)}; see {@link io.crosscoder.backend.Kernels#adam}. */
   void adam(MemorySegment p, MemorySegment g, MemorySegment m, MemorySegment v, long from, long to,
       float beta1, float beta2, float stepSize, float rsqrtBc2, float eps);
+
+  /** {@code out[at + c] = (x[at + c] * scale) * weight[c]} for {@code c < cols}: RMSNorm once the row's scale is known. */
+  void scaleRowByWeight(MemorySegment x, MemorySegment weight, MemorySegment out, long at, int cols, float scale);
+
+  /**
+   * Rotate-half RoPE of one head in place: with {@code a = x[at + i]}, {@code b = x[at + half + i]},
+   * {@code c = cos[tableAt + i]}, {@code s = sin[tableAt + i]}, writes {@code a c - b s} and {@code b c + a s}.
+   */
+  void rotateHalf(MemorySegment x, long at, MemorySegment cos, MemorySegment sin, long tableAt, int half);
+
+  /** The largest of {@code x[from .. to)}, {@code to > from}. */
+  float max(MemorySegment x, long from, long to);
+
+  /** {@code x[i] = exp(x[i] - shift)} over the range; returns their sum, f32 blocks added in f64. */
+  double expShiftSum(MemorySegment x, long from, long to, float shift);
+
+  /** {@code out = silu(gate) * up}, {@code silu(g) = g / (1 + exp(-g))}. */
+  void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to);
 }

@@ -116,4 +116,56 @@ final class ScalarElementwise implements ElementwiseOps {
       p.setAtIndex(F, i, p.getAtIndex(F, i) - stepSize * mi / denom);
     }
   }
+
+  @Override
+  public void scaleRowByWeight(MemorySegment x, MemorySegment weight, MemorySegment out, long at, int cols, float scale) {
+    for (int c = 0; c < cols; c++) {
+      out.setAtIndex(F, at + c, (x.getAtIndex(F, at + c) * scale) * weight.getAtIndex(F, c));
+    }
+  }
+
+  @Override
+  public void rotateHalf(MemorySegment x, long at, MemorySegment cos, MemorySegment sin, long tableAt, int half) {
+    for (int i = 0; i < half; i++) {
+      float a = x.getAtIndex(F, at + i);
+      float b = x.getAtIndex(F, at + half + i);
+      float c = cos.getAtIndex(F, tableAt + i);
+      float s = sin.getAtIndex(F, tableAt + i);
+      x.setAtIndex(F, at + i, a * c - b * s);
+      x.setAtIndex(F, at + half + i, b * c + a * s);
+    }
+  }
+
+  @Override
+  public float max(MemorySegment x, long from, long to) {
+    float m = x.getAtIndex(F, from);
+    for (long i = from + 1; i < to; i++) {
+      m = Math.max(m, x.getAtIndex(F, i));
+    }
+    return m;
+  }
+
+  @Override
+  public double expShiftSum(MemorySegment x, long from, long to, float shift) {
+    double total = 0;
+    for (long b = from; b < to; b += SUM_BLOCK) {
+      long e = Math.min(to, b + SUM_BLOCK);
+      float s = 0f;
+      for (long i = b; i < e; i++) {
+        float v = (float) Math.exp(x.getAtIndex(F, i) - shift);
+        x.setAtIndex(F, i, v);
+        s += v;
+      }
+      total += s;
+    }
+    return total;
+  }
+
+  @Override
+  public void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to) {
+    for (long i = from; i < to; i++) {
+      float g = gate.getAtIndex(F, i);
+      out.setAtIndex(F, i, g / (1f + (float) Math.exp(-g)) * up.getAtIndex(F, i));
+    }
+  }
 }

@@ -215,4 +215,92 @@ final class VectorElementwise implements ElementwiseOps {
     }
     tail.adam(p, g, m, v, i, to, beta1, beta2, stepSize, rsqrtBc2, eps);
   }
+
+  @Override
+  public void scaleRowByWeight(MemorySegment x, MemorySegment weight, MemorySegment out, long at, int cols, float scale) {
+    int end = cols / L * L;
+    int c = 0;
+    for (; c < end; c += L) {
+      store(load(x, at + c).mul(scale).mul(load(weight, c)), out, at + c);
+    }
+    for (; c < cols; c++) {
+      out.setAtIndex(F, at + c, (x.getAtIndex(F, at + c) * scale) * weight.getAtIndex(F, c));
+    }
+  }
+
+  @Override
+  public void rotateHalf(MemorySegment x, long at, MemorySegment cos, MemorySegment sin, long tableAt, int half) {
+    int end = half / L * L;
+    int i = 0;
+    for (; i < end; i += L) {
+      FloatVector a = load(x, at + i);
+      FloatVector b = load(x, at + half + i);
+      FloatVector c = load(cos, tableAt + i);
+      FloatVector s = load(sin, tableAt + i);
+      store(a.mul(c).sub(b.mul(s)), x, at + i);
+      store(b.mul(c).add(a.mul(s)), x, at + half + i);
+    }
+    for (; i < half; i++) {
+      float a = x.getAtIndex(F, at + i);
+      float b = x.getAtIndex(F, at + half + i);
+      float c = cos.getAtIndex(F, tableAt + i);
+      float s = sin.getAtIndex(F, tableAt + i);
+      x.setAtIndex(F, at + i, a * c - b * s);
+      x.setAtIndex(F, at + half + i, b * c + a * s);
+    }
+  }
+
+  @Override
+  public float max(MemorySegment x, long from, long to) {
+    long end = bound(from, to);
+    long i = from;
+    float m = Float.NEGATIVE_INFINITY;
+    if (end > from) {
+      FloatVector acc = load(x, i);
+      for (i += L; i < end; i += L) {
+        acc = acc.max(load(x, i));
+      }
+      m = acc.reduceLanes(VectorOperators.MAX);
+    }
+    for (; i < to; i++) {
+      m = Math.max(m, x.getAtIndex(F, i));
+    }
+    return m;
+  }
+
+  @Override
+  public double expShiftSum(MemorySegment x, long from, long to, float shift) {
+    double total = 0;
+    for (long b = from; b < to; b += SUM_BLOCK) {
+      long e = Math.min(to, b + SUM_BLOCK);
+      long end = bound(b, e);
+      FloatVector acc = FloatVector.zero(S);
+      long i = b;
+      for (; i < end; i += L) {
+        FloatVector v = load(x, i).sub(shift).lanewise(VectorOperators.EXP);
+        store(v, x, i);
+        acc = acc.add(v);
+      }
+      float s = acc.reduceLanes(VectorOperators.ADD);
+      for (; i < e; i++) {
+        float v = (float) Math.exp(x.getAtIndex(F, i) - shift);
+        x.setAtIndex(F, i, v);
+        s += v;
+      }
+      total += s;
+    }
+    return total;
+  }
+
+  @Override
+  public void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to) {
+    long end = bound(from, to);
+    long i = from;
+    for (; i < end; i += L) {
+      FloatVector g = load(gate, i);
+      FloatVector e = g.neg().lanewise(VectorOperators.EXP);
+      store(g.div(e.add(1f)).mul(load(up, i)), out, i);
+    }
+    tail.siluMultiply(gate, up, out, i, to);
+  }
 }
