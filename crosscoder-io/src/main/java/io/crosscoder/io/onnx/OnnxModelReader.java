@@ -50,10 +50,13 @@ final class OnnxModelReader {
    * @param initializers the main graph's initializers in file order
    * @param nodes the main graph's nodes in file order
    * @param sparseInitializers how many sparse initializers the graph has (not read)
+   * @param graphInputs the names of the main graph's inputs in file order (before IR version 4 they
+   *     include the initializers)
+   * @param graphOutputs the names of the main graph's outputs in file order
    */
   record ParsedModel(
       SequencedMap<String, String> metadata, List<RawInitializer> initializers, List<GraphNode> nodes,
-      int sparseInitializers) {}
+      int sparseInitializers, List<String> graphInputs, List<String> graphOutputs) {}
 
   private OnnxModelReader(Path file, MemorySegment mapped) {
     this.file = file;
@@ -86,6 +89,8 @@ final class OnnxModelReader {
     List<String> opsets = new ArrayList<>();
     List<RawInitializer> initializers = new ArrayList<>();
     List<GraphNode> nodes = new ArrayList<>();
+    List<String> inputs = new ArrayList<>();
+    List<String> outputs = new ArrayList<>();
     int[] sparse = {0};
     boolean sawGraph = false;
     for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
@@ -102,7 +107,7 @@ final class OnnxModelReader {
         case OnnxSchema.MODEL_MODEL_VERSION -> modelFields.put("onnx.model_version", Long.toString(in.readInt64()));
         case OnnxSchema.MODEL_GRAPH -> {
           int old = pushMessage("graph");
-          graph(initializers, nodes, sparse, modelFields);
+          graph(initializers, nodes, sparse, modelFields, inputs, outputs);
           in.popLimit(old);
           sawGraph = true;
         }
@@ -127,11 +132,11 @@ final class OnnxModelReader {
     }
     SequencedMap<String, String> metadata = new LinkedHashMap<>(modelFields);
     props.forEach(metadata::putIfAbsent);
-    return new ParsedModel(metadata, initializers, nodes, sparse[0]);
+    return new ParsedModel(metadata, initializers, nodes, sparse[0], List.copyOf(inputs), List.copyOf(outputs));
   }
 
   private void graph(List<RawInitializer> initializers, List<GraphNode> nodes, int[] sparse,
-      Map<String, String> modelFields) throws IOException {
+      Map<String, String> modelFields, List<String> inputs, List<String> outputs) throws IOException {
     for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
       FieldDescriptor f = declared(OnnxSchema.GRAPH, tag);
       if (f == null) {
@@ -148,6 +153,8 @@ final class OnnxModelReader {
           in.popLimit(old);
           tensorLabel = null;
         }
+        case OnnxSchema.GRAPH_INPUT -> inputs.add((String) get(message(OnnxSchema.VALUE_INFO), OnnxSchema.VALUE_INFO_NAME));
+        case OnnxSchema.GRAPH_OUTPUT -> outputs.add((String) get(message(OnnxSchema.VALUE_INFO), OnnxSchema.VALUE_INFO_NAME));
         case OnnxSchema.GRAPH_SPARSE_INITIALIZER -> {
           sparse[0]++;
           in.skipField(tag);

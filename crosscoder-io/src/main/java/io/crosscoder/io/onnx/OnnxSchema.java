@@ -35,6 +35,8 @@ final class OnnxSchema {
   static final int GRAPH_NODE = 1;
   static final int GRAPH_NAME = 2;
   static final int GRAPH_INITIALIZER = 5;
+  static final int GRAPH_INPUT = 11;
+  static final int GRAPH_OUTPUT = 12;
   static final int GRAPH_SPARSE_INITIALIZER = 15;
   // NodeProto
   static final int NODE_INPUT = 1;
@@ -65,6 +67,8 @@ final class OnnxSchema {
   static final int TENSOR_DATA_LOCATION = 14;
   /** {@code TensorProto.DataLocation.EXTERNAL}. */
   static final int DATA_LOCATION_EXTERNAL = 1;
+  // ValueInfoProto
+  static final int VALUE_INFO_NAME = 1;
   // StringStringEntryProto
   static final int ENTRY_KEY = 1;
   static final int ENTRY_VALUE = 2;
@@ -79,6 +83,7 @@ final class OnnxSchema {
   static final Descriptor TENSOR;
   static final Descriptor STRING_STRING_ENTRY;
   static final Descriptor OPERATOR_SET_ID;
+  static final Descriptor VALUE_INFO;
 
   private static final String PACKAGE = "io.crosscoder.io.onnx.schema";
 
@@ -122,10 +127,15 @@ final class OnnxSchema {
             optional("op_type", NODE_OP_TYPE, FieldDescriptorProto.Type.TYPE_STRING),
             repeatedMessage("attribute", NODE_ATTRIBUTE, "AttributeProto"),
             optional("domain", NODE_DOMAIN, FieldDescriptorProto.Type.TYPE_STRING)))
+        // The value's type (field 2) is not read: ONNX Runtime reports it once a session exists.
+        .addMessageType(message("ValueInfoProto",
+            optional("name", VALUE_INFO_NAME, FieldDescriptorProto.Type.TYPE_STRING)))
         .addMessageType(message("GraphProto",
             repeatedMessage("node", GRAPH_NODE, "NodeProto"),
             optional("name", GRAPH_NAME, FieldDescriptorProto.Type.TYPE_STRING),
             repeatedMessage("initializer", GRAPH_INITIALIZER, "TensorProto"),
+            repeatedMessage("input", GRAPH_INPUT, "ValueInfoProto"),
+            repeatedMessage("output", GRAPH_OUTPUT, "ValueInfoProto"),
             // SparseTensorProto is not read, only counted: opaque bytes.
             repeated("sparse_initializer", GRAPH_SPARSE_INITIALIZER, FieldDescriptorProto.Type.TYPE_BYTES)))
         .addMessageType(message("ModelProto",
@@ -147,6 +157,7 @@ final class OnnxSchema {
     }
     STRING_STRING_ENTRY = built.findMessageTypeByName("StringStringEntryProto");
     OPERATOR_SET_ID = built.findMessageTypeByName("OperatorSetIdProto");
+    VALUE_INFO = built.findMessageTypeByName("ValueInfoProto");
     TENSOR = built.findMessageTypeByName("TensorProto");
     ATTRIBUTE = built.findMessageTypeByName("AttributeProto");
     NODE = built.findMessageTypeByName("NodeProto");

@@ -41,10 +41,13 @@ final class OnnxOracle {
     }
   }
 
-  /** Node name to node inputs, and the initializers kept. */
+  /**
+   * Node name to node inputs, the initializers kept, and the value of every {@code Constant} node
+   * (its {@code value} tensor attribute) by the name of the value it produces.
+   */
   record Graph(
       Map<String, List<String>> nodeInputs, Map<String, String> nodeOps, Map<String, Stored> initializers,
-      int initializerCount, long rawBytes) {}
+      int initializerCount, long rawBytes, Map<String, Stored> constants) {}
 
   private static final Descriptor MODEL;
 
@@ -58,10 +61,15 @@ final class OnnxOracle {
             .addField(field("int32_data", 5, Type.TYPE_INT32, Label.LABEL_REPEATED, null))
             .addField(field("name", 8, Type.TYPE_STRING, Label.LABEL_OPTIONAL, null))
             .addField(field("raw_data", 9, Type.TYPE_BYTES, Label.LABEL_OPTIONAL, null)))
+        .addMessageType(DescriptorProto.newBuilder().setName("Attribute")
+            .addField(field("name", 1, Type.TYPE_STRING, Label.LABEL_OPTIONAL, null))
+            .addField(field("t", 5, Type.TYPE_MESSAGE, Label.LABEL_OPTIONAL, "." + pkg + ".Tensor")))
         .addMessageType(DescriptorProto.newBuilder().setName("Node")
             .addField(field("input", 1, Type.TYPE_STRING, Label.LABEL_REPEATED, null))
+            .addField(field("output", 2, Type.TYPE_STRING, Label.LABEL_REPEATED, null))
             .addField(field("name", 3, Type.TYPE_STRING, Label.LABEL_OPTIONAL, null))
-            .addField(field("op_type", 4, Type.TYPE_STRING, Label.LABEL_OPTIONAL, null)))
+            .addField(field("op_type", 4, Type.TYPE_STRING, Label.LABEL_OPTIONAL, null))
+            .addField(field("attribute", 5, Type.TYPE_MESSAGE, Label.LABEL_REPEATED, "." + pkg + ".Attribute")))
         .addMessageType(DescriptorProto.newBuilder().setName("Graph")
             .addField(field("node", 1, Type.TYPE_MESSAGE, Label.LABEL_REPEATED, "." + pkg + ".Node"))
             .addField(field("initializer", 5, Type.TYPE_MESSAGE, Label.LABEL_REPEATED, "." + pkg + ".Tensor")))
@@ -99,11 +107,22 @@ final class OnnxOracle {
     Descriptor g = graph.getDescriptorForType();
     Map<String, List<String>> nodeInputs = new HashMap<>();
     Map<String, String> nodeOps = new HashMap<>();
+    Map<String, Stored> constants = new HashMap<>();
     for (DynamicMessage n : (List<DynamicMessage>) graph.getField(g.findFieldByName("node"))) {
       Descriptor d = n.getDescriptorForType();
       String name = (String) n.getField(d.findFieldByName("name"));
       nodeInputs.put(name, List.copyOf((List<String>) n.getField(d.findFieldByName("input"))));
-      nodeOps.put(name, (String) n.getField(d.findFieldByName("op_type")));
+      String op = (String) n.getField(d.findFieldByName("op_type"));
+      nodeOps.put(name, op);
+      if (op.equals("Constant")) {
+        for (DynamicMessage a : (List<DynamicMessage>) n.getField(d.findFieldByName("attribute"))) {
+          Descriptor ad = a.getDescriptorForType();
+          if (a.getField(ad.findFieldByName("name")).equals("value")) {
+            String output = ((List<String>) n.getField(d.findFieldByName("output"))).getFirst();
+            constants.put(output, stored((DynamicMessage) a.getField(ad.findFieldByName("t"))));
+          }
+        }
+      }
     }
     Set<String> wanted = new java.util.HashSet<>();
     for (String node : keepInputsOfNodes) {
@@ -119,13 +138,20 @@ final class OnnxOracle {
       if (!keep.test(name) && !wanted.contains(name)) {
         continue;
       }
-      List<Long> dims = (List<Long>) t.getField(d.findFieldByName("dims"));
-      kept.put(name, new Stored(name, dims.stream().mapToLong(Long::longValue).toArray(),
-          (Integer) t.getField(d.findFieldByName("data_type")),
-          ((ByteString) t.getField(d.findFieldByName("raw_data"))).toByteArray(),
-          List.copyOf((List<Float>) t.getField(d.findFieldByName("float_data"))),
-          List.copyOf((List<Integer>) t.getField(d.findFieldByName("int32_data")))));
+      kept.put(name, stored(t));
     }
-    return new Graph(nodeInputs, nodeOps, kept, initializers.size(), rawBytes);
+    return new Graph(nodeInputs, nodeOps, kept, initializers.size(), rawBytes, constants);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Stored stored(DynamicMessage t) {
+    Descriptor d = t.getDescriptorForType();
+    List<Long> dims = (List<Long>) t.getField(d.findFieldByName("dims"));
+    return new Stored((String) t.getField(d.findFieldByName("name")),
+        dims.stream().mapToLong(Long::longValue).toArray(),
+        (Integer) t.getField(d.findFieldByName("data_type")),
+        ((ByteString) t.getField(d.findFieldByName("raw_data"))).toByteArray(),
+        List.copyOf((List<Float>) t.getField(d.findFieldByName("float_data"))),
+        List.copyOf((List<Integer>) t.getField(d.findFieldByName("int32_data"))));
   }
 }
