@@ -21,6 +21,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -28,6 +29,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -259,11 +262,13 @@ public final class OnnxLanguageModel implements LanguageModel {
         + " weights, ONNX Runtime " + runtimeVersion + " on the CPU, " + threads + " intra-op threads";
   }
 
+  /** The number of blocks found in the graph (12 for bge-small-en, 6 for all-MiniLM-L6-v2). */
   @Override
   public int layers() {
     return graph.layers();
   }
 
+  /** The columns of the word embedding table (384 for bge-small-en). */
   @Override
   public int width() {
     return graph.width();
@@ -285,6 +290,7 @@ public final class OnnxLanguageModel implements LanguageModel {
     return padId;
   }
 
+  /** The tokenizer given to {@link #open}, owned by this model. */
   @Override
   public Tokenizer tokenizer() {
     return tokenizer;
@@ -412,7 +418,7 @@ public final class OnnxLanguageModel implements LanguageModel {
     int width = graph.width();
     long[] shape = tensor.getInfo().getShape();
     if (shape.length != 3 || shape[0] != batch.sequences() || shape[1] != run || shape[2] != width) {
-      throw new InvalidInputException(file, null, "ONNX Runtime returned shape " + java.util.Arrays.toString(shape)
+      throw new InvalidInputException(file, null, "ONNX Runtime returned shape " + Arrays.toString(shape)
           + " for a residual value, expected [" + batch.sequences() + ", " + run + ", " + width + "]");
     }
     FloatBuffer data = tensor.getFloatBuffer();
@@ -496,6 +502,16 @@ public final class OnnxLanguageModel implements LanguageModel {
     /** ONNX Runtime's intra-op threads. */
     public int intraOpThreads() {
       return intraOpThreads;
+    }
+
+    /** The padding id set on the builder; empty when it comes from the tokenizer. */
+    public OptionalInt padId() {
+      return padId < 0 ? OptionalInt.empty() : OptionalInt.of(padId);
+    }
+
+    /** The deepest site the session computes; empty for the last block's output. */
+    public Optional<Site> lastSite() {
+      return Optional.ofNullable(lastSite);
     }
 
     @Override

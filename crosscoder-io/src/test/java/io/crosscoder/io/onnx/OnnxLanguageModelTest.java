@@ -267,6 +267,29 @@ class OnnxLanguageModelTest {
   }
 
   @Test
+  void optionsCheckTheirArguments() {
+    OnnxLanguageModel.Options defaults = OnnxLanguageModel.Options.defaults();
+    assertThat(defaults.intraOpThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+    assertThat(defaults.padId()).isEmpty();
+    assertThat(defaults.lastSite()).isEmpty();
+    OnnxLanguageModel.Options set = OnnxLanguageModel.Options.builder().intraOpThreads(3).padId(7)
+        .lastSite(Site.residPre(4)).build();
+    assertThat(set.intraOpThreads()).isEqualTo(3);
+    assertThat(set.padId()).hasValue(7);
+    assertThat(set.lastSite()).contains(Site.residPre(4));
+    assertThatThrownBy(() -> OnnxLanguageModel.Options.builder().intraOpThreads(0))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("intraOpThreads must be >= 1, got 0");
+    assertThatThrownBy(() -> OnnxLanguageModel.Options.builder().padId(-1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("padId must be >= 0, got -1");
+    assertThatThrownBy(() -> OnnxLanguageModel.Options.builder().lastSite(null)).isInstanceOf(NullPointerException.class);
+    // A padding id outside the vocabulary is refused when the model opens.
+    Path file = folder.resolve(LangchainModels.BGE_SMALL_EN);
+    assertThatThrownBy(() -> OnnxLanguageModel.open(file, TestTokenizer.bert(),
+        OnnxLanguageModel.Options.builder().padId(30522).build()))
+        .isInstanceOf(InvalidInputException.class).hasMessageContaining("padding id 30522");
+  }
+
+  @Test
   void badInputNamesTheModelFile() {
     Path file = folder.resolve(LangchainModels.BGE_SMALL_EN);
     TestTokenizer tokenizer = TestTokenizer.bert();
