@@ -81,8 +81,7 @@ public final class OutputDiffReport implements Report {
         + " target expects |\n|---:|---|---|---|\n");
     for (OutputDiff.Position p : r.largest()) {
       Quote q = Quote.of(tokenizer, p.sequenceIds(), p.position());
-      sb.append("| ").append(num(p.kl())).append(" | ").append(cell(q.before())).append("**").append(cell(q.token()).strip())
-          .append("**").append(cell(q.after())).append(" | `").append(code(tokenizer.token(p.baseTop()))).append("` ")
+      sb.append("| ").append(num(p.kl())).append(" | ").append(q.markdown()).append(" | `").append(code(tokenizer.token(p.baseTop()))).append("` ")
           .append(pct(p.baseTopProbability())).append(" | `").append(code(tokenizer.token(p.targetTop()))).append("` ")
           .append(pct(p.targetTopProbability())).append(" |\n");
     }
@@ -97,7 +96,7 @@ public final class OutputDiffReport implements Report {
     if (!r.documents().isEmpty()) {
       sb.append("\n## Documents with the largest mean KL\n\n| document | positions | mean KL |\n|---|---:|---:|\n");
       for (OutputDiff.DocumentKl d : r.documents()) {
-        sb.append("| ").append(d.document()).append(" (").append(cell(d.id())).append(") | ").append(d.positions())
+        sb.append("| ").append(d.document()).append(" (").append(Quote.escape(d.id())).append(") | ").append(d.positions())
             .append(" | ").append(num(d.meanKl())).append(" |\n");
       }
     }
@@ -241,11 +240,6 @@ public final class OutputDiffReport implements Report {
 
   private static String pct(double p) {
     return String.format(Locale.ROOT, "%.0f%%", 100 * p);
-  }
-
-  private static String cell(String s) {
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
-        .replace("<", "&lt;");
   }
 
   private static String code(String s) {

@@ -11,6 +11,22 @@ package io.crosscoder.model;
  * @param after the text after the token
  */
 public record Quote(String before, String token, String after) {
+  /**
+   * The quote as Markdown: the token in bold, its leading space outside the bold, every character
+   * Markdown or a table cell would read escaped.
+   */
+  public String markdown() {
+    String t = token.strip();
+    String lead = token.substring(0, token.indexOf(t.isEmpty() ? token : t));
+    return escape(before) + lead + "**" + escape(t) + "**" + escape(after);
+  }
+
+  /** Text safe in Markdown and inside a table cell. */
+  public static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+        .replace("`", "\\`").replace("<", "&lt;");
+  }
+
   /** Tokens quoted before the token. */
   public static final int BEFORE = 16;
   /** Tokens quoted after it. */
@@ -30,6 +46,10 @@ public record Quote(String before, String token, String after) {
       if (!tok.isSpecial(ids[t])) {
         before.add(ids[t]);
       }
+    }
+    // A quote starts at a word: WordPiece continuations ("##ing") at the window's edge are dropped.
+    while (!before.isEmpty() && tok.token(before.getFirst()).startsWith("##")) {
+      before.removeFirst();
     }
     java.util.List<Integer> after = new java.util.ArrayList<>();
     for (int t = pos + 1; t < Math.min(ids.length, pos + 1 + AFTER); t++) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.CrosscoderConfig;
+import io.crosscoder.model.Quote;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
 import java.io.IOException;
@@ -343,16 +344,10 @@ public final class CrosscoderReport implements Report {
       }
       sb.append("\n\n| activation | context |\n|---:|---|\n");
       for (LatentCard.Context x : c.contexts()) {
-        sb.append("| ").append(value(x.activation())).append(" | ").append(cell(x.before())).append("**")
-            .append(cell(x.token()).strip()).append("**").append(cell(x.after())).append(" |\n");
+        sb.append("| ").append(value(x.activation())).append(" | ")
+            .append(new Quote(x.before(), x.token(), x.after()).markdown()).append(" |\n");
       }
     }
-  }
-
-  /** Text safe inside a Markdown table cell. */
-  private static String cell(String s) {
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-        .replace("`", "\\`").replace("<", "&lt;");
   }
 
   private static String inlineCode(String s) {
