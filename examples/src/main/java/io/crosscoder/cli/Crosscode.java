@@ -147,9 +147,9 @@ final class Crosscode {
           Long.MAX_VALUE, bar == null ? io.crosscoder.progress.ProgressListener.NONE : bar);
     }
     java.util.List<String> notes = new java.util.ArrayList<>(cc.notes());
-    notes.add(String.format(Locale.ROOT, "trained on %,d tokens for %d steps of %d, learning rate %.3g; the last step's"
-        + " explained variance %.3f (base) / %.3f (target)", trainRows, steps, s.batch, result.config().learningRate(),
-        result.lastStep().explainedVarianceBase(), result.lastStep().explainedVarianceTarget()));
+    notes.add(String.format(Locale.ROOT, "trained on %,d tokens for %d steps of %d, learning rate %.3g (metrics of"
+        + " every step in %s)", trainRows, steps, s.batch, result.config().learningRate(),
+        s.out.resolve("crosscoder.metrics.jsonl").getFileName()));
     result.warnings().forEach(w -> notes.add("warning: " + w));
     cc = cc.withNotes(notes);
     DiffReport weights = ModelDiffer.builder().build().compare(baseModel, targetModel);

@@ -281,39 +281,21 @@ final class VectorElementwise implements ElementwiseOps {
     return m;
   }
 
+  /**
+   * The exponentials are scalar {@link Math#exp}, not {@code lanewise(EXP)}: the Vector API's EXP
+   * is a vector math library call once C2 compiles the loop and {@code Math.exp} per lane before,
+   * which differ in the last bit, so results would depend on the JIT's timing; {@code Math.exp} is
+   * the same in the interpreter and in compiled code. Exponentials cost little beside the products
+   * around them (a softmax row of T keys follows a T x head_dim product).
+   */
   @Override
   public double expShiftSum(MemorySegment x, long from, long to, float shift) {
-    double total = 0;
-    for (long b = from; b < to; b += SUM_BLOCK) {
-      long e = Math.min(to, b + SUM_BLOCK);
-      long end = bound(b, e);
-      FloatVector acc = FloatVector.zero(S);
-      long i = b;
-      for (; i < end; i += L) {
-        FloatVector v = load(x, i).sub(shift).lanewise(VectorOperators.EXP);
-        store(v, x, i);
-        acc = acc.add(v);
-      }
-      float s = acc.reduceLanes(VectorOperators.ADD);
-      for (; i < e; i++) {
-        float v = (float) Math.exp(x.getAtIndex(F, i) - shift);
-        x.setAtIndex(F, i, v);
-        s += v;
-      }
-      total += s;
-    }
-    return total;
+    return tail.expShiftSum(x, from, to, shift);
   }
 
+  /** Scalar, for the reason given at {@link #expShiftSum}. */
   @Override
   public void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to) {
-    long end = bound(from, to);
-    long i = from;
-    for (; i < end; i += L) {
-      FloatVector g = load(gate, i);
-      FloatVector e = g.neg().lanewise(VectorOperators.EXP);
-      store(g.div(e.add(1f)).mul(load(up, i)), out, i);
-    }
-    tail.siluMultiply(gate, up, out, i, to);
+    tail.siluMultiply(gate, up, out, from, to);
   }
 }
