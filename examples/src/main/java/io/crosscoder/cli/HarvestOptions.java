@@ -18,7 +18,7 @@ final class HarvestOptions {
   @Option(names = "--text", paramLabel = "CORPUS", defaultValue = "europarl-en",
       description = {"A .txt file (documents separated by blank lines), a .jsonl file (field text), a folder of",
           ".txt files, or a bundled corpus; default ${DEFAULT-VALUE} (1,270 English Europarl documents)."})
-  String text;
+  String text = "europarl-en";
 
   @Option(names = "--tokens", paramLabel = "N",
       description = "The most tokens to keep; default: the whole corpus.")
@@ -30,7 +30,7 @@ final class HarvestOptions {
 
   @Option(names = "--batch-sequences", paramLabel = "S", defaultValue = "16",
       description = "Sequences per forward pass; default ${DEFAULT-VALUE}.")
-  int batchSequences;
+  int batchSequences = 16;
 
   @Option(names = "--keep-first", description = "Keep the first position of each sequence (dropped by default: its norm is an outlier).")
   boolean keepFirst;
