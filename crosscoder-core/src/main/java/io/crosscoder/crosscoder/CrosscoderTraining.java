@@ -106,8 +106,8 @@ public final class CrosscoderTraining {
    *
    * @throws io.crosscoder.InvalidInputException if the checkpoint is not one of this run (other
    *     settings or width), or the data turn out to be malformed
-   * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, or a file
-   *     cannot be written
+   * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, a file
+   *     cannot be written, or training diverged (weights not finite)
    */
   public TrainingResult train(ActivationSource source) {
     Objects.requireNonNull(source, "source");
@@ -132,7 +132,13 @@ public final class CrosscoderTraining {
         TrainingMetrics m = last[0] != null ? last[0] : finalMetrics(trainer, data);
         long window = deadWindow(config);
         double dead = trainer.silentFraction(window);
-        Crosscoder coder = trainer.weights().crosscoder(norm);
+        Crosscoder coder;
+        try {
+          coder = trainer.weights().crosscoder(norm);
+        } catch (IllegalArgumentException e) {
+          throw new CrosscoderException(String.format(Locale.ROOT, "training diverged (%s): use a lower learning"
+              + " rate (now %.3g)", e.getMessage(), config.learningRate()), e);
+        }
         return new TrainingResult(coder, config, m, dead, window, from, backend.description(),
             (System.nanoTime() - start) / 1e9, warnings(config, m, dead, window));
       } catch (IOException e) {

@@ -1,7 +1,9 @@
 package io.crosscoder.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.crosscoder.CrosscoderException;
 import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.CrosscoderTraining;
@@ -121,6 +123,16 @@ class TrainingDefaultsTest {
     assertThat(r.warnings().get(0)).contains("below 0.8").contains("more steps (now 200)")
         .contains("a larger learning rate (now 1.00e-05; without one set, this run would use 0.0100")
         .contains("a larger BatchTopK k (now 3)").contains("a larger dictionary (now 48 latents)");
+  }
+
+  @Test
+  void aDivergedRunSaysSoInsteadOfReturningNonFiniteWeights() {
+    try (ActivationSource source = PLANTED.source(1 << 14, 7)) {
+      CrosscoderTraining t = CrosscoderTraining.builder().dictionarySize(48).sparsity(Sparsity.l1(1)).steps(6)
+          .batchSize(64).learningRate(1e30).backend("cpu").build();
+      assertThatThrownBy(() -> t.train(source)).isInstanceOf(CrosscoderException.class)
+          .hasMessageStartingWith("training diverged (").hasMessageEndingWith("use a lower learning rate (now 1.00e+30)");
+    }
   }
 
   @Test
