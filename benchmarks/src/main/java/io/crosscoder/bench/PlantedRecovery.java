@@ -1,44 +1,55 @@
 package io.crosscoder.bench;
 
-import io.crosscoder.cpu.kernels.CpuKernels;
-import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.ActivationSource;
+import io.crosscoder.crosscoder.Crosscoder;
+import io.crosscoder.crosscoder.CrosscoderTraining;
 import io.crosscoder.crosscoder.Sparsity;
+import io.crosscoder.crosscoder.TrainingResult;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
-import io.crosscoder.crosscoder.train.CrosscoderTrainer;
-import io.crosscoder.crosscoder.train.TrainedWeights;
+import io.crosscoder.crosscoder.analysis.CrosscoderEvaluation;
+import io.crosscoder.crosscoder.analysis.CrosscoderEvaluator;
 import io.crosscoder.crosscoder.train.TrainingConfig;
-import io.crosscoder.crosscoder.train.TrainingData;
 import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.io.activations.PlantedDictionary;
 import io.crosscoder.progress.ProgressListener;
 import java.util.Locale;
-import java.util.SplittableRandom;
 
 /**
  * The crosscoder benchmark with known answers, at a realistic width: activations drawn from a
  * planted dictionary (shared, base-only and target-only features, sparse codes, noise), a
- * crosscoder trained on them, and the share of planted features it recovers (a latent whose joint
- * decoder [d^A, d^B] has cosine at least 0.9 with the feature's joint direction) and classifies
- * right (relative decoder norm in the feature's class by the default thresholds).
+ * crosscoder trained on them through the front door ({@link CrosscoderTraining}: normalisation,
+ * default learning rate and warm-up unless given), and the share of planted features it recovers
+ * (a latent whose joint decoder [d^A, d^B], in raw units, has cosine at least 0.9 with the
+ * feature's joint direction) and classifies right (relative decoder norm in the feature's class by
+ * the default thresholds). Every epoch is fresh tokens; explained variance is measured on fresh
+ * held-out tokens (20,000 unless {@code --held-out N}).
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -cp benchmarks/target/benchmarks.jar io.crosscoder.bench.PlantedRecovery \
- *     [--d 256] [--shared 192] [--exclusive 32] [--dict 1024] [--k 8] [--steps 3000] [--batch 1024] [--variant batchtopk|l1]
+ *     [--d 256] [--shared 256] [--exclusive 32] [--dict 2048] [--k 8] [--steps 3000] [--batch 1024] \
+ *     [--variant batchtopk|l1] [--lambda 1] [--lr LR] [--warmup N] [--seed 1] [--backend cpu|cuda] [--held-out 20000]
  * </pre>
+ *
+ * The last line is machine-readable: {@code RESULT key=value ...}.
  */
 public final class PlantedRecovery {
   private PlantedRecovery() {}
 
   public static void main(String[] args) {
     int d = 256;
-    int shared = 192;
+    int shared = 256;
     int exclusive = 32;
-    int dict = 1024;
+    int dict = 2048;
     int k = 8;
     long steps = 3000;
     int batch = 1024;
     String variant = "batchtopk";
-    float lambda = 1f;
+    double lambda = 1;
+    Double lr = null;
+    Long warmup = null;
+    long seed = 1;
+    String backend = null;
+    int heldOutTokens = 20_000;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--d" -> d = Integer.parseInt(args[++i]);
@@ -49,7 +60,12 @@ public final class PlantedRecovery {
         case "--steps" -> steps = Long.parseLong(args[++i]);
         case "--batch" -> batch = Integer.parseInt(args[++i]);
         case "--variant" -> variant = args[++i];
-        case "--lambda" -> lambda = Float.parseFloat(args[++i]);
+        case "--lambda" -> lambda = Double.parseDouble(args[++i]);
+        case "--lr" -> lr = Double.parseDouble(args[++i]);
+        case "--warmup" -> warmup = Long.parseLong(args[++i]);
+        case "--seed" -> seed = Long.parseLong(args[++i]);
+        case "--backend" -> backend = args[++i];
+        case "--held-out" -> heldOutTokens = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -58,45 +74,71 @@ public final class PlantedRecovery {
     double p = (double) k / features;
     PlantedDictionary planted = PlantedDictionary.of(
         new PlantedDictionary.Spec(d, shared, 0, exclusive, exclusive, 0, p, 1.0, 0.01, 17));
-    TrainingConfig.Builder cb = TrainingConfig.builder().dictionarySize(dict).batchSize(batch).steps(steps)
-        .learningRate(1e-3f).warmupSteps(Math.min(200, steps / 10)).seed(1);
-    if (variant.equals("l1")) {
-      cb.sparsity(Sparsity.l1(lambda));
-    } else {
-      cb.sparsity(Sparsity.batchTopK(k));
+    CrosscoderTraining.Builder b = CrosscoderTraining.builder().dictionarySize(dict).batchSize(batch).steps(steps)
+        .seed(seed).sparsity(variant.equals("l1") ? Sparsity.l1(lambda) : Sparsity.batchTopK(k))
+        .progress(ProgressListener.on(TrainingMetrics.class, m -> {
+          if (m.step() % 250 == 0) {
+            System.out.printf(Locale.ROOT, "step %d: loss %.4g, L0 %.2f, EV %.4f / %.4f, dead %.1f%%, lr %.3g%n",
+                m.step(), m.totalLoss(), m.l0(), m.explainedVarianceBase(), m.explainedVarianceTarget(),
+                100 * m.deadFraction(), m.learningRate());
+          }
+        }));
+    if (lr != null) {
+      b.learningRate(lr);
     }
-    TrainingConfig config = cb.build();
-    int dd = d;
-    TrainingData data = new TrainingData() {
-      long index;
-
-      @Override
-      public int d() {
-        return dd;
-      }
-
-      @Override
-      public ActivationBatch next(int rows) {
-        return planted.sample(rows, new SplittableRandom(1_000_003L * ++index));
-      }
-    };
-    long start = System.nanoTime();
-    TrainedWeights w;
-    try (CpuKernels kernels = CpuKernels.withDefaults();
-        CrosscoderTrainer trainer = CrosscoderTrainer.start(kernels, config, data)) {
-      w = trainer.train(ProgressListener.on(TrainingMetrics.class, m -> {
-        if (m.step() % 250 == 0) {
-          System.out.printf(Locale.ROOT, "step %d: loss %.4g, L0 %.2f, EV %.4f / %.4f, dead %.1f%%%n", m.step(),
-              m.totalLoss(), m.l0(), m.explainedVarianceBase(), m.explainedVarianceTarget(), 100 * m.deadFraction());
-        }
-      }));
+    if (warmup != null) {
+      b.warmupSteps(warmup);
     }
-    double seconds = (System.nanoTime() - start) / 1e9;
+    if (backend != null) {
+      b.backend(backend);
+    }
+    CrosscoderTraining training = b.build();
+    TrainingConfig config = training.config();
+    TrainingResult result;
+    try (ActivationSource source = planted.source(1 << 20, seed)) {
+      result = training.train(source);
+    }
+    CrosscoderEvaluation heldOut;
+    try (ActivationSource fresh = planted.source(heldOutTokens, seed + 1_000_003)) {
+      heldOut = CrosscoderEvaluator.evaluate(result.crosscoder(), ClassThresholds.defaults(), fresh, heldOutTokens);
+    }
+    int[] recovery = recovery(result.crosscoder(), planted);
 
+    System.out.printf(Locale.ROOT, "%s, d = %d, %d planted features (%d shared, %d base-only, %d target-only), F = %d,"
+            + " %d steps of %d tokens, learning rate %.3g after %d warm-up steps, in %.0f s (%.0f tokens/s) on %s%n",
+        config.sparsity(), d, features, shared, exclusive, exclusive, dict, steps, batch, config.learningRate(),
+        config.warmupSteps(), result.seconds(), steps * batch / result.seconds(), result.backend());
+    System.out.printf(Locale.ROOT, "held-out explained variance %.4f / %.4f, L0 %.2f, %d dead latents%n",
+        heldOut.explainedVarianceA(), heldOut.explainedVarianceB(), heldOut.meanL0(), heldOut.deadLatents());
+    System.out.printf(Locale.ROOT, "recovered %d of %d (%.1f%%) with decoder cosine >= 0.9; %d of those (%.1f%%) in the"
+            + " right class%n", recovery[0], features, 100.0 * recovery[0] / features, recovery[1],
+        recovery[0] == 0 ? 0 : 100.0 * recovery[1] / recovery[0]);
+    result.warnings().forEach(w -> System.out.println("warning: " + w));
+    TrainingMetrics last = result.lastStep();
+    System.out.printf(Locale.ROOT, "RESULT variant=%s d=%d features=%d dict=%d k=%d steps=%d batch=%d lr=%.4g warmup=%d"
+            + " found=%d right=%d evA=%.4f evB=%.4f l0=%.2f dead=%.4f trainEvA=%.4f trainEvB=%.4f warnings=%d"
+            + " seconds=%.0f%n", variant, d, features, dict, k, steps, batch, config.learningRate(),
+        config.warmupSteps(), recovery[0], recovery[1], heldOut.explainedVarianceA(), heldOut.explainedVarianceB(),
+        heldOut.meanL0(), result.deadFraction(), last.explainedVarianceBase(), last.explainedVarianceTarget(),
+        result.warnings().size(), result.seconds());
+  }
+
+  /**
+   * {@code [found, right]}: planted features with a latent whose joint decoder, in raw units
+   * (divided by the normalisation's scale), has cosine at least 0.9 with the feature's joint
+   * direction, and of those the ones whose best latent's relative decoder norm (raw units) falls
+   * in the feature's class.
+   */
+  static int[] recovery(Crosscoder coder, PlantedDictionary planted) {
+    int d = coder.d();
+    int dict = coder.dictionarySize();
+    double sA = coder.normalisation().scale(0);
+    double sB = coder.normalisation().scale(1);
+    float[] dec = coder.decoderWeights();
     ClassThresholds thresholds = ClassThresholds.defaults();
     int found = 0;
     int right = 0;
-    for (int q = 0; q < features; q++) {
+    for (int q = 0; q < planted.features(); q++) {
       float[] ua = planted.direction(q, 0);
       float[] ub = planted.direction(q, 1);
       double un = 0;
@@ -111,11 +153,11 @@ public final class PlantedRecovery {
         double nb = 0;
         int base = i * 2 * d;
         for (int j = 0; j < d; j++) {
-          double a = w.wDec()[base + j];
-          double b = w.wDec()[base + d + j];
-          dot += a * ua[j] + b * ub[j];
+          double a = dec[base + j] / sA;
+          double bb = dec[base + d + j] / sB;
+          dot += a * ua[j] + bb * ub[j];
           na += a * a;
-          nb += b * b;
+          nb += bb * bb;
         }
         double cos = dot / Math.sqrt(un * (na + nb));
         if (cos > best) {
@@ -130,10 +172,6 @@ public final class PlantedRecovery {
         }
       }
     }
-    System.out.printf(Locale.ROOT, "%s, d = %d, %d planted features (%d shared, %d base-only, %d target-only), F = %d,"
-            + " %d steps of %d tokens in %.0f s (%.0f tokens/s)%n", config.sparsity(), d, features, shared, exclusive,
-        exclusive, dict, steps, batch, seconds, steps * batch / seconds);
-    System.out.printf(Locale.ROOT, "recovered %d of %d (%.1f%%) with decoder cosine >= 0.9; %d of those (%.1f%%) in the"
-        + " right class%n", found, features, 100.0 * found / features, right, found == 0 ? 0 : 100.0 * right / found);
+    return new int[] {found, right};
   }
 }

@@ -13,6 +13,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -20,7 +23,9 @@ import java.util.Objects;
  * for weights, this is for activations. It selects the compute backend, estimates the
  * per-model normalisation once from the data, trains (resuming from its checkpoint when one
  * exists), and returns the {@link Crosscoder} with its configuration, sparsity (with BatchTopK's
- * learned threshold) and normalisation, the last step's metrics and warnings about the result.
+ * learned threshold) and normalisation, the last step's metrics, and warnings, each with what to
+ * change, when the result is not yet usable: explained variance below 0.8 for either model at the
+ * end, or more than half the latents dead.
  *
  * <pre>{@code
  * try (ActivationSource acts = ActivationShards.open(Path.of("acts"))) {
@@ -38,7 +43,9 @@ import java.util.Objects;
  * }
  * }</pre>
  *
- * <p>Everything not set has a default: 1000 steps, the rest those of {@link TrainingConfig}. Immutable and thread-safe; one instance may train
+ * <p>Everything not set has a default: 1000 steps, a learning rate and warm-up chosen from the
+ * dictionary size and the steps ({@link TrainingConfig#defaultLearningRate}, {@link
+ * TrainingConfig#defaultWarmupSteps}), the rest those of {@link TrainingConfig}. Immutable and thread-safe; one instance may train
  * several sources at once, provided each run has its own checkpoint and metrics file.
  */
 public final class CrosscoderTraining {
@@ -46,6 +53,10 @@ public final class CrosscoderTraining {
   private static final int NORMALISATION_BATCH = 4096;
   /** Tokens the normalisation is estimated from (the first of one epoch in the seed's order). */
   private static final long NORMALISATION_TOKENS = 200_000;
+  /** Explained variance (of either model, at the end of training) below which a run is warned about. */
+  static final double MIN_EXPLAINED = 0.8;
+  /** The fraction of dead latents above which a run is warned about. */
+  static final double MAX_DEAD = 0.5;
 
   private final TrainingConfig config;
   private final Normalisation.Kind normalisation;
@@ -95,8 +106,8 @@ public final class CrosscoderTraining {
    *
    * @throws io.crosscoder.InvalidInputException if the checkpoint is not one of this run (other
    *     settings or width), or the data turn out to be malformed
-   * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, or a file
-   *     cannot be written
+   * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, a file
+   *     cannot be written, or training diverged (weights not finite)
    */
   public TrainingResult train(ActivationSource source) {
     Objects.requireNonNull(source, "source");
@@ -119,9 +130,17 @@ public final class CrosscoderTraining {
         listener = listener.andThen(progress);
         trainer.run(config.steps(), listener, checkpoint, checkpoint == null ? 0 : checkpointEvery);
         TrainingMetrics m = last[0] != null ? last[0] : finalMetrics(trainer, data);
-        Crosscoder coder = trainer.weights().crosscoder(norm);
-        return new TrainingResult(coder, config, m, from, backend.description(), (System.nanoTime() - start) / 1e9,
-            java.util.List.of());
+        long window = deadWindow(config);
+        double dead = trainer.silentFraction(window);
+        Crosscoder coder;
+        try {
+          coder = trainer.weights().crosscoder(norm);
+        } catch (IllegalArgumentException e) {
+          throw new CrosscoderException(String.format(Locale.ROOT, "training diverged (%s): use a lower learning"
+              + " rate (now %.3g)", e.getMessage(), config.learningRate()), e);
+        }
+        return new TrainingResult(coder, config, m, dead, window, from, backend.description(),
+            (System.nanoTime() - start) / 1e9, warnings(config, m, dead, window));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot close the metrics file " + metricsFile, e);
       }
@@ -130,6 +149,46 @@ public final class CrosscoderTraining {
         backend.close();
       }
     }
+  }
+
+  /** A quarter of the run's tokens, at least one batch, at most the dead-latent window of training. */
+  static long deadWindow(TrainingConfig c) {
+    long runTokens = c.steps() * c.batchSize();
+    return Math.min(c.deadTokens(), Math.max(c.batchSize(), runTokens / 4));
+  }
+
+  /**
+   * What to tell the user about a finished run: explained variance below {@value #MIN_EXPLAINED}
+   * for either model, or more than half the latents dead, each with what to change.
+   */
+  static List<String> warnings(TrainingConfig c, TrainingMetrics m, double dead, long window) {
+    List<String> out = new ArrayList<>();
+    double ev = Math.min(m.explainedVarianceBase(), m.explainedVarianceTarget());
+    if (!(ev >= MIN_EXPLAINED)) {
+      float suggested = TrainingConfig.defaultLearningRate(c.dictionarySize(), c.steps());
+      String lr = c.learningRate() < suggested
+          ? String.format(Locale.ROOT, "a larger learning rate (now %.3g; without one set, this run would use %.3g)",
+              c.learningRate(), suggested)
+          : String.format(Locale.ROOT, "a check of the learning rate (now %.3g)", c.learningRate());
+      out.add(String.format(Locale.ROOT, "explained variance at the end is %.3f (base) / %.3f (target), below %.1f:"
+          + " the crosscoder reconstructs too little of the activations for its latents to be trusted. Try more"
+          + " steps (now %d), %s, %s, or a larger dictionary (now %d latents).", m.explainedVarianceBase(),
+          m.explainedVarianceTarget(), MIN_EXPLAINED, c.steps(), lr, looser(c.sparsity()), c.dictionarySize()));
+    }
+    if (dead > MAX_DEAD) {
+      out.add(String.format(Locale.ROOT, "%.0f%% of the latents (more than half) did not fire in the last %d tokens:"
+          + " they are dead weight, and the live ones may be too few to read. Try a smaller dictionary (now %d"
+          + " latents), a lower learning rate (now %.3g), %s, or more steps (now %d).", 100 * dead, window,
+          c.dictionarySize(), c.learningRate(), looser(c.sparsity()), c.steps()));
+    }
+    return out;
+  }
+
+  private static String looser(Sparsity s) {
+    return switch (s) {
+      case Sparsity.L1 l1 -> "a smaller L1 coefficient (now " + l1.lambda() + ")";
+      case Sparsity.BatchTopK t -> "a larger BatchTopK k (now " + t.k() + ")";
+    };
   }
 
   /** The metrics of one fresh batch at the final parameters, numbered as the run's last step. */
@@ -206,8 +265,8 @@ public final class CrosscoderTraining {
     }
 
     /**
-     * The peak learning rate, finite and positive as an f32 (default: {@link
-     * TrainingConfig#learningRate()}).
+     * The peak learning rate, finite and positive as an f32 (default: {@code min(1e-2, max(2e-4 *
+     * sqrt(16384 / F), 4 / steps))}, see {@link TrainingConfig#defaultLearningRate}).
      */
     public Builder learningRate(double lr) {
       if (!(lr > 0) || !(lr <= Float.MAX_VALUE) || (float) lr == 0f) {
@@ -217,7 +276,7 @@ public final class CrosscoderTraining {
       return this;
     }
 
-    /** Steps of linear learning-rate warm-up, at least 0 (default: {@link TrainingConfig#warmupSteps()}). */
+    /** Steps of linear learning-rate warm-up, at least 0 (default: 5% of the steps, at most 1000). */
     public Builder warmupSteps(long steps) {
       config.warmupSteps(steps);
       return this;

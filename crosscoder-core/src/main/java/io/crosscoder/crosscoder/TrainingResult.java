@@ -17,13 +17,17 @@ import java.util.Objects;
  * @param lastStep the metrics of the run's last step (on that step's batch, before its update);
  *     for a run that was already complete in its checkpoint, of one fresh batch at the final
  *     parameters
+ * @param deadFraction the fraction of latents that did not fire in the last {@code deadWindow}
+ *     tokens of training
+ * @param deadWindow the tokens {@code deadFraction} looks back: a quarter of the run's tokens, at
+ *     most {@link TrainingConfig#deadTokens()}
  * @param resumedFromStep the step the run resumed from (0 for a fresh run)
  * @param backend the compute backend's description
  * @param seconds wall-clock time of this call
  * @param warnings what looks wrong with the result and what to change, empty when nothing does
  */
 public record TrainingResult(Crosscoder crosscoder, TrainingConfig config, TrainingMetrics lastStep,
-    long resumedFromStep, String backend, double seconds, List<String> warnings) {
+    double deadFraction, long deadWindow, long resumedFromStep, String backend, double seconds, List<String> warnings) {
 
   /** Checks for nulls and copies the warnings. */
   public TrainingResult {

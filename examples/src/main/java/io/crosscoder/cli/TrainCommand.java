@@ -56,11 +56,12 @@ final class TrainCommand implements Callable<Integer> {
   int batch;
 
   @Option(names = "--lr", paramLabel = "LR",
-      description = "Peak learning rate; default 5e-5.")
+      description = {"Peak learning rate; default min(1e-2, max(2e-4 * sqrt(16384 / F), 4 / steps)):",
+          "Gao et al.'s 1/sqrt(F) rule for long runs, more for short ones."})
   Double lr;
 
   @Option(names = "--warmup", paramLabel = "N",
-      description = "Learning-rate warm-up steps; default 1000.")
+      description = "Learning-rate warm-up steps; default 5% of the steps, at most 1000.")
   Long warmup;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",

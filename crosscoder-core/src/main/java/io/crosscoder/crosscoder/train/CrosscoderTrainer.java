@@ -420,6 +420,25 @@ public final class CrosscoderTrainer implements AutoCloseable {
     return new TrainedWeights(d, f, shared, config.sparsity(), enc, dec, be, bd, topK ? threshold : Float.NaN);
   }
 
+  /**
+   * The fraction of latents that have not been active in the last {@code tokens} tokens trained on
+   * (a latent never active counts as silent once that many tokens have passed).
+   *
+   * @throws IllegalArgumentException if {@code tokens < 1}
+   */
+  public double silentFraction(long tokens) {
+    if (tokens < 1) {
+      throw new IllegalArgumentException("tokens must be at least 1, got " + tokens);
+    }
+    int n = 0;
+    for (int i = 0; i < f; i++) {
+      if (tokensSinceFired[i] >= tokens) {
+        n++;
+      }
+    }
+    return n / (double) f;
+  }
+
   /** The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens). */
   public double deadFraction() {
     return countDead() / (double) f;

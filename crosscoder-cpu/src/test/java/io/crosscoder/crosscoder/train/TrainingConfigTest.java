@@ -59,6 +59,37 @@ class TrainingConfigTest {
   }
 
   @Test
+  void learningRateAndWarmUpFollowTheDictionaryAndTheRunUnlessSet() {
+    // min(1e-2, max(2e-4 sqrt(16384 / F), 4 / steps)), by hand.
+    assertThat(TrainingConfig.defaultLearningRate(16384, 100_000)).isEqualTo(2e-4f);
+    assertThat(TrainingConfig.defaultLearningRate(65536, 1_000_000)).isEqualTo(1e-4f);
+    assertThat(TrainingConfig.defaultLearningRate(16384, 20_000)).isEqualTo(2e-4f); // the terms meet
+    assertThat(TrainingConfig.defaultLearningRate(16384, 10_000)).isEqualTo(4e-4f);
+    assertThat(TrainingConfig.defaultLearningRate(2048, 3000)).isEqualTo((float) (4.0 / 3000));
+    assertThat(TrainingConfig.defaultLearningRate(2048, 100_000)).isEqualTo((float) (2e-4 * Math.sqrt(8)));
+    assertThat(TrainingConfig.defaultLearningRate(48, 300)).isEqualTo(1e-2f);
+    assertThat(TrainingConfig.defaultLearningRate(1, 1_000_000)).isEqualTo(1e-2f); // 2e-4 * 128, capped
+    assertThat(TrainingConfig.defaultWarmupSteps(3000)).isEqualTo(150);
+    assertThat(TrainingConfig.defaultWarmupSteps(20_000)).isEqualTo(1000);
+    assertThat(TrainingConfig.defaultWarmupSteps(1_000_000)).isEqualTo(1000);
+    assertThat(TrainingConfig.defaultWarmupSteps(10)).isEqualTo(1); // round(0.5)
+    assertThat(TrainingConfig.defaultWarmupSteps(1)).isZero();
+    assertThatThrownBy(() -> TrainingConfig.defaultLearningRate(0, 10)).hasMessageContaining("at least 1");
+
+    TrainingConfig c = TrainingConfig.builder().dictionarySize(2048).steps(3000).build();
+    assertThat(c.learningRate()).isEqualTo((float) (4.0 / 3000));
+    assertThat(c.warmupSteps()).isEqualTo(150);
+    // Unset values are derived again for the new run; set ones are kept.
+    TrainingConfig longer = c.toBuilder().steps(100_000).build();
+    assertThat(longer.learningRate()).isEqualTo((float) (2e-4 * Math.sqrt(8)));
+    assertThat(longer.warmupSteps()).isEqualTo(1000);
+    TrainingConfig set = TrainingConfig.builder().dictionarySize(2048).steps(3000).learningRate(1e-3f).warmupSteps(7)
+        .build().toBuilder().steps(100_000).build();
+    assertThat(set.learningRate()).isEqualTo(1e-3f);
+    assertThat(set.warmupSteps()).isEqualTo(7);
+  }
+
+  @Test
   void thresholdStartsHalfwayThroughShortRunsUnlessSet() {
     assertThat(TrainingConfig.builder().dictionarySize(8).build().thresholdStartStep()).isEqualTo(1000);
     assertThat(TrainingConfig.builder().dictionarySize(8).steps(300).build().thresholdStartStep()).isEqualTo(150);

@@ -1,6 +1,7 @@
 package io.crosscoder.io.activations;
 
 import io.crosscoder.crosscoder.ActivationBatch;
+import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.analysis.LatentClass;
 import io.crosscoder.io.safetensors.SafetensorsWriter;
 import io.crosscoder.tensor.DType;
@@ -11,9 +12,12 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.SplittableRandom;
 
 /**
@@ -248,6 +252,67 @@ public final class PlantedDictionary {
     float[] b = new float[rows * d()];
     sample(rows, rnd, a, b, null);
     return new ActivationBatch(rows, d(), a, b);
+  }
+
+  /**
+   * An in-memory {@link ActivationSource} of this dictionary: each epoch is {@code tokensPerEpoch}
+   * fresh tokens drawn from a generator seeded by {@code seed} and the epoch's seed, so that a
+   * trainer, which asks for epoch seeds {@code s, s + 1, ...}, sees new tokens every epoch and the
+   * same tokens on a rerun. Nothing is stored; batches are drawn as they are asked for. Closing
+   * it does nothing.
+   *
+   * @throws IllegalArgumentException if {@code tokensPerEpoch < 1}
+   */
+  public ActivationSource source(long tokensPerEpoch, long seed) {
+    if (tokensPerEpoch < 1) {
+      throw new IllegalArgumentException("tokens per epoch must be >= 1, got " + tokensPerEpoch);
+    }
+    return new ActivationSource() {
+      @Override
+      public int d() {
+        return spec.d();
+      }
+
+      @Override
+      public OptionalLong tokens() {
+        return OptionalLong.of(tokensPerEpoch);
+      }
+
+      @Override
+      public Iterator<ActivationBatch> batches(int batchSize, long epochSeed) {
+        if (batchSize < 1) {
+          throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        }
+        // Two SplittableRandom draws mix the pair of seeds into one stream seed.
+        SplittableRandom rnd = new SplittableRandom(new SplittableRandom(seed).nextLong() ^ epochSeed);
+        return new Iterator<>() {
+          long left = tokensPerEpoch;
+
+          @Override
+          public boolean hasNext() {
+            return left > 0;
+          }
+
+          @Override
+          public ActivationBatch next() {
+            if (left == 0) {
+              throw new NoSuchElementException("the epoch is over");
+            }
+            int rows = (int) Math.min(batchSize, left);
+            left -= rows;
+            return sample(rows, rnd);
+          }
+        };
+      }
+
+      @Override
+      public void close() {}
+
+      @Override
+      public String toString() {
+        return "planted activations " + spec;
+      }
+    };
   }
 
   /**
