@@ -8,7 +8,6 @@ import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.metric.WeightMetric;
 import io.crosscoder.tensor.TensorView;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -158,47 +157,11 @@ public final class DiffAnalysis {
 
   /** The lineage rule of {@link LineageVerdict}, over the compared matrices. */
   static LineageVerdict lineage(List<TensorDiff> tensors) {
-    List<TensorDiff> matrices = tensors.stream()
+    List<LineageVerdict.MatrixCosine> matrices = tensors.stream()
         .filter(t -> t.shape().length == 2 && t.elements() >= LineageVerdict.MIN_ELEMENTS)
-        .filter(t -> !Double.isNaN(t.metric("cosine")))
+        .map(t -> new LineageVerdict.MatrixCosine(t.name(), t.elements(), t.metric("cosine")))
         .toList();
-    if (matrices.isEmpty()) {
-      return new LineageVerdict(LineageVerdict.Kind.INCONCLUSIVE,
-          "No matrices of " + LineageVerdict.MIN_ELEMENTS + " or more elements were compared, so lineage cannot be judged.",
-          0, Double.NaN, Double.NaN);
-    }
-    long total = 0;
-    long similar = 0;
-    double[] cos = new double[matrices.size()];
-    for (int i = 0; i < cos.length; i++) {
-      TensorDiff t = matrices.get(i);
-      cos[i] = t.metric("cosine");
-      total += t.elements();
-      if (cos[i] >= LineageVerdict.SIMILAR_COSINE) {
-        similar += t.elements();
-      }
-    }
-    Arrays.sort(cos);
-    double median = cos.length % 2 == 1 ? cos[cos.length / 2] : (cos[cos.length / 2 - 1] + cos[cos.length / 2]) / 2;
-    double share = (double) similar / total;
-    String numbers = String.format(java.util.Locale.ROOT,
-        "%s of the matrix weights (%d matrices) are in matrices with cosine >= %.1f; the median matrix cosine is %s",
-        Numbers.percent(share), matrices.size(), LineageVerdict.SIMILAR_COSINE, Numbers.cosine(median));
-    if (share >= LineageVerdict.DERIVED_SHARE) {
-      return new LineageVerdict(LineageVerdict.Kind.DERIVED,
-          "The target descends from this base (a fine-tune, continued training or re-quantization): " + numbers + ".",
-          matrices.size(), share, median);
-    }
-    if (share <= LineageVerdict.UNRELATED_SHARE && median < LineageVerdict.UNRELATED_MEDIAN_COSINE) {
-      return new LineageVerdict(LineageVerdict.Kind.UNRELATED,
-          "The target is not a fine-tune of this base: " + numbers
-              + "; independently trained weights of the same shape are nearly orthogonal (cosine near 0).",
-          matrices.size(), share, median);
-    }
-    return new LineageVerdict(LineageVerdict.Kind.INCONCLUSIVE,
-        "Lineage is inconclusive: " + numbers + " (a fine-tune would have most weights above "
-            + LineageVerdict.SIMILAR_COSINE + ", an unrelated model almost none).",
-        matrices.size(), share, median);
+    return LineageVerdict.judge(matrices, "matrix weights");
   }
 
   /** Merged sums of a group. */

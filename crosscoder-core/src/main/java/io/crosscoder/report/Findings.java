@@ -26,6 +26,16 @@ final class Findings {
     }
     out.add(Finding.info(r.lineage().sentence()));
     depth(r, out);
+    if (r.lineage().gatesFindings()) {
+      unrelated(r, out);
+      identical(r, out);
+      nonFinite(r, out);
+      notCompared(r, out);
+      return out;
+    }
+    if (r.lineage().kind() == LineageVerdict.Kind.INCONCLUSIVE && r.lineage().matrices() > 0) {
+      mixedLineage(r, out);
+    }
     GroupDiff all = r.overall();
     out.add(Finding.info(String.format(Locale.ROOT,
         "Over all %d compared tensors (%s elements) the weights moved by %s of their norm (relative change |B-A|/|A|),"
@@ -67,6 +77,55 @@ final class Findings {
           + ", below " + LayerMapping.MEANINGFUL_SCORE + "); the best monotone mapping " + map
           + " is shown but means little."));
     }
+  }
+
+  /**
+   * What an unrelated pair's numbers can and cannot mean, in place of the depth narrative: between
+   * independent weights the cosine is near 0, so {@code |B-A|^2/|A|^2 = 1 + rho^2 - 2 rho cos} with
+   * {@code rho = |B|/|A|} is a ratio of norms, and ranking layers by it ranks how the two models'
+   * norms differ, not where training acted.
+   */
+  private static void unrelated(DiffReport r, List<Finding> out) {
+    GroupDiff all = r.overall();
+    double rho = all.metric("target_norm") / all.metric("base_norm");
+    String norms = Double.isFinite(rho)
+        ? String.format(Locale.ROOT, " Over all %d compared tensors the target's norm is %s times the base's and the"
+            + " relative change is %s, which is what sqrt(1 + rho^2 - 2 rho cos) gives for rho = %s and cosine %s:"
+            + " the norms alone explain it.", all.tensors(), Numbers.value(rho), Numbers.value(all.metric(REL)),
+            Numbers.value(rho), Numbers.cosine(all.metric(COS)))
+        : "";
+    out.add(Finding.warning("Since the target was not trained from this base, the per-layer, per-band and per-kind"
+        + " numbers compare two independent sets of weights, not a change: where the difference is largest only"
+        + " says where the two models' weight norms differ most. The findings on where the change concentrates,"
+        + " which layers, kinds and tensors changed most and which tokens moved are therefore left out; the"
+        + " tables stay, marked. Still meaningful: bit-identical or highly similar tensors (weights the models"
+        + " share), norm ratios, tensors on one side only, shape mismatches and non-finite values." + norms
+        + " To find the target's real base, rank candidates with 'crosscoder lineage TARGET CANDIDATE...'."));
+    List<TensorDiff> kept = r.tensors().stream()
+        .filter(t -> t.shape().length == 2 && t.metric(COS) >= LineageVerdict.SIMILAR_COSINE)
+        .toList();
+    if (!kept.isEmpty()) {
+      out.add(Finding.info(kept.size() + " matrices nevertheless have cosine >= " + LineageVerdict.SIMILAR_COSINE
+          + " with the base, so the models share them (copied or tied weights): "
+          + kept.stream().limit(5).map(t -> t.name() + " (" + Numbers.cosine(t.metric(COS)) + ")")
+              .collect(Collectors.joining(", "))
+          + (kept.size() > 5 ? " and " + (kept.size() - 5) + " more" : "") + "."));
+    }
+  }
+
+  /** For an inconclusive verdict: which matrices were kept from the base and which were not. */
+  private static void mixedLineage(DiffReport r, List<Finding> out) {
+    List<TensorDiff> matrices = r.tensors().stream()
+        .filter(t -> t.shape().length == 2 && t.elements() >= LineageVerdict.MIN_ELEMENTS && !Double.isNaN(t.metric(COS)))
+        .toList();
+    List<TensorDiff> kept = matrices.stream().filter(t -> t.metric(COS) >= LineageVerdict.SIMILAR_COSINE).toList();
+    List<TensorDiff> other = matrices.stream().filter(t -> t.metric(COS) < LineageVerdict.SIMILAR_COSINE).toList();
+    if (kept.isEmpty() || other.isEmpty()) {
+      return;
+    }
+    out.add(Finding.warning("Read the findings below with care: they pool " + kept.size() + " matrices kept from the"
+        + " base (cosine >= " + LineageVerdict.SIMILAR_COSINE + ", e.g. " + names(kept, 3) + ") with " + other.size()
+        + " that are not (e.g. " + names(other, 3) + "), whose differences are those of independent weights."));
   }
 
   private static void identical(DiffReport r, List<Finding> out) {

@@ -47,6 +47,12 @@ final class JsonReport {
     lineage.put("matrices", r.lineage().matrices());
     number(lineage, "similar_share", r.lineage().similarShare());
     number(lineage, "median_cosine", r.lineage().medianCosine());
+    lineage.put("depth_findings", !r.lineage().gatesFindings());
+    if (r.lineage().tableCaveat().isPresent()) {
+      lineage.put("table_caveat", r.lineage().tableCaveat().get());
+    } else {
+      lineage.putNull("table_caveat");
+    }
     ArrayNode findings = root.putArray("findings");
     r.findings().forEach(f -> findings.addObject().put("severity", f.severity().name().toLowerCase(java.util.Locale.ROOT))
         .put("text", f.text()));

@@ -95,12 +95,21 @@ final class MarkdownReport {
     line("");
   }
 
+  /** Marks a table whose numbers do not describe a change (unrelated models). */
+  private void caveat() {
+    r.lineage().tableCaveat().ifPresent(c -> {
+      line("> **Not a change:** " + c);
+      line("");
+    });
+  }
+
   private void bands() {
     if (r.bands().isEmpty()) {
       return;
     }
     line("## By band");
     line("");
+    caveat();
     line("Bands are thirds of the layers: early `[0, ceil(L/3))`, middle `[ceil(L/3), ceil(2L/3))`, late the rest.");
     line("");
     line("| band | layers | tensors | cosine | relative change | max abs diff |");
@@ -124,6 +133,7 @@ final class MarkdownReport {
     double max = r.byLayer().stream().mapToDouble(g -> g.metric(REL)).filter(Double::isFinite).max().orElse(0);
     line("## By layer");
     line("");
+    caveat();
     line("Bars are relative change, scaled to the largest layer (" + Numbers.value(max) + ").");
     line("");
     line("| layer | tensors | cosine | relative change | changed | |");
@@ -139,6 +149,7 @@ final class MarkdownReport {
   private void kinds() {
     line("## By parameter kind");
     line("");
+    caveat();
     line("Each kind pooled over all layers (its tensors joined into one vector).");
     line("");
     line("| kind | tensors | cosine | relative change | max abs diff | changed |");
@@ -156,8 +167,9 @@ final class MarkdownReport {
     if (top.isEmpty()) {
       return;
     }
-    line("## Most changed tensors");
+    line(r.lineage().gatesFindings() ? "## Largest differences" : "## Most changed tensors");
     line("");
+    caveat();
     line("| tensor | shape | cosine | relative change | max abs diff | lowest row cosine |");
     line("|---|---|---:|---:|---:|---:|");
     for (TensorDiff t : top) {
@@ -190,6 +202,7 @@ final class MarkdownReport {
     line("");
     line("<details><summary>" + r.tensors().size() + " tensor pairs</summary>");
     line("");
+    caveat();
     line("| tensor | shape | dtypes | cosine | relative change | max abs diff | changed | row cosine min / p5 |");
     line("|---|---|---|---:|---:|---:|---:|---|");
     for (TensorDiff t : r.tensors()) {
