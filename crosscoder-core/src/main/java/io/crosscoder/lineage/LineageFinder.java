@@ -291,7 +291,7 @@ public final class LineageFinder {
 
   private static boolean isMatrix(TensorView v) {
     return v.shape().length == 2 && v.elementCount() >= LineageVerdict.MIN_ELEMENTS
-        && (v.dtype().isFloating() || v.quantization().isPresent());
+        && (v.dtype().isFloating() || v.isQuantized());
   }
 
   private static CheckpointSummary summary(Checkpoint c) {

@@ -81,9 +81,9 @@ public final class DiffAnalysis {
     List<Band> bands = bands(layers, groupMetrics);
 
     List<Unpaired> onlyBase = alignment.onlyInBase().stream()
-        .map(v -> new Unpaired(v.name(), v.shape(), null, v.dtype().name())).toList();
+        .map(v -> new Unpaired(v.name(), v.shape(), null, v.storageType())).toList();
     List<Unpaired> onlyTarget = alignment.onlyInTarget().stream()
-        .map(v -> new Unpaired(v.name(), null, v.shape(), v.dtype().name())).toList();
+        .map(v -> new Unpaired(v.name(), null, v.shape(), v.storageType())).toList();
     List<Unpaired> mismatches = alignment.shapeMismatches().stream()
         .map(m -> new Unpaired(m.name(), m.baseShape(), m.targetShape(), null)).toList();
 
@@ -126,8 +126,8 @@ public final class DiffAnalysis {
     TensorView t = p.target();
     String targetName = t.name().equals(b.name()) ? null : t.name();
     Integer layer = p.name().layer().isPresent() ? p.name().layer().getAsInt() : null;
-    return new TensorDiff(p.name().name(), targetName, layer, p.name().kind(), b.shape(), b.dtype().name(),
-        t.dtype().name(), b.quantization().isPresent(), t.quantization().isPresent(), values, rowsCompared, below,
+    return new TensorDiff(p.name().name(), targetName, layer, p.name().kind(), b.shape(), b.storageType(),
+        t.storageType(), b.isQuantized(), t.isQuantized(), values, rowsCompared, below,
         lowest, s.nonFinite(), p.note());
   }
 

@@ -222,7 +222,35 @@ final class Findings {
     out.add(Finding.info(q.size() + " tensors are stored quantized on one side and were compared dequantized; their"
         + " relative change is the quantization error, largest in " + worst.name() + " ("
         + Numbers.value(worst.metric(REL)) + ", max element error " + Numbers.value(worst.metric("max_abs_diff"))
-        + ")."));
+        + ")." + byStorageType(r)));
+  }
+
+  /**
+   * The error pooled per storage type of the quantized side ({@code sqrt(sum |B-A|^2 / sum |A|^2)}
+   * over the tensors of that type), when the norms were computed: how much each format of a mixed
+   * file (Q4_K_M mixes Q4_K, Q6_K and F32) costs.
+   */
+  private static String byStorageType(DiffReport r) {
+    java.util.Map<String, double[]> byType = new java.util.TreeMap<>();
+    for (TensorDiff t : r.tensors()) {
+      double d = t.metric("diff_norm");
+      double a = t.metric("base_norm");
+      if (Double.isNaN(d) || Double.isNaN(a)) {
+        return "";
+      }
+      String type = t.targetQuantized() || !t.baseQuantized() ? t.targetDtype() : t.baseDtype();
+      double[] acc = byType.computeIfAbsent(type, k -> new double[3]);
+      acc[0] += d * d;
+      acc[1] += a * a;
+      acc[2]++;
+    }
+    if (byType.size() < 2) {
+      return "";
+    }
+    return " By storage type, pooled: " + byType.entrySet().stream()
+        .map(e -> e.getKey() + " " + (int) e.getValue()[2] + " tensor" + (e.getValue()[2] == 1 ? "" : "s") + " "
+            + (e.getValue()[1] == 0 ? "n/a" : Numbers.value(Math.sqrt(e.getValue()[0] / e.getValue()[1]))))
+        .collect(Collectors.joining(", ")) + ".";
   }
 
   private static void nonFinite(DiffReport r, List<Finding> out) {

@@ -18,7 +18,7 @@ final class DiffCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "BASE",
-      description = "The base: a .safetensors or .onnx file, a Hugging Face model folder (sharded too),"
+      description = "The base: a .safetensors, .onnx or .gguf file, a Hugging Face model folder (sharded too),"
           + " or the name of a bundled model (see 'crosscoder models').")
   String base;
 
