@@ -112,7 +112,10 @@ public final class ModelDiffer {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       var run = new DiffAnalysis.RunInfo(summary(base), summary(target), backend.description(), threads, seconds, bytes);
-      return DiffAnalysis.analyze(run, metrics, results, alignment, mapping);
+      List<String> notes = new ArrayList<>();
+      base.notes().forEach(n -> notes.add("Base (" + base.format() + "): " + n));
+      target.notes().forEach(n -> notes.add("Target (" + target.format() + "): " + n));
+      return DiffAnalysis.analyze(run, metrics, results, alignment, mapping, notes);
     } finally {
       if (backendInstance == null) {
         backend.close();

@@ -43,6 +43,15 @@ public final class DiffAnalysis {
   /** Builds the report. {@code results} are in the order tensors should be listed. */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping) {
+    return analyze(run, metrics, results, alignment, mapping, List.of());
+  }
+
+  /**
+   * Builds the report, with {@code sourceNotes} (what the formats did to read the checkpoints,
+   * {@link io.crosscoder.checkpoint.Checkpoint#notes()}) listed before the alignment's notes.
+   */
+  public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
+      TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes) {
     List<TensorDiff> tensors = new ArrayList<>(results.size());
     for (PairResult r : results) {
       tensors.add(tensorDiff(r, metrics));
@@ -89,13 +98,15 @@ public final class DiffAnalysis {
 
     LineageVerdict lineage = lineage(tensors);
     List<MetricInfo> infos = metrics.stream().map(m -> new MetricInfo(m.name(), m.description(), m.usesRows())).toList();
+    List<String> notes = new ArrayList<>(sourceNotes);
+    notes.addAll(alignment.notes());
     DiffReport draft = new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(),
         run.bytesRead(), infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget,
-        mismatches, alignment.notes(), mapping, lineage, List.of());
+        mismatches, notes, mapping, lineage, List.of());
     List<Finding> findings = Findings.of(draft);
     return new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(), run.bytesRead(),
         infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget, mismatches,
-        alignment.notes(), mapping, lineage, findings);
+        notes, mapping, lineage, findings);
   }
 
   private static TensorDiff tensorDiff(PairResult r, List<WeightMetric> metrics) {

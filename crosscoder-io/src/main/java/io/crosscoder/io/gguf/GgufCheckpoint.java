@@ -184,6 +184,12 @@ public final class GgufCheckpoint implements Checkpoint {
     return metadata;
   }
 
+  /** How the file was read: its version and architecture, the name mapping, the q/k permutation undone or not. */
+  @Override
+  public List<String> notes() {
+    return List.of(metadata.get(MAPPING_KEY) + ".");
+  }
+
   /** The typed metadata, in file order. */
   public Map<String, GgufValue> ggufMetadata() {
     return header.metadata();

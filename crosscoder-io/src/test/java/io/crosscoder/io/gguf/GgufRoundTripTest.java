@@ -187,6 +187,9 @@ class GgufRoundTripTest {
     assertThat(r.onlyInTarget()).isEmpty();
     assertThat(r.tensors()).allSatisfy(t -> assertThat(t.metric("changed_fraction")).as(t.name()).isZero());
     assertThat(r.findings()).anySatisfy(f -> assertThat(f.text()).contains("Every compared tensor is bit-identical"));
+    assertThat(r.alignmentNotes()).anySatisfy(n -> assertThat(n).startsWith("Target (gguf): GGUF v3, architecture llama")
+        .contains("undone in 10 tensors"));
+    assertThat(r.toMarkdown()).contains("- Target (gguf): GGUF v3");
   }
 
   @Test
