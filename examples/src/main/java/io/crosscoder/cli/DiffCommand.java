@@ -22,7 +22,9 @@ final class DiffCommand implements Callable<Integer> {
           + " or the name of a bundled model (see 'crosscoder models').")
   String base;
 
-  @Parameters(index = "1", paramLabel = "TARGET", description = "The fine-tuned or distilled model, same forms.")
+  @Parameters(index = "1", paramLabel = "TARGET", description = "The fine-tuned or distilled model, same forms,"
+      + " or a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors): BASE against BASE + adapter,"
+      + " merged on read.")
   String target;
 
   @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md",

@@ -1,6 +1,10 @@
 package io.crosscoder.cli;
 
+import io.crosscoder.InvalidInputException;
 import io.crosscoder.ModelDiffer;
+import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.checkpoint.CheckpointFormats;
+import io.crosscoder.io.lora.LoraAdapter;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
 import java.io.PrintWriter;
@@ -21,9 +25,20 @@ final class Diffs {
     if (threads != null) {
       b.threads(threads);
     }
+    if (LoraAdapter.isAdapter(base)) {
+      throw new InvalidInputException(base, null, "is a LoRA adapter; give the base model first and the adapter"
+          + " second (crosscoder diff BASE ADAPTER)");
+    }
     try (ProgressBarListener bar = progress ? ProgressBarListener.forTerminal() : null) {
       if (bar != null) {
         b.progress(bar);
+      }
+      if (LoraAdapter.isAdapter(target)) {
+        // Base against base + adapter, merged on read.
+        try (Checkpoint bc = CheckpointFormats.open(base); LoraAdapter adapter = LoraAdapter.open(target);
+            Checkpoint merged = adapter.applyTo(bc)) {
+          return b.build().compare(bc, merged);
+        }
       }
       return b.build().compare(base, target);
     }
