@@ -6,6 +6,9 @@ import io.crosscoder.align.TensorPair;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.metric.WeightMetric;
+import io.crosscoder.metric.WeightMetrics;
+import io.crosscoder.spectral.MatrixSpectrum;
+import io.crosscoder.spectral.SpectralOptions;
 import io.crosscoder.tensor.TensorView;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -28,13 +31,25 @@ public final class DiffAnalysis {
 
   private DiffAnalysis() {}
 
-  /** A compared pair and its statistics (with row statistics where computed). */
-  public record PairResult(TensorPair pair, PairStatistics statistics) {
+  /**
+   * A compared pair, its statistics (with row statistics where computed) and, when the spectral
+   * analysis ran on it, its spectrum (else null).
+   */
+  public record PairResult(TensorPair pair, PairStatistics statistics, MatrixSpectrum spectrum) {
     public PairResult {
       Objects.requireNonNull(pair, "pair");
       Objects.requireNonNull(statistics, "statistics");
     }
+
+    /** A pair without a spectral analysis. */
+    public PairResult(TensorPair pair, PairStatistics statistics) {
+      this(pair, statistics, null);
+    }
   }
+
+  /** The spectral metrics' names, in report order. */
+  public static final List<String> SPECTRAL_METRICS = List.of("sigma_max", "stable_rank", "energy_rank",
+      "energy_captured", "subspace_overlap", "principal_cosine_min", "spectral_error");
 
   /** How the comparison ran, for the report header. */
   public record RunInfo(CheckpointSummary base, CheckpointSummary target, String backend, int threads,
@@ -52,6 +67,16 @@ public final class DiffAnalysis {
    */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes) {
+    return analyze(run, metrics, results, alignment, mapping, sourceNotes, null);
+  }
+
+  /**
+   * Builds the report with the spectral analysis's results ({@code spectral}: the options it ran
+   * with, or null when it did not run): each analysed pair gets the {@link #SPECTRAL_METRICS}, and
+   * groups get them pooled as {@link #spectralDescriptions} says.
+   */
+  public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
+      TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes, SpectralOptions spectral) {
     List<TensorDiff> tensors = new ArrayList<>(results.size());
     for (PairResult r : results) {
       tensors.add(tensorDiff(r, metrics));
@@ -66,12 +91,13 @@ public final class DiffAnalysis {
       var pn = r.pair().name();
       PairStatistics s = r.statistics().withoutRows();
       long n = r.pair().base().elementCount();
-      all.add(s, n);
-      kinds.computeIfAbsent(pn.kind(), k -> new Acc()).add(s, n);
+      MatrixSpectrum sp = r.spectrum();
+      all.add(s, n, sp);
+      kinds.computeIfAbsent(pn.kind(), k -> new Acc()).add(s, n, sp);
       if (pn.layer().isPresent()) {
         int layer = pn.layer().getAsInt();
-        layers.computeIfAbsent(layer, k -> new Acc()).add(s, n);
-        layerKind.computeIfAbsent(layer + "\u0000" + pn.kind(), k -> new Acc()).add(s, n);
+        layers.computeIfAbsent(layer, k -> new Acc()).add(s, n, sp);
+        layerKind.computeIfAbsent(layer + "\u0000" + pn.kind(), k -> new Acc()).add(s, n, sp);
       }
     }
 
@@ -97,16 +123,20 @@ public final class DiffAnalysis {
         .map(m -> new Unpaired(m.name(), m.baseShape(), m.targetShape(), null)).toList();
 
     LineageVerdict lineage = lineage(tensors);
-    List<MetricInfo> infos = metrics.stream().map(m -> new MetricInfo(m.name(), m.description(), m.usesRows())).toList();
+    List<MetricInfo> infos = new ArrayList<>(metrics.stream()
+        .map(m -> new MetricInfo(m.name(), m.description(), m.usesRows())).toList());
+    if (spectral != null) {
+      spectralDescriptions(spectral).forEach((name, text) -> infos.add(new MetricInfo(name, text, false)));
+    }
     List<String> notes = new ArrayList<>(sourceNotes);
     notes.addAll(alignment.notes());
     DiffReport draft = new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(),
         run.bytesRead(), infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget,
-        mismatches, notes, mapping, lineage, List.of());
+        mismatches, notes, mapping, lineage, List.of(), spectral);
     List<Finding> findings = Findings.of(draft);
     return new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(), run.bytesRead(),
         infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget, mismatches,
-        notes, mapping, lineage, findings);
+        notes, mapping, lineage, findings, spectral);
   }
 
   private static TensorDiff tensorDiff(PairResult r, List<WeightMetric> metrics) {
@@ -115,6 +145,16 @@ public final class DiffAnalysis {
     Map<String, Double> values = new LinkedHashMap<>();
     for (WeightMetric m : metrics) {
       values.put(m.name(), m.compute(s));
+    }
+    MatrixSpectrum sp = r.spectrum();
+    if (sp != null) {
+      values.put("sigma_max", sp.sigmaMax());
+      values.put("stable_rank", sp.stableRank());
+      values.put("energy_rank", sp.energyRank());
+      values.put("energy_captured", sp.energyCaptured());
+      values.put("subspace_overlap", sp.subspaceOverlap());
+      values.put("principal_cosine_min", sp.principalCosineMin());
+      values.put("spectral_error", sp.errorBound());
     }
     int rowsCompared = 0;
     int below = 0;
@@ -175,28 +215,71 @@ public final class DiffAnalysis {
     return LineageVerdict.judge(matrices, "matrix weights");
   }
 
-  /** Merged sums of a group. */
+  /**
+   * What the spectral metrics mean, with the options they ran with, and how groups pool them.
+   */
+  public static Map<String, String> spectralDescriptions(SpectralOptions o) {
+    String how = String.format(java.util.Locale.ROOT, "randomised SVD of D = B - A (l = %d, q = %d, seed %d)",
+        o.sketchSize(), o.powerIterations(), o.seed());
+    Map<String, String> d = new LinkedHashMap<>();
+    d.put("sigma_max", "largest singular value sigma_1(D), " + how + "; groups: the largest");
+    d.put("stable_rank", "stable rank |D|_F^2 / sigma_1(D)^2; groups: the median over matrices");
+    d.put("energy_rank", String.format(java.util.Locale.ROOT, "smallest r whose top r singular values hold %s of"
+        + " |D|_F^2 (the LoRA rank that would explain that share of the change); infinite (null in JSON) when the"
+        + " sketch's %d directions hold less; groups: the largest", Numbers.percent(1 - o.energyEpsilon()),
+        o.sketchSize()));
+    d.put("energy_captured", String.format(java.util.Locale.ROOT, "share of |D|_F^2 in the top %d singular"
+        + " directions; groups: the smallest", o.sketchSize()));
+    d.put("subspace_overlap", String.format(java.util.Locale.ROOT, "mean squared cosine of the principal angles"
+        + " between the top-%d left singular subspaces of A and of B (1 = the same directions); groups: the mean",
+        o.rank()));
+    d.put("principal_cosine_min", "cosine of the largest of those principal angles; groups: the smallest");
+    d.put("spectral_error", "a-posteriori bound on the sketch's spectral-norm error for D (Halko et al. 2011, eq."
+        + " 4.3): every singular value estimate is within it with probability >= 1 - 1e-10; groups: the largest");
+    return d;
+  }
+
+  /** Merged sums of a group, and its matrices' spectra. */
   private static final class Acc {
     PairStatistics sums = PairStatistics.EMPTY;
     int tensors;
     long elements;
+    final List<MatrixSpectrum> spectra = new ArrayList<>();
 
-    void add(PairStatistics s, long n) {
+    void add(PairStatistics s, long n, MatrixSpectrum sp) {
       sums = sums.merge(s);
       tensors++;
       elements += n;
+      if (sp != null) {
+        spectra.add(sp);
+      }
     }
 
     void merge(Acc o) {
       sums = sums.merge(o.sums);
       tensors += o.tensors;
       elements += o.elements;
+      spectra.addAll(o.spectra);
     }
 
     GroupDiff group(String label, Integer layer, String kind, List<WeightMetric> metrics) {
       Map<String, Double> values = new LinkedHashMap<>();
       for (WeightMetric m : metrics) {
         values.put(m.name(), m.compute(sums));
+      }
+      if (!spectra.isEmpty()) {
+        values.put("sigma_max", spectra.stream().mapToDouble(MatrixSpectrum::sigmaMax).max().orElse(Double.NaN));
+        double[] stable = spectra.stream().mapToDouble(MatrixSpectrum::stableRank).filter(v -> !Double.isNaN(v))
+            .sorted().toArray();
+        values.put("stable_rank", stable.length == 0 ? Double.NaN : WeightMetrics.percentile(stable, 0.5));
+        values.put("energy_rank", spectra.stream().mapToDouble(MatrixSpectrum::energyRank).max().orElse(Double.NaN));
+        values.put("energy_captured", spectra.stream().mapToDouble(MatrixSpectrum::energyCaptured).min()
+            .orElse(Double.NaN));
+        values.put("subspace_overlap", spectra.stream().mapToDouble(MatrixSpectrum::subspaceOverlap)
+            .filter(v -> !Double.isNaN(v)).average().orElse(Double.NaN));
+        values.put("principal_cosine_min", spectra.stream().mapToDouble(MatrixSpectrum::principalCosineMin)
+            .filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN));
+        values.put("spectral_error", spectra.stream().mapToDouble(MatrixSpectrum::errorBound).max().orElse(Double.NaN));
       }
       return new GroupDiff(label, layer, kind, tensors, elements, values);
     }

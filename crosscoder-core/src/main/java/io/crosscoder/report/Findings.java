@@ -1,6 +1,7 @@
 package io.crosscoder.report;
 
 import io.crosscoder.align.LayerMapping;
+import io.crosscoder.metric.WeightMetrics;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -29,6 +30,7 @@ final class Findings {
     if (r.lineage().gatesFindings()) {
       unrelated(r, out);
       identical(r, out);
+      overlap(r, out);
       nonFinite(r, out);
       notCompared(r, out);
       return out;
@@ -47,6 +49,8 @@ final class Findings {
     layers(r, out);
     kinds(r, out);
     extremes(r, out);
+    lowRank(r, out);
+    overlap(r, out);
     rows(r, out);
     quantized(r, out);
     nonFinite(r, out);
@@ -126,6 +130,101 @@ final class Findings {
     out.add(Finding.warning("Read the findings below with care: they pool " + kept.size() + " matrices kept from the"
         + " base (cosine >= " + LineageVerdict.SIMILAR_COSINE + ", e.g. " + names(kept, 3) + ") with " + other.size()
         + " that are not (e.g. " + names(other, 3) + "), whose differences are those of independent weights."));
+  }
+
+  /**
+   * Where the change is low-rank: maximal runs of consecutive layers in which every changed matrix
+   * has an energy rank of at most {@code k} (the spectral rank option), said as "the update of
+   * layers 20-27 has energy rank <= 16"; or that the whole update is, or that none is.
+   */
+  private static void lowRank(DiffReport r, List<Finding> out) {
+    var o = r.spectral();
+    if (o == null) {
+      return;
+    }
+    String eps = Numbers.percent(1 - o.energyEpsilon());
+    java.util.TreeMap<Integer, Double> layerRank = new java.util.TreeMap<>();
+    List<Double> captured = new ArrayList<>();
+    for (TensorDiff t : r.tensors()) {
+      double e = t.metric("energy_rank");
+      if (Double.isNaN(e) || t.metric("changed_fraction") == 0 || t.layer() == null) {
+        continue;
+      }
+      layerRank.merge(t.layer(), e, Math::max);
+      captured.add(t.metric("energy_captured"));
+    }
+    if (layerRank.isEmpty()) {
+      return;
+    }
+    int k = o.rank();
+    List<int[]> runs = new ArrayList<>();
+    int start = -1;
+    int prev = Integer.MIN_VALUE;
+    for (var e : layerRank.entrySet()) {
+      boolean low = e.getValue() <= k;
+      boolean contiguous = e.getKey() == prev + 1;
+      if (low && (start < 0 || !contiguous)) {
+        if (start >= 0) {
+          runs.add(new int[] {start, prev});
+        }
+        start = e.getKey();
+      } else if (!low && start >= 0) {
+        runs.add(new int[] {start, prev});
+        start = -1;
+      }
+      prev = e.getKey();
+    }
+    if (start >= 0) {
+      runs.add(new int[] {start, prev});
+    }
+    double[] cap = captured.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    String median = Numbers.percent(WeightMetrics.percentile(cap, 0.5));
+    if (runs.size() == 1 && runs.get(0)[0] == layerRank.firstKey() && runs.get(0)[1] == layerRank.lastKey()) {
+      int max = (int) layerRank.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+      out.add(Finding.info(String.format(Locale.ROOT, "The update of every layer has energy rank <= %d: each changed"
+          + " matrix's top %d singular directions hold %s of its change |B-A|_F^2, so it looks like a low-rank"
+          + " fine-tune (a LoRA of rank %d would explain that much of it).", max, max, eps, max)));
+      return;
+    }
+    if (runs.isEmpty()) {
+      out.add(Finding.info(String.format(Locale.ROOT, "The update is not low-rank in any layer: some changed matrix in"
+          + " each needs more than %d singular directions for %s of its change (the median matrix's top %d"
+          + " directions hold %s), as a full fine-tune's does.", k, eps, o.sketchSize(), median)));
+      return;
+    }
+    List<String> parts = new ArrayList<>();
+    for (int[] run : runs) {
+      int max = 0;
+      for (int l = run[0]; l <= run[1]; l++) {
+        Double v = layerRank.get(l);
+        if (v != null) {
+          max = Math.max(max, (int) (double) v);
+        }
+      }
+      parts.add((run[0] == run[1] ? "layer " + run[0] : "layers " + run[0] + "-" + run[1]) + " has energy rank <= "
+          + max);
+    }
+    out.add(Finding.info("The update of " + String.join("; of ", parts) + ": there it looks like a low-rank"
+        + " fine-tune (the top directions hold " + eps + " of each matrix's change |B-A|_F^2); elsewhere some matrix"
+        + " needs more than " + k + " directions."));
+  }
+
+  /** How far the target's dominant directions turned from the base's. */
+  private static void overlap(DiffReport r, List<Finding> out) {
+    var o = r.spectral();
+    if (o == null) {
+      return;
+    }
+    List<TensorDiff> m = r.tensors().stream().filter(t -> !Double.isNaN(t.metric("subspace_overlap"))).toList();
+    if (m.isEmpty()) {
+      return;
+    }
+    double mean = m.stream().mapToDouble(t -> t.metric("subspace_overlap")).average().orElse(Double.NaN);
+    TensorDiff lowest = m.stream().min(Comparator.comparingDouble(t -> t.metric("subspace_overlap"))).orElseThrow();
+    out.add(Finding.info(String.format(Locale.ROOT, "The top-%d left singular subspaces of base and target overlap by"
+        + " %s on average over %d matrices (mean squared cosine of their principal angles: 1 = the same dominant"
+        + " output directions, near %d/rows for unrelated matrices); lowest in %s (%s).", o.rank(),
+        Numbers.value(mean), m.size(), o.rank(), lowest.name(), Numbers.value(lowest.metric("subspace_overlap")))));
   }
 
   private static void identical(DiffReport r, List<Finding> out) {

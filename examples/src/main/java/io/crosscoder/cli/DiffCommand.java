@@ -3,6 +3,7 @@ package io.crosscoder.cli;
 import io.crosscoder.io.models.BundledModel;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.spectral.SpectralOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -47,9 +48,32 @@ final class DiffCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar on stderr.")
   boolean noProgress;
 
+  @Option(names = "--spectral", description = "Also the spectral structure of every matrix's change: sigma_max,"
+      + " stable rank and energy rank of B - A, overlap of the top singular subspaces of A and B (randomised SVD).")
+  boolean spectral;
+
+  @Option(names = "--spectral-rank", paramLabel = "K", description = "Top directions compared, and the rank called"
+      + " low (default: 16; the sketch has K + 16 columns).")
+  Integer spectralRank;
+
+  @Option(names = "--spectral-eps", paramLabel = "EPS", description = "Energy rank: the smallest r holding 1 - EPS of"
+      + " |B - A|_F^2 (default: 0.1).")
+  Double spectralEps;
+
   @Override
   public Integer call() {
-    DiffReport report = Diffs.run(BundledModel.resolve(base), BundledModel.resolve(target), params, backend, threads, !noProgress);
+    SpectralOptions options = null;
+    if (spectral || spectralRank != null || spectralEps != null) {
+      options = SpectralOptions.DEFAULTS;
+      if (spectralRank != null) {
+        options = options.withRank(spectralRank);
+      }
+      if (spectralEps != null) {
+        options = options.withEnergyEpsilon(spectralEps);
+      }
+    }
+    DiffReport report = Diffs.run(BundledModel.resolve(base), BundledModel.resolve(target), params, backend, threads,
+        !noProgress, options);
     Diffs.emit(report, format, out, spec.commandLine().getOut(), spec.commandLine().getErr());
     return 0;
   }

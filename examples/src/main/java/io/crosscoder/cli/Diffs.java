@@ -7,6 +7,7 @@ import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.io.lora.LoraAdapter;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.spectral.SpectralOptions;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
@@ -15,7 +16,13 @@ final class Diffs {
   private Diffs() {}
 
   static DiffReport run(Path base, Path target, String params, String backend, Integer threads, boolean progress) {
-    ModelDiffer.Builder b = ModelDiffer.builder();
+    return run(base, target, params, backend, threads, progress, null);
+  }
+
+  /** As above, with the spectral analysis when {@code spectral} is not null. */
+  static DiffReport run(Path base, Path target, String params, String backend, Integer threads, boolean progress,
+      SpectralOptions spectral) {
+    ModelDiffer.Builder b = ModelDiffer.builder().spectral(spectral);
     if (params != null) {
       b.parameters(params);
     }

@@ -12,6 +12,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 final class ProgressBarListener implements ProgressListener, AutoCloseable {
   private ProgressBar bar;
+  private String task;
 
   private ProgressBarListener() {}
 
@@ -23,7 +24,13 @@ final class ProgressBarListener implements ProgressListener, AutoCloseable {
 
   @Override
   public synchronized void onProgress(ProgressEvent e) {
+    if (bar != null && !e.task().equals(task)) {
+      // A new phase (the spectral analysis after the diff's pass) gets a bar of its own units.
+      bar.close();
+      bar = null;
+    }
     if (bar == null) {
+      task = e.task();
       boolean bytes = e.unit().equals("bytes");
       bar = new ProgressBarBuilder()
           .setTaskName(e.task())
