@@ -2,19 +2,25 @@ package io.crosscoder;
 
 import io.crosscoder.align.LayerMapping;
 import io.crosscoder.align.TensorAlignment;
+import io.crosscoder.align.TensorPair;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.ComputeBackendProvider;
 import io.crosscoder.backend.ComputeBackends;
+import io.crosscoder.backend.Kernels;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.diff.PairScheduler;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.WeightMetric;
 import io.crosscoder.metric.WeightMetrics;
+import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.report.CheckpointSummary;
 import io.crosscoder.report.DiffAnalysis;
 import io.crosscoder.report.DiffReport;
+import io.crosscoder.spectral.MatrixSpectrum;
+import io.crosscoder.spectral.SpectralAnalysis;
+import io.crosscoder.spectral.SpectralOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -53,6 +59,7 @@ public final class ModelDiffer {
   private final int threads;
   private final boolean rowStatistics;
   private final ProgressListener progress;
+  private final SpectralOptions spectral;
 
   private ModelDiffer(Builder b) {
     this.backendName = b.backendName;
@@ -62,6 +69,7 @@ public final class ModelDiffer {
     this.threads = b.threads;
     this.rowStatistics = b.rowStatistics;
     this.progress = b.progress;
+    this.spectral = b.spectral;
   }
 
   /** A builder with the defaults: every built-in metric, all tensors, all cores, best backend. */
@@ -104,20 +112,59 @@ public final class ModelDiffer {
             "no tensor name matches --params '" + parameters.pattern() + "' (in either checkpoint)");
       }
       List<PairStatistics> stats = new PairScheduler(backend, threads, progress).run(alignment.pairs(), rowStatistics);
+      List<MatrixSpectrum> spectra = spectral == null ? null : spectra(backend, alignment.pairs(), stats);
       List<DiffAnalysis.PairResult> results = new ArrayList<>(stats.size());
       long bytes = 0;
       for (int i = 0; i < stats.size(); i++) {
-        results.add(new DiffAnalysis.PairResult(alignment.pairs().get(i), stats.get(i)));
+        results.add(new DiffAnalysis.PairResult(alignment.pairs().get(i), stats.get(i),
+            spectra == null ? null : spectra.get(i)));
         bytes += alignment.pairs().get(i).bytes();
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       var run = new DiffAnalysis.RunInfo(summary(base), summary(target), backend.description(), threads, seconds, bytes);
-      return DiffAnalysis.analyze(run, metrics, results, alignment, mapping);
+      List<String> notes = new ArrayList<>();
+      base.notes().forEach(n -> notes.add("Base (" + base.format() + "): " + n));
+      target.notes().forEach(n -> notes.add("Target (" + target.format() + "): " + n));
+      if (spectra != null) {
+        long skipped = java.util.stream.IntStream.range(0, stats.size())
+            .filter(i -> spectra.get(i) == null && SpectralAnalysis.applies(alignment.pairs().get(i).base()))
+            .count();
+        if (skipped > 0) {
+          notes.add(skipped + " matrices hold NaN or infinite values and were left out of the spectral analysis.");
+        }
+      }
+      return DiffAnalysis.analyze(run, metrics, results, alignment, mapping, notes, spectral);
     } finally {
       if (backendInstance == null) {
         backend.close();
       }
     }
+  }
+
+  /**
+   * The spectral analysis of every matrix pair, one after another (each runs its products on the
+   * backend's kernels, which use every core), largest first for the progress bar's sake.
+   */
+  private List<MatrixSpectrum> spectra(ComputeBackend backend, List<TensorPair> pairs, List<PairStatistics> stats) {
+    MatrixSpectrum[] out = new MatrixSpectrum[pairs.size()];
+    List<Integer> todo = new ArrayList<>();
+    for (int i = 0; i < pairs.size(); i++) {
+      if (SpectralAnalysis.applies(pairs.get(i).base())) {
+        todo.add(i);
+      }
+    }
+    if (todo.isEmpty()) {
+      return java.util.Arrays.asList(out);
+    }
+    Kernels kernels = backend.kernels();
+    int done = 0;
+    progress.onProgress(new ProgressEvent("spectral", 0, todo.size(), "matrices", ""));
+    for (int i : todo) {
+      TensorPair p = pairs.get(i);
+      out[i] = SpectralAnalysis.analyze(kernels, p.base(), p.target(), p.name().name(), stats.get(i), spectral);
+      progress.onProgress(new ProgressEvent("spectral", ++done, todo.size(), "matrices", p.name().name()));
+    }
+    return java.util.Arrays.asList(out);
   }
 
   /** The metrics this differ computes, in report order. */
@@ -143,6 +190,7 @@ public final class ModelDiffer {
     private int threads = Runtime.getRuntime().availableProcessors();
     private boolean rowStatistics = true;
     private ProgressListener progress = ProgressListener.NONE;
+    private SpectralOptions spectral;
 
     private Builder() {
       WeightMetrics.defaults().forEach(m -> metrics.put(m.name(), m));
@@ -223,6 +271,18 @@ public final class ModelDiffer {
     /** Whether to compute per-row cosines of matrices (token rows of embeddings); default on. */
     public Builder rowStatistics(boolean on) {
       this.rowStatistics = on;
+      return this;
+    }
+
+    /**
+     * Runs the spectral analysis of every matrix pair with these options ({@link
+     * SpectralAnalysis}: sigma_max, stable rank and energy rank of B - A, principal-angle overlap
+     * of the top singular subspaces of A and B, by randomised SVD on the backend's kernels), or
+     * none when null (the default: it costs {@code 2q + 3} products of each matrix with a thin one,
+     * three times). Needs a backend with {@link ComputeBackend#kernels()}.
+     */
+    public Builder spectral(SpectralOptions options) {
+      this.spectral = options;
       return this;
     }
 

@@ -1,6 +1,11 @@
 package io.crosscoder.align;
 
+import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.Quantization;
 import io.crosscoder.tensor.TensorView;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -180,7 +185,7 @@ public record TensorAlignment(
       if (!include.test(k)) {
         return;
       }
-      if (!v.dtype().isFloating() && v.quantization().isEmpty()) {
+      if (!v.dtype().isFloating() && !v.isQuantized()) {
         notWeights.add(k);
       } else {
         out.put(k, v);
@@ -217,8 +222,7 @@ public record TensorAlignment(
     long[] bs = b.shape();
     long[] ts = t.shape();
     boolean vocab = pn.isInputEmbedding() || pn.isOutputHead();
-    if (!vocab || bs.length != 2 || ts.length != 2 || bs[1] != ts[1] || b.transposed() || t.transposed()
-        || b.quantization().isPresent() || t.quantization().isPresent()) {
+    if (!vocab || bs.length != 2 || ts.length != 2 || bs[1] != ts[1] || b.transposed() || t.transposed()) {
       return null;
     }
     long common = Math.min(bs[0], ts[0]);
@@ -229,12 +233,73 @@ public record TensorAlignment(
         + (bs[0] > ts[0] ? "base" : "target"));
   }
 
+  /**
+   * The first {@code rows} rows of a matrix that is not transposed: a slice of its data when the
+   * elements are plain floats, else a view reading through the original (other dtypes, quantized,
+   * permuted rows).
+   */
   private static TensorView leadingRows(TensorView v, long rows) {
     long[] s = v.shape();
     if (s[0] == rows) {
       return v;
     }
-    long bytes = rows * s[1] * v.dtype().byteSize();
-    return TensorView.of(v.name(), v.dtype(), new long[] {rows, s[1]}, v.data().asSlice(0, bytes), v.source());
+    if (v.isPlainFloat()) {
+      long bytes = rows * s[1] * v.dtype().byteSize();
+      return TensorView.of(v.name(), v.dtype(), new long[] {rows, s[1]}, v.data().asSlice(0, bytes), v.source());
+    }
+    return new LeadingRows(v, rows);
+  }
+
+  /** The leading rows of a view whose elements are read through it. */
+  private record LeadingRows(TensorView original, long rows) implements TensorView {
+    @Override
+    public String name() {
+      return original.name();
+    }
+
+    @Override
+    public DType dtype() {
+      return original.dtype();
+    }
+
+    @Override
+    public long[] shape() {
+      return new long[] {rows, original.shape()[1]};
+    }
+
+    @Override
+    public MemorySegment data() {
+      return original.data();
+    }
+
+    @Override
+    public Path source() {
+      return original.source();
+    }
+
+    @Override
+    public Optional<Quantization> quantization() {
+      return original.quantization();
+    }
+
+    @Override
+    public String storageType() {
+      return original.storageType();
+    }
+
+    @Override
+    public boolean isQuantized() {
+      return original.isQuantized();
+    }
+
+    @Override
+    public boolean isPlainFloat() {
+      return false;
+    }
+
+    @Override
+    public void readFloats(long index, float[] dst, int offset, int length) {
+      original.readFloats(index, dst, offset, length);
+    }
   }
 }

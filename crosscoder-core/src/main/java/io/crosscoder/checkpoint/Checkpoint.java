@@ -3,6 +3,7 @@ package io.crosscoder.checkpoint;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.tensor.TensorView;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
@@ -24,6 +25,15 @@ public interface Checkpoint extends AutoCloseable {
 
   /** Free-form string metadata from the file headers (may be empty). Unmodifiable. */
   Map<String, String> metadata();
+
+  /**
+   * Sentences on how the format read this checkpoint where that matters to a reader of a report
+   * (names mapped from another scheme, rows un-permuted, an adapter merged on read); empty for a
+   * checkpoint read as stored. Reports quote them.
+   */
+  default List<String> notes() {
+    return List.of();
+  }
 
   /** The tensor with this name, if present. */
   default Optional<TensorView> find(String name) {

@@ -6,9 +6,11 @@ import io.crosscoder.align.TensorPair;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.metric.WeightMetric;
+import io.crosscoder.metric.WeightMetrics;
+import io.crosscoder.spectral.MatrixSpectrum;
+import io.crosscoder.spectral.SpectralOptions;
 import io.crosscoder.tensor.TensorView;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,13 +31,25 @@ public final class DiffAnalysis {
 
   private DiffAnalysis() {}
 
-  /** A compared pair and its statistics (with row statistics where computed). */
-  public record PairResult(TensorPair pair, PairStatistics statistics) {
+  /**
+   * A compared pair, its statistics (with row statistics where computed) and, when the spectral
+   * analysis ran on it, its spectrum (else null).
+   */
+  public record PairResult(TensorPair pair, PairStatistics statistics, MatrixSpectrum spectrum) {
     public PairResult {
       Objects.requireNonNull(pair, "pair");
       Objects.requireNonNull(statistics, "statistics");
     }
+
+    /** A pair without a spectral analysis. */
+    public PairResult(TensorPair pair, PairStatistics statistics) {
+      this(pair, statistics, null);
+    }
   }
+
+  /** The spectral metrics' names, in report order. */
+  public static final List<String> SPECTRAL_METRICS = List.of("sigma_max", "stable_rank", "energy_rank",
+      "energy_captured", "subspace_overlap", "principal_cosine_min", "spectral_error");
 
   /** How the comparison ran, for the report header. */
   public record RunInfo(CheckpointSummary base, CheckpointSummary target, String backend, int threads,
@@ -44,6 +58,25 @@ public final class DiffAnalysis {
   /** Builds the report. {@code results} are in the order tensors should be listed. */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping) {
+    return analyze(run, metrics, results, alignment, mapping, List.of());
+  }
+
+  /**
+   * Builds the report, with {@code sourceNotes} (what the formats did to read the checkpoints,
+   * {@link io.crosscoder.checkpoint.Checkpoint#notes()}) listed before the alignment's notes.
+   */
+  public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
+      TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes) {
+    return analyze(run, metrics, results, alignment, mapping, sourceNotes, null);
+  }
+
+  /**
+   * Builds the report with the spectral analysis's results ({@code spectral}: the options it ran
+   * with, or null when it did not run): each analysed pair gets the {@link #SPECTRAL_METRICS}, and
+   * groups get them pooled as {@link #spectralDescriptions} says.
+   */
+  public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
+      TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes, SpectralOptions spectral) {
     List<TensorDiff> tensors = new ArrayList<>(results.size());
     for (PairResult r : results) {
       tensors.add(tensorDiff(r, metrics));
@@ -58,12 +91,13 @@ public final class DiffAnalysis {
       var pn = r.pair().name();
       PairStatistics s = r.statistics().withoutRows();
       long n = r.pair().base().elementCount();
-      all.add(s, n);
-      kinds.computeIfAbsent(pn.kind(), k -> new Acc()).add(s, n);
+      MatrixSpectrum sp = r.spectrum();
+      all.add(s, n, sp);
+      kinds.computeIfAbsent(pn.kind(), k -> new Acc()).add(s, n, sp);
       if (pn.layer().isPresent()) {
         int layer = pn.layer().getAsInt();
-        layers.computeIfAbsent(layer, k -> new Acc()).add(s, n);
-        layerKind.computeIfAbsent(layer + "\u0000" + pn.kind(), k -> new Acc()).add(s, n);
+        layers.computeIfAbsent(layer, k -> new Acc()).add(s, n, sp);
+        layerKind.computeIfAbsent(layer + "\u0000" + pn.kind(), k -> new Acc()).add(s, n, sp);
       }
     }
 
@@ -82,21 +116,27 @@ public final class DiffAnalysis {
     List<Band> bands = bands(layers, groupMetrics);
 
     List<Unpaired> onlyBase = alignment.onlyInBase().stream()
-        .map(v -> new Unpaired(v.name(), v.shape(), null, v.dtype().name())).toList();
+        .map(v -> new Unpaired(v.name(), v.shape(), null, v.storageType())).toList();
     List<Unpaired> onlyTarget = alignment.onlyInTarget().stream()
-        .map(v -> new Unpaired(v.name(), null, v.shape(), v.dtype().name())).toList();
+        .map(v -> new Unpaired(v.name(), null, v.shape(), v.storageType())).toList();
     List<Unpaired> mismatches = alignment.shapeMismatches().stream()
         .map(m -> new Unpaired(m.name(), m.baseShape(), m.targetShape(), null)).toList();
 
     LineageVerdict lineage = lineage(tensors);
-    List<MetricInfo> infos = metrics.stream().map(m -> new MetricInfo(m.name(), m.description(), m.usesRows())).toList();
+    List<MetricInfo> infos = new ArrayList<>(metrics.stream()
+        .map(m -> new MetricInfo(m.name(), m.description(), m.usesRows())).toList());
+    if (spectral != null) {
+      spectralDescriptions(spectral).forEach((name, text) -> infos.add(new MetricInfo(name, text, false)));
+    }
+    List<String> notes = new ArrayList<>(sourceNotes);
+    notes.addAll(alignment.notes());
     DiffReport draft = new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(),
         run.bytesRead(), infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget,
-        mismatches, alignment.notes(), mapping, lineage, List.of());
+        mismatches, notes, mapping, lineage, List.of(), spectral);
     List<Finding> findings = Findings.of(draft);
     return new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(), run.bytesRead(),
         infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget, mismatches,
-        alignment.notes(), mapping, lineage, findings);
+        notes, mapping, lineage, findings, spectral);
   }
 
   private static TensorDiff tensorDiff(PairResult r, List<WeightMetric> metrics) {
@@ -105,6 +145,16 @@ public final class DiffAnalysis {
     Map<String, Double> values = new LinkedHashMap<>();
     for (WeightMetric m : metrics) {
       values.put(m.name(), m.compute(s));
+    }
+    MatrixSpectrum sp = r.spectrum();
+    if (sp != null) {
+      values.put("sigma_max", sp.sigmaMax());
+      values.put("stable_rank", sp.stableRank());
+      values.put("energy_rank", sp.energyRank());
+      values.put("energy_captured", sp.energyCaptured());
+      values.put("subspace_overlap", sp.subspaceOverlap());
+      values.put("principal_cosine_min", sp.principalCosineMin());
+      values.put("spectral_error", sp.errorBound());
     }
     int rowsCompared = 0;
     int below = 0;
@@ -127,8 +177,8 @@ public final class DiffAnalysis {
     TensorView t = p.target();
     String targetName = t.name().equals(b.name()) ? null : t.name();
     Integer layer = p.name().layer().isPresent() ? p.name().layer().getAsInt() : null;
-    return new TensorDiff(p.name().name(), targetName, layer, p.name().kind(), b.shape(), b.dtype().name(),
-        t.dtype().name(), b.quantization().isPresent(), t.quantization().isPresent(), values, rowsCompared, below,
+    return new TensorDiff(p.name().name(), targetName, layer, p.name().kind(), b.shape(), b.storageType(),
+        t.storageType(), b.isQuantized(), t.isQuantized(), values, rowsCompared, below,
         lowest, s.nonFinite(), p.note());
   }
 
@@ -158,71 +208,78 @@ public final class DiffAnalysis {
 
   /** The lineage rule of {@link LineageVerdict}, over the compared matrices. */
   static LineageVerdict lineage(List<TensorDiff> tensors) {
-    List<TensorDiff> matrices = tensors.stream()
+    List<LineageVerdict.MatrixCosine> matrices = tensors.stream()
         .filter(t -> t.shape().length == 2 && t.elements() >= LineageVerdict.MIN_ELEMENTS)
-        .filter(t -> !Double.isNaN(t.metric("cosine")))
+        .map(t -> new LineageVerdict.MatrixCosine(t.name(), t.elements(), t.metric("cosine")))
         .toList();
-    if (matrices.isEmpty()) {
-      return new LineageVerdict(LineageVerdict.Kind.INCONCLUSIVE,
-          "No matrices of " + LineageVerdict.MIN_ELEMENTS + " or more elements were compared, so lineage cannot be judged.",
-          0, Double.NaN, Double.NaN);
-    }
-    long total = 0;
-    long similar = 0;
-    double[] cos = new double[matrices.size()];
-    for (int i = 0; i < cos.length; i++) {
-      TensorDiff t = matrices.get(i);
-      cos[i] = t.metric("cosine");
-      total += t.elements();
-      if (cos[i] >= LineageVerdict.SIMILAR_COSINE) {
-        similar += t.elements();
-      }
-    }
-    Arrays.sort(cos);
-    double median = cos.length % 2 == 1 ? cos[cos.length / 2] : (cos[cos.length / 2 - 1] + cos[cos.length / 2]) / 2;
-    double share = (double) similar / total;
-    String numbers = String.format(java.util.Locale.ROOT,
-        "%s of the matrix weights (%d matrices) are in matrices with cosine >= %.1f; the median matrix cosine is %s",
-        Numbers.percent(share), matrices.size(), LineageVerdict.SIMILAR_COSINE, Numbers.cosine(median));
-    if (share >= LineageVerdict.DERIVED_SHARE) {
-      return new LineageVerdict(LineageVerdict.Kind.DERIVED,
-          "The target descends from this base (a fine-tune, continued training or re-quantization): " + numbers + ".",
-          matrices.size(), share, median);
-    }
-    if (share <= LineageVerdict.UNRELATED_SHARE && median < LineageVerdict.UNRELATED_MEDIAN_COSINE) {
-      return new LineageVerdict(LineageVerdict.Kind.UNRELATED,
-          "The target is not a fine-tune of this base: " + numbers
-              + "; independently trained weights of the same shape are nearly orthogonal (cosine near 0).",
-          matrices.size(), share, median);
-    }
-    return new LineageVerdict(LineageVerdict.Kind.INCONCLUSIVE,
-        "Lineage is inconclusive: " + numbers + " (a fine-tune would have most weights above "
-            + LineageVerdict.SIMILAR_COSINE + ", an unrelated model almost none).",
-        matrices.size(), share, median);
+    return LineageVerdict.judge(matrices, "matrix weights");
   }
 
-  /** Merged sums of a group. */
+  /**
+   * What the spectral metrics mean, with the options they ran with, and how groups pool them.
+   */
+  public static Map<String, String> spectralDescriptions(SpectralOptions o) {
+    String how = String.format(java.util.Locale.ROOT, "randomised SVD of D = B - A (l = %d, q = %d, seed %d)",
+        o.sketchSize(), o.powerIterations(), o.seed());
+    Map<String, String> d = new LinkedHashMap<>();
+    d.put("sigma_max", "largest singular value sigma_1(D), " + how + "; groups: the largest");
+    d.put("stable_rank", "stable rank |D|_F^2 / sigma_1(D)^2; groups: the median over matrices");
+    d.put("energy_rank", String.format(java.util.Locale.ROOT, "smallest r whose top r singular values hold %s of"
+        + " |D|_F^2 (the LoRA rank that would explain that share of the change); infinite (null in JSON) when the"
+        + " sketch's %d directions hold less; groups: the largest", Numbers.percent(1 - o.energyEpsilon()),
+        o.sketchSize()));
+    d.put("energy_captured", String.format(java.util.Locale.ROOT, "share of |D|_F^2 in the top %d singular"
+        + " directions; groups: the smallest", o.sketchSize()));
+    d.put("subspace_overlap", String.format(java.util.Locale.ROOT, "mean squared cosine of the principal angles"
+        + " between the top-%d left singular subspaces of A and of B (1 = the same directions); groups: the mean",
+        o.rank()));
+    d.put("principal_cosine_min", "cosine of the largest of those principal angles; groups: the smallest");
+    d.put("spectral_error", "a-posteriori bound on the sketch's spectral-norm error for D (Halko et al. 2011, eq."
+        + " 4.3): every singular value estimate is within it with probability >= 1 - 1e-10; groups: the largest");
+    return d;
+  }
+
+  /** Merged sums of a group, and its matrices' spectra. */
   private static final class Acc {
     PairStatistics sums = PairStatistics.EMPTY;
     int tensors;
     long elements;
+    final List<MatrixSpectrum> spectra = new ArrayList<>();
 
-    void add(PairStatistics s, long n) {
+    void add(PairStatistics s, long n, MatrixSpectrum sp) {
       sums = sums.merge(s);
       tensors++;
       elements += n;
+      if (sp != null) {
+        spectra.add(sp);
+      }
     }
 
     void merge(Acc o) {
       sums = sums.merge(o.sums);
       tensors += o.tensors;
       elements += o.elements;
+      spectra.addAll(o.spectra);
     }
 
     GroupDiff group(String label, Integer layer, String kind, List<WeightMetric> metrics) {
       Map<String, Double> values = new LinkedHashMap<>();
       for (WeightMetric m : metrics) {
         values.put(m.name(), m.compute(sums));
+      }
+      if (!spectra.isEmpty()) {
+        values.put("sigma_max", spectra.stream().mapToDouble(MatrixSpectrum::sigmaMax).max().orElse(Double.NaN));
+        double[] stable = spectra.stream().mapToDouble(MatrixSpectrum::stableRank).filter(v -> !Double.isNaN(v))
+            .sorted().toArray();
+        values.put("stable_rank", stable.length == 0 ? Double.NaN : WeightMetrics.percentile(stable, 0.5));
+        values.put("energy_rank", spectra.stream().mapToDouble(MatrixSpectrum::energyRank).max().orElse(Double.NaN));
+        values.put("energy_captured", spectra.stream().mapToDouble(MatrixSpectrum::energyCaptured).min()
+            .orElse(Double.NaN));
+        values.put("subspace_overlap", spectra.stream().mapToDouble(MatrixSpectrum::subspaceOverlap)
+            .filter(v -> !Double.isNaN(v)).average().orElse(Double.NaN));
+        values.put("principal_cosine_min", spectra.stream().mapToDouble(MatrixSpectrum::principalCosineMin)
+            .filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN));
+        values.put("spectral_error", spectra.stream().mapToDouble(MatrixSpectrum::errorBound).max().orElse(Double.NaN));
       }
       return new GroupDiff(label, layer, kind, tensors, elements, values);
     }

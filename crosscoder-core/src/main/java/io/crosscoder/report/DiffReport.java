@@ -1,6 +1,7 @@
 package io.crosscoder.report;
 
 import io.crosscoder.align.LayerMapping;
+import io.crosscoder.spectral.SpectralOptions;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Comparator;
@@ -33,6 +34,8 @@ import java.util.List;
  *     base layer (target tensors are reported under the base layer's name); null when depths agree
  * @param lineage whether the target descends from the base
  * @param findings observations in plain words
+ * @param spectral the options of the spectral analysis when it ran (tensors and groups then carry
+ *     {@link DiffAnalysis#SPECTRAL_METRICS}), else null
  */
 public record DiffReport(
     CheckpointSummary base,
@@ -54,7 +57,8 @@ public record DiffReport(
     List<String> alignmentNotes,
     LayerMapping layerMapping,
     LineageVerdict lineage,
-    List<Finding> findings) implements Report {
+    List<Finding> findings,
+    SpectralOptions spectral) implements Report {
 
   /** Version of the JSON schema written by {@link #toJson()}. */
   public static final String JSON_SCHEMA = "crosscoder.weight-diff/1";

@@ -1,6 +1,7 @@
 package io.crosscoder.report;
 
 import io.crosscoder.align.LayerMapping;
+import io.crosscoder.metric.WeightMetrics;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -26,6 +27,17 @@ final class Findings {
     }
     out.add(Finding.info(r.lineage().sentence()));
     depth(r, out);
+    if (r.lineage().gatesFindings()) {
+      unrelated(r, out);
+      identical(r, out);
+      overlap(r, out);
+      nonFinite(r, out);
+      notCompared(r, out);
+      return out;
+    }
+    if (r.lineage().kind() == LineageVerdict.Kind.INCONCLUSIVE && r.lineage().matrices() > 0) {
+      mixedLineage(r, out);
+    }
     GroupDiff all = r.overall();
     out.add(Finding.info(String.format(Locale.ROOT,
         "Over all %d compared tensors (%s elements) the weights moved by %s of their norm (relative change |B-A|/|A|),"
@@ -37,6 +49,8 @@ final class Findings {
     layers(r, out);
     kinds(r, out);
     extremes(r, out);
+    lowRank(r, out);
+    overlap(r, out);
     rows(r, out);
     quantized(r, out);
     nonFinite(r, out);
@@ -67,6 +81,150 @@ final class Findings {
           + ", below " + LayerMapping.MEANINGFUL_SCORE + "); the best monotone mapping " + map
           + " is shown but means little."));
     }
+  }
+
+  /**
+   * What an unrelated pair's numbers can and cannot mean, in place of the depth narrative: between
+   * independent weights the cosine is near 0, so {@code |B-A|^2/|A|^2 = 1 + rho^2 - 2 rho cos} with
+   * {@code rho = |B|/|A|} is a ratio of norms, and ranking layers by it ranks how the two models'
+   * norms differ, not where training acted.
+   */
+  private static void unrelated(DiffReport r, List<Finding> out) {
+    GroupDiff all = r.overall();
+    double rho = all.metric("target_norm") / all.metric("base_norm");
+    String norms = Double.isFinite(rho)
+        ? String.format(Locale.ROOT, " Over all %d compared tensors the target's norm is %s times the base's and the"
+            + " relative change is %s, which is what sqrt(1 + rho^2 - 2 rho cos) gives for rho = %s and cosine %s:"
+            + " the norms alone explain it.", all.tensors(), Numbers.value(rho), Numbers.value(all.metric(REL)),
+            Numbers.value(rho), Numbers.cosine(all.metric(COS)))
+        : "";
+    out.add(Finding.warning("Since the target was not trained from this base, the per-layer, per-band and per-kind"
+        + " numbers compare two independent sets of weights, not a change: where the difference is largest only"
+        + " says where the two models' weight norms differ most. The findings on where the change concentrates,"
+        + " which layers, kinds and tensors changed most and which tokens moved are therefore left out; the"
+        + " tables stay, marked. Still meaningful: bit-identical or highly similar tensors (weights the models"
+        + " share), norm ratios, tensors on one side only, shape mismatches and non-finite values." + norms
+        + " To find the target's real base, rank candidates with 'crosscoder lineage TARGET CANDIDATE...'."));
+    List<TensorDiff> kept = r.tensors().stream()
+        .filter(t -> t.shape().length == 2 && t.metric(COS) >= LineageVerdict.SIMILAR_COSINE)
+        .toList();
+    if (!kept.isEmpty()) {
+      out.add(Finding.info(kept.size() + " matrices nevertheless have cosine >= " + LineageVerdict.SIMILAR_COSINE
+          + " with the base, so the models share them (copied or tied weights): "
+          + kept.stream().limit(5).map(t -> t.name() + " (" + Numbers.cosine(t.metric(COS)) + ")")
+              .collect(Collectors.joining(", "))
+          + (kept.size() > 5 ? " and " + (kept.size() - 5) + " more" : "") + "."));
+    }
+  }
+
+  /** For an inconclusive verdict: which matrices were kept from the base and which were not. */
+  private static void mixedLineage(DiffReport r, List<Finding> out) {
+    List<TensorDiff> matrices = r.tensors().stream()
+        .filter(t -> t.shape().length == 2 && t.elements() >= LineageVerdict.MIN_ELEMENTS && !Double.isNaN(t.metric(COS)))
+        .toList();
+    List<TensorDiff> kept = matrices.stream().filter(t -> t.metric(COS) >= LineageVerdict.SIMILAR_COSINE).toList();
+    List<TensorDiff> other = matrices.stream().filter(t -> t.metric(COS) < LineageVerdict.SIMILAR_COSINE).toList();
+    if (kept.isEmpty() || other.isEmpty()) {
+      return;
+    }
+    out.add(Finding.warning("Read the findings below with care: they pool " + kept.size() + " matrices kept from the"
+        + " base (cosine >= " + LineageVerdict.SIMILAR_COSINE + ", e.g. " + names(kept, 3) + ") with " + other.size()
+        + " that are not (e.g. " + names(other, 3) + "), whose differences are those of independent weights."));
+  }
+
+  /**
+   * Where the change is low-rank: maximal runs of consecutive layers in which every changed matrix
+   * has an energy rank of at most {@code k} (the spectral rank option), said as "the update of
+   * layers 20-27 has energy rank <= 16"; or that the whole update is, or that none is.
+   */
+  private static void lowRank(DiffReport r, List<Finding> out) {
+    var o = r.spectral();
+    if (o == null) {
+      return;
+    }
+    String eps = Numbers.percent(1 - o.energyEpsilon());
+    java.util.TreeMap<Integer, Double> layerRank = new java.util.TreeMap<>();
+    List<Double> captured = new ArrayList<>();
+    for (TensorDiff t : r.tensors()) {
+      double e = t.metric("energy_rank");
+      if (Double.isNaN(e) || t.metric("changed_fraction") == 0 || t.layer() == null) {
+        continue;
+      }
+      layerRank.merge(t.layer(), e, Math::max);
+      captured.add(t.metric("energy_captured"));
+    }
+    if (layerRank.isEmpty()) {
+      return;
+    }
+    int k = o.rank();
+    List<int[]> runs = new ArrayList<>();
+    int start = -1;
+    int prev = Integer.MIN_VALUE;
+    for (var e : layerRank.entrySet()) {
+      boolean low = e.getValue() <= k;
+      boolean contiguous = e.getKey() == prev + 1;
+      if (low && (start < 0 || !contiguous)) {
+        if (start >= 0) {
+          runs.add(new int[] {start, prev});
+        }
+        start = e.getKey();
+      } else if (!low && start >= 0) {
+        runs.add(new int[] {start, prev});
+        start = -1;
+      }
+      prev = e.getKey();
+    }
+    if (start >= 0) {
+      runs.add(new int[] {start, prev});
+    }
+    double[] cap = captured.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    String median = Numbers.percent(WeightMetrics.percentile(cap, 0.5));
+    if (runs.size() == 1 && runs.get(0)[0] == layerRank.firstKey() && runs.get(0)[1] == layerRank.lastKey()) {
+      int max = (int) layerRank.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+      out.add(Finding.info(String.format(Locale.ROOT, "The update of every layer has energy rank <= %d: each changed"
+          + " matrix's top %d singular directions hold %s of its change |B-A|_F^2, so it looks like a low-rank"
+          + " fine-tune (a LoRA of rank %d would explain that much of it).", max, max, eps, max)));
+      return;
+    }
+    if (runs.isEmpty()) {
+      out.add(Finding.info(String.format(Locale.ROOT, "The update is not low-rank in any layer: some changed matrix in"
+          + " each needs more than %d singular directions for %s of its change (the median matrix's top %d"
+          + " directions hold %s), as a full fine-tune's does.", k, eps, o.sketchSize(), median)));
+      return;
+    }
+    List<String> parts = new ArrayList<>();
+    for (int[] run : runs) {
+      int max = 0;
+      for (int l = run[0]; l <= run[1]; l++) {
+        Double v = layerRank.get(l);
+        if (v != null) {
+          max = Math.max(max, (int) (double) v);
+        }
+      }
+      parts.add((run[0] == run[1] ? "layer " + run[0] : "layers " + run[0] + "-" + run[1]) + " has energy rank <= "
+          + max);
+    }
+    out.add(Finding.info("The update of " + String.join("; of ", parts) + ": there it looks like a low-rank"
+        + " fine-tune (the top directions hold " + eps + " of each matrix's change |B-A|_F^2); elsewhere some matrix"
+        + " needs more than " + k + " directions."));
+  }
+
+  /** How far the target's dominant directions turned from the base's. */
+  private static void overlap(DiffReport r, List<Finding> out) {
+    var o = r.spectral();
+    if (o == null) {
+      return;
+    }
+    List<TensorDiff> m = r.tensors().stream().filter(t -> !Double.isNaN(t.metric("subspace_overlap"))).toList();
+    if (m.isEmpty()) {
+      return;
+    }
+    double mean = m.stream().mapToDouble(t -> t.metric("subspace_overlap")).average().orElse(Double.NaN);
+    TensorDiff lowest = m.stream().min(Comparator.comparingDouble(t -> t.metric("subspace_overlap"))).orElseThrow();
+    out.add(Finding.info(String.format(Locale.ROOT, "The top-%d left singular subspaces of base and target overlap by"
+        + " %s on average over %d matrices (mean squared cosine of their principal angles: 1 = the same dominant"
+        + " output directions, near %d/rows for unrelated matrices); lowest in %s (%s).", o.rank(),
+        Numbers.value(mean), m.size(), o.rank(), lowest.name(), Numbers.value(lowest.metric("subspace_overlap")))));
   }
 
   private static void identical(DiffReport r, List<Finding> out) {
@@ -163,7 +321,35 @@ final class Findings {
     out.add(Finding.info(q.size() + " tensors are stored quantized on one side and were compared dequantized; their"
         + " relative change is the quantization error, largest in " + worst.name() + " ("
         + Numbers.value(worst.metric(REL)) + ", max element error " + Numbers.value(worst.metric("max_abs_diff"))
-        + ")."));
+        + ")." + byStorageType(r)));
+  }
+
+  /**
+   * The error pooled per storage type of the quantized side ({@code sqrt(sum |B-A|^2 / sum |A|^2)}
+   * over the tensors of that type), when the norms were computed: how much each format of a mixed
+   * file (Q4_K_M mixes Q4_K, Q6_K and F32) costs.
+   */
+  private static String byStorageType(DiffReport r) {
+    java.util.Map<String, double[]> byType = new java.util.TreeMap<>();
+    for (TensorDiff t : r.tensors()) {
+      double d = t.metric("diff_norm");
+      double a = t.metric("base_norm");
+      if (Double.isNaN(d) || Double.isNaN(a)) {
+        return "";
+      }
+      String type = t.targetQuantized() || !t.baseQuantized() ? t.targetDtype() : t.baseDtype();
+      double[] acc = byType.computeIfAbsent(type, k -> new double[3]);
+      acc[0] += d * d;
+      acc[1] += a * a;
+      acc[2]++;
+    }
+    if (byType.size() < 2) {
+      return "";
+    }
+    return " By storage type, pooled: " + byType.entrySet().stream()
+        .map(e -> e.getKey() + " " + (int) e.getValue()[2] + " tensor" + (e.getValue()[2] == 1 ? "" : "s") + " "
+            + (e.getValue()[1] == 0 ? "n/a" : Numbers.value(Math.sqrt(e.getValue()[0] / e.getValue()[1]))))
+        .collect(Collectors.joining(", ")) + ".";
   }
 
   private static void nonFinite(DiffReport r, List<Finding> out) {

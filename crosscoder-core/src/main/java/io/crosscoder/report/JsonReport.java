@@ -41,12 +41,28 @@ final class JsonReport {
     ArrayNode metrics = root.putArray("metrics");
     r.metrics().forEach(m -> metrics.addObject().put("name", m.name()).put("description", m.description())
         .put("per_tensor_only", m.perTensorOnly()));
+    if (r.spectral() != null) {
+      var o = r.spectral();
+      ObjectNode sp = root.putObject("spectral");
+      sp.put("method", "randomised SVD (Halko, Martinsson and Tropp 2011) on the backend's sgemm");
+      sp.put("rank", o.rank());
+      sp.put("sketch_size", o.sketchSize());
+      sp.put("power_iterations", o.powerIterations());
+      sp.put("energy_epsilon", o.energyEpsilon());
+      sp.put("seed", o.seed());
+    }
     ObjectNode lineage = root.putObject("lineage");
     lineage.put("verdict", r.lineage().kind().name().toLowerCase(java.util.Locale.ROOT));
     lineage.put("sentence", r.lineage().sentence());
     lineage.put("matrices", r.lineage().matrices());
     number(lineage, "similar_share", r.lineage().similarShare());
     number(lineage, "median_cosine", r.lineage().medianCosine());
+    lineage.put("depth_findings", !r.lineage().gatesFindings());
+    if (r.lineage().tableCaveat().isPresent()) {
+      lineage.put("table_caveat", r.lineage().tableCaveat().get());
+    } else {
+      lineage.putNull("table_caveat");
+    }
     ArrayNode findings = root.putArray("findings");
     r.findings().forEach(f -> findings.addObject().put("severity", f.severity().name().toLowerCase(java.util.Locale.ROOT))
         .put("text", f.text()));

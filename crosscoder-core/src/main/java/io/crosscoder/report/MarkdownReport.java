@@ -30,6 +30,7 @@ final class MarkdownReport {
     bands();
     layers();
     kinds();
+    spectral();
     mostChanged();
     notCompared();
     allTensors();
@@ -95,12 +96,21 @@ final class MarkdownReport {
     line("");
   }
 
+  /** Marks a table whose numbers do not describe a change (unrelated models). */
+  private void caveat() {
+    r.lineage().tableCaveat().ifPresent(c -> {
+      line("> **Not a change:** " + c);
+      line("");
+    });
+  }
+
   private void bands() {
     if (r.bands().isEmpty()) {
       return;
     }
     line("## By band");
     line("");
+    caveat();
     line("Bands are thirds of the layers: early `[0, ceil(L/3))`, middle `[ceil(L/3), ceil(2L/3))`, late the rest.");
     line("");
     line("| band | layers | tensors | cosine | relative change | max abs diff |");
@@ -124,6 +134,7 @@ final class MarkdownReport {
     double max = r.byLayer().stream().mapToDouble(g -> g.metric(REL)).filter(Double::isFinite).max().orElse(0);
     line("## By layer");
     line("");
+    caveat();
     line("Bars are relative change, scaled to the largest layer (" + Numbers.value(max) + ").");
     line("");
     line("| layer | tensors | cosine | relative change | changed | |");
@@ -139,6 +150,7 @@ final class MarkdownReport {
   private void kinds() {
     line("## By parameter kind");
     line("");
+    caveat();
     line("Each kind pooled over all layers (its tensors joined into one vector).");
     line("");
     line("| kind | tensors | cosine | relative change | max abs diff | changed |");
@@ -151,13 +163,62 @@ final class MarkdownReport {
     line("");
   }
 
+  private void spectral() {
+    var o = r.spectral();
+    if (o == null) {
+      return;
+    }
+    double worst = r.tensors().stream().mapToDouble(t -> t.metric("spectral_error") / t.metric("sigma_max"))
+        .filter(Double::isFinite).max().orElse(Double.NaN);
+    line("## Spectral structure of the change");
+    line("");
+    caveat();
+    line(String.format(Locale.ROOT, "Randomised SVD (Halko, Martinsson and Tropp 2011) of D = B - A and of A and B"
+        + " for every matrix, on the backend's sgemm: sketch of l = %d columns, %d power iterations, seed %d."
+        + " Each singular value estimate is below the true value and within the stated error bound of it with"
+        + " probability at least 1 - 1e-10 (largest bound here: %s of sigma_max); |D|_F^2 is exact. Energy rank:"
+        + " the smallest r whose top r singular values hold %s of |D|_F^2 (\"> %d\" when the sketch holds less)."
+        + " Overlap: mean squared cosine of the principal angles between the top-%d left singular subspaces of A"
+        + " and B.", o.sketchSize(), o.powerIterations(), o.seed(), Numbers.percent(worst),
+        Numbers.percent(1 - o.energyEpsilon()), o.sketchSize(), o.rank()));
+    line("");
+    line("| layer | matrices | sigma_max (max) | stable rank (median) | energy rank (max) | energy in top "
+        + o.sketchSize() + " (min) | overlap (mean) |");
+    line("|---:|---:|---:|---:|---:|---:|---:|");
+    for (GroupDiff g : r.byLayer()) {
+      if (Double.isNaN(g.metric("energy_rank"))) {
+        continue;
+      }
+      line("| " + g.layer() + " | " + g.tensors() + " | " + Numbers.value(g.metric("sigma_max")) + " | "
+          + Numbers.value(g.metric("stable_rank")) + " | " + rank(g.metric("energy_rank"), o.sketchSize()) + " | "
+          + Numbers.percent(g.metric("energy_captured")) + " | " + Numbers.value(g.metric("subspace_overlap")) + " |");
+    }
+    line("");
+    line("| kind | sigma_max (max) | stable rank (median) | energy rank (max) | overlap (mean) |");
+    line("|---|---:|---:|---:|---:|");
+    for (GroupDiff g : r.byKind()) {
+      if (Double.isNaN(g.metric("energy_rank"))) {
+        continue;
+      }
+      line("| `" + g.kind() + "` | " + Numbers.value(g.metric("sigma_max")) + " | " + Numbers.value(g.metric("stable_rank"))
+          + " | " + rank(g.metric("energy_rank"), o.sketchSize()) + " | " + Numbers.value(g.metric("subspace_overlap"))
+          + " |");
+    }
+    line("");
+  }
+
+  private static String rank(double v, int sketch) {
+    return Double.isNaN(v) ? "n/a" : Double.isInfinite(v) ? "> " + sketch : Long.toString((long) v);
+  }
+
   private void mostChanged() {
     List<TensorDiff> top = r.mostChanged(10);
     if (top.isEmpty()) {
       return;
     }
-    line("## Most changed tensors");
+    line(r.lineage().gatesFindings() ? "## Largest differences" : "## Most changed tensors");
     line("");
+    caveat();
     line("| tensor | shape | cosine | relative change | max abs diff | lowest row cosine |");
     line("|---|---|---:|---:|---:|---:|");
     for (TensorDiff t : top) {
@@ -190,6 +251,7 @@ final class MarkdownReport {
     line("");
     line("<details><summary>" + r.tensors().size() + " tensor pairs</summary>");
     line("");
+    caveat();
     line("| tensor | shape | dtypes | cosine | relative change | max abs diff | changed | row cosine min / p5 |");
     line("|---|---|---|---:|---:|---:|---:|---|");
     for (TensorDiff t : r.tensors()) {

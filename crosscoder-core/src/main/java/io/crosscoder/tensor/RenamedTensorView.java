@@ -43,6 +43,16 @@ public record RenamedTensorView(String name, TensorView original) implements Ten
   }
 
   @Override
+  public String storageType() {
+    return original.storageType();
+  }
+
+  @Override
+  public boolean isQuantized() {
+    return original.isQuantized();
+  }
+
+  @Override
   public boolean isPlainFloat() {
     return original.isPlainFloat();
   }

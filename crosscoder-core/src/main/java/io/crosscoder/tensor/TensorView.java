@@ -13,7 +13,11 @@ import java.util.Optional;
  * <p>{@link #shape()} is the logical shape in the Hugging Face layout ({@code [out, in]} for a
  * linear weight). {@link #data()} holds the elements in storage order, little-endian. The two
  * orders differ only where {@link #transposed()} says so: a rank-2 tensor stored as its
- * transpose, as ONNX stores MatMul weights ({@code [in, out]}).
+ * transpose, as ONNX stores MatMul weights ({@code [in, out]}); or in views that are not {@link
+ * #isPlainFloat()} and override {@link #readFloats}, such as GGUF tensors, whose data may be
+ * block-quantized ({@link #storageType()} names the block format, {@link #dtype()} is then {@link
+ * DType#U8}, the raw bytes) or hold its rows in another order. Code that is not a format reads such
+ * views through {@link #readFloats} and {@link #readRow} only.
  *
  * <p>Views are valid while the {@code Checkpoint} that made them is open; they are immutable and
  * safe to read from many threads.
@@ -28,7 +32,11 @@ public interface TensorView {
   /** The logical shape; a fresh copy. */
   long[] shape();
 
-  /** The stored bytes, little-endian, {@code elementCount() * dtype().byteSize()} long. */
+  /**
+   * The stored bytes, little-endian: {@code elementCount() * dtype().byteSize()} long, except for
+   * block-quantized views ({@link #storageType()} other than the dtype's name), whose data is the
+   * blocks as stored.
+   */
   MemorySegment data();
 
   /** The file this tensor was read from, for messages; may be null for tensors made in memory. */
@@ -39,9 +47,25 @@ public interface TensorView {
     return false;
   }
 
-  /** How stored integers map to real values, for quantized tensors. */
+  /** How stored integers map to real values, for tensors under affine (per-tensor or per-channel) quantization. */
   default Optional<Quantization> quantization() {
     return Optional.empty();
+  }
+
+  /**
+   * The stored encoding as a name for reports: the {@link #dtype()}'s name ({@code "BF16"}), or a
+   * block quantization format ({@code "Q4_K"}, {@code "Q8_0"}) for views that read blocks.
+   */
+  default String storageType() {
+    return dtype().name();
+  }
+
+  /**
+   * Whether stored values are quantized and read dequantized: an affine {@link #quantization()},
+   * or a block format named by {@link #storageType()}.
+   */
+  default boolean isQuantized() {
+    return quantization().isPresent();
   }
 
   /** Number of elements: the product of the shape (1 for a scalar). */
@@ -72,13 +96,14 @@ public interface TensorView {
   default boolean isPlainFloat() {
     DType t = dtype();
     return (t == DType.F32 || t == DType.F16 || t == DType.BF16)
-        && quantization().isEmpty()
+        && !isQuantized()
         && !transposed();
   }
 
   /**
-   * Reads {@code length} elements in storage order, starting at element {@code index}, as f32
-   * real values (integers converted, quantized values dequantized).
+   * Reads {@code length} elements starting at element {@code index}, as f32 real values (integers
+   * converted, quantized values dequantized), in logical row-major order, or in storage order for a
+   * {@link #transposed()} view.
    */
   default void readFloats(long index, float[] dst, int offset, int length) {
     Elements.decode(dtype(), data(), index, dst, offset, length);

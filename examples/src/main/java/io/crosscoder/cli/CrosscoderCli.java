@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code crosscoder} command line. Without arguments it runs the main job ({@link MainJob});
- * subcommands: {@code diff}, {@code inspect}, {@code models}, {@code synthetic}, {@code harvest}, {@code train}, {@code crosscode},
+ * subcommands: {@code diff}, {@code lineage}, {@code inspect}, {@code models}, {@code synthetic}, {@code harvest}, {@code train}, {@code crosscode},
  * {@code analyze}, {@code backends}.
  *
  * <p>Exit status: 0 on success, 2 on bad input (a one-line message on stderr naming the file, the
@@ -22,8 +22,9 @@ import picocli.CommandLine.Command;
       "Model diffing: what fine-tuning or distillation changed in a model.",
       "Without a command, compares the built-in default pair and prints the report."
     },
-    subcommands = {DiffCommand.class, InspectCommand.class, ModelsCommand.class, SyntheticCommand.class,
-        HarvestCommand.class, TrainCommand.class, AnalyzeCommand.class, CrosscodeCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DiffCommand.class, LineageCommand.class, InspectCommand.class, ModelsCommand.class, SyntheticCommand.class,
+        HarvestCommand.class, TrainCommand.class, AnalyzeCommand.class, CrosscodeCommand.class, BackendsCommand.class,
+        CommandLine.HelpCommand.class})
 public final class CrosscoderCli implements java.util.concurrent.Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -3,6 +3,7 @@ package io.crosscoder.cli;
 import io.crosscoder.io.models.BundledModel;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.spectral.SpectralOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,11 +19,13 @@ final class DiffCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "BASE",
-      description = "The base: a .safetensors or .onnx file, a Hugging Face model folder (sharded too),"
+      description = "The base: a .safetensors, .onnx or .gguf file, a Hugging Face model folder (sharded too),"
           + " or the name of a bundled model (see 'crosscoder models').")
   String base;
 
-  @Parameters(index = "1", paramLabel = "TARGET", description = "The fine-tuned or distilled model, same forms.")
+  @Parameters(index = "1", paramLabel = "TARGET", description = "The fine-tuned or distilled model, same forms,"
+      + " or a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors): BASE against BASE + adapter,"
+      + " merged on read.")
   String target;
 
   @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md",
@@ -45,9 +48,32 @@ final class DiffCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar on stderr.")
   boolean noProgress;
 
+  @Option(names = "--spectral", description = "Also the spectral structure of every matrix's change: sigma_max,"
+      + " stable rank and energy rank of B - A, overlap of the top singular subspaces of A and B (randomised SVD).")
+  boolean spectral;
+
+  @Option(names = "--spectral-rank", paramLabel = "K", description = "Top directions compared, and the rank called"
+      + " low (default: 16; the sketch has K + 16 columns).")
+  Integer spectralRank;
+
+  @Option(names = "--spectral-eps", paramLabel = "EPS", description = "Energy rank: the smallest r holding 1 - EPS of"
+      + " |B - A|_F^2 (default: 0.1).")
+  Double spectralEps;
+
   @Override
   public Integer call() {
-    DiffReport report = Diffs.run(BundledModel.resolve(base), BundledModel.resolve(target), params, backend, threads, !noProgress);
+    SpectralOptions options = null;
+    if (spectral || spectralRank != null || spectralEps != null) {
+      options = SpectralOptions.DEFAULTS;
+      if (spectralRank != null) {
+        options = options.withRank(spectralRank);
+      }
+      if (spectralEps != null) {
+        options = options.withEnergyEpsilon(spectralEps);
+      }
+    }
+    DiffReport report = Diffs.run(BundledModel.resolve(base), BundledModel.resolve(target), params, backend, threads,
+        !noProgress, options);
     Diffs.emit(report, format, out, spec.commandLine().getOut(), spec.commandLine().getErr());
     return 0;
   }

@@ -1,8 +1,13 @@
 package io.crosscoder.cli;
 
+import io.crosscoder.InvalidInputException;
 import io.crosscoder.ModelDiffer;
+import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.checkpoint.CheckpointFormats;
+import io.crosscoder.io.lora.LoraAdapter;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.spectral.SpectralOptions;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
@@ -11,7 +16,13 @@ final class Diffs {
   private Diffs() {}
 
   static DiffReport run(Path base, Path target, String params, String backend, Integer threads, boolean progress) {
-    ModelDiffer.Builder b = ModelDiffer.builder();
+    return run(base, target, params, backend, threads, progress, null);
+  }
+
+  /** As above, with the spectral analysis when {@code spectral} is not null. */
+  static DiffReport run(Path base, Path target, String params, String backend, Integer threads, boolean progress,
+      SpectralOptions spectral) {
+    ModelDiffer.Builder b = ModelDiffer.builder().spectral(spectral);
     if (params != null) {
       b.parameters(params);
     }
@@ -21,9 +32,20 @@ final class Diffs {
     if (threads != null) {
       b.threads(threads);
     }
+    if (LoraAdapter.isAdapter(base)) {
+      throw new InvalidInputException(base, null, "is a LoRA adapter; give the base model first and the adapter"
+          + " second (crosscoder diff BASE ADAPTER)");
+    }
     try (ProgressBarListener bar = progress ? ProgressBarListener.forTerminal() : null) {
       if (bar != null) {
         b.progress(bar);
+      }
+      if (LoraAdapter.isAdapter(target)) {
+        // Base against base + adapter, merged on read.
+        try (Checkpoint bc = CheckpointFormats.open(base); LoraAdapter adapter = LoraAdapter.open(target);
+            Checkpoint merged = adapter.applyTo(bc)) {
+          return b.build().compare(bc, merged);
+        }
       }
       return b.build().compare(base, target);
     }

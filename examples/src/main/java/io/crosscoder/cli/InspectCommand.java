@@ -19,7 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 final class InspectCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(paramLabel = "PATH", description = "A .safetensors or .onnx file, a model folder, or a bundled model's name.")
+  @Parameters(paramLabel = "PATH", description = "A .safetensors, .onnx or .gguf file, a model folder, or a bundled model's name.")
   String path;
 
   @Override
@@ -35,8 +35,9 @@ final class InspectCommand implements Callable<Integer> {
       int width = c.tensors().keySet().stream().mapToInt(String::length).max().orElse(4);
       for (TensorView t : c.tensors().values()) {
         String extra = (t.transposed() ? " stored transposed" : "")
-            + t.quantization().map(q -> " quantized (" + (q.perTensor() ? "per tensor" : "per channel, axis " + q.axis()) + ")").orElse("");
-        out.printf(Locale.ROOT, "  %-" + width + "s  %-7s %s%s%n", t.name(), t.dtype(), Arrays.toString(t.shape()), extra);
+            + t.quantization().map(q -> " quantized (" + (q.perTensor() ? "per tensor" : "per channel, axis " + q.axis()) + ")").orElse("")
+            + (t.quantization().isEmpty() && t.isQuantized() ? " block-quantized" : "");
+        out.printf(Locale.ROOT, "  %-" + width + "s  %-7s %s%s%n", t.name(), t.storageType(), Arrays.toString(t.shape()), extra);
       }
       out.flush();
     }

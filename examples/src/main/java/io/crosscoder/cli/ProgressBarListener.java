@@ -25,7 +25,7 @@ final class ProgressBarListener implements ProgressListener, AutoCloseable {
   @Override
   public synchronized void onProgress(ProgressEvent e) {
     if (bar != null && !e.task().equals(task)) {
-      // A new stage of the work (harvest, train, analyze) gets its own bar.
+      // A new stage of the work (harvest, train, the spectral analysis after a diff) gets its own bar.
       bar.close();
       bar = null;
     }

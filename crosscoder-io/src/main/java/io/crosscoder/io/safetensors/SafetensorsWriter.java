@@ -3,6 +3,7 @@ package io.crosscoder.io.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -309,8 +310,10 @@ public final class SafetensorsWriter implements AutoCloseable {
   }
 
   private static TensorSpec specOf(TensorView t) {
-    if (t.transposed() || t.quantization().isPresent()) {
-      throw new IllegalArgumentException(t.name() + " is stored " + (t.transposed() ? "transposed" : "quantized")
+    boolean floating = t.dtype() == DType.F32 || t.dtype() == DType.F16 || t.dtype() == DType.BF16;
+    if (t.transposed() || t.isQuantized() || (floating && !t.isPlainFloat())) {
+      throw new IllegalArgumentException(t.name() + " is stored " + (t.transposed() ? "transposed"
+          : t.isQuantized() ? "quantized (" + t.storageType() + ")" : "in another element order")
           + "; safetensors holds plain row-major tensors, so convert it before writing");
     }
     TensorSpec spec = new TensorSpec(t.name(), t.dtype(), t.shape());
