@@ -181,6 +181,86 @@ __device__ double cc_block_sum_f64(double v) {
   return v;
 }
 
+/**
+ * The larger of two floats with Java's Math.max treatment of NaN: a NaN on either side wins, as in
+ * the CPU's row maximum (a NaN score would make the softmax row NaN through its own exponential
+ * anyway; this keeps the intermediate the same too). Between -0.0 and +0.0 it keeps the first,
+ * which no caller can tell apart (x - m and exp(x - m) are the same for either zero).
+ */
+__device__ __forceinline__ float cc_max_nan(float a, float b) {
+  return (b > a || b != b) ? b : a;
+}
+
+/**
+ * Sum over the warp, returned to every lane: a butterfly, in which both lanes of a pair add the
+ * same two values, so every lane ends with the same bits.
+ */
+__device__ __forceinline__ double cc_warp_allsum_f64(double v) {
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    v += __shfl_xor_sync(CC_FULL_MASK, v, offset);
+  }
+  return v;
+}
+
+/** cc_max_nan over the warp, returned to every lane (a butterfly, as cc_warp_allsum_f64). */
+__device__ __forceinline__ float cc_warp_allmax_f32(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    v = cc_max_nan(v, __shfl_xor_sync(CC_FULL_MASK, v, offset));
+  }
+  return v;
+}
+
+/**
+ * Sum over the block of one double per thread, returned to EVERY thread: warp sums, then warp 0
+ * adds those in a fixed order and publishes the total in shared memory. Every thread of the block
+ * must call it. It may be called again at once, without a third barrier: a warp writes `partial`
+ * in the next call only after passing this call's second barrier, which warp 0 reaches only after
+ * reading `partial`; and warp 0 rewrites `total` only after the next call's first barrier, which
+ * every thread reaches only after reading `total` here.
+ */
+__device__ double cc_block_allsum_f64(double v) {
+  __shared__ double partial[32];
+  __shared__ double total;
+  const u32 lane = threadIdx.x & 31u;
+  const u32 warp = threadIdx.x >> 5;
+  v = cc_warp_sum_f64(v);
+  if (lane == 0) {
+    partial[warp] = v;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (blockDim.x >> 5) ? partial[lane] : 0.0;
+    v = cc_warp_sum_f64(v);
+    if (lane == 0) {
+      total = v;
+    }
+  }
+  __syncthreads();
+  return total;
+}
+
+/** cc_max_nan over the block, returned to every thread; the same barriers as cc_block_allsum_f64. */
+__device__ float cc_block_allmax_f32(float v) {
+  __shared__ float partial[32];
+  __shared__ float total;
+  const u32 lane = threadIdx.x & 31u;
+  const u32 warp = threadIdx.x >> 5;
+  v = cc_warp_allmax_f32(v);
+  if (lane == 0) {
+    partial[warp] = v;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (blockDim.x >> 5) ? partial[lane] : __uint_as_float(0xff800000u);  // -inf: neutral
+    v = cc_warp_allmax_f32(v);
+    if (lane == 0) {
+      total = v;
+    }
+  }
+  __syncthreads();
+  return total;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Element-wise kernels (grid-stride over i in [0, n))
 // ------------------------------------------------------------------------------------------------
@@ -898,5 +978,174 @@ extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_pair_segments(const vo
       counts[2 * g + 0] = changed;
       counts[2 * g + 1] = nonFinite;
     }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Transformer kernels: the decoder forward pass besides the products (Kernels#rmsNorm,
+// #rotaryEmbedding, #causalSoftmax, #siluMultiply)
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * RMSNorm's factor 1 / sqrt(sum of squares / cols + eps): in f64 and rounded once to f32, the
+ * CPU's arithmetic (only the sum itself is more precise here: exact f64 squares).
+ */
+__device__ __forceinline__ float cc_rms_scale(double squares, u32 cols, float eps) {
+  return __double2float_rn(1.0 / __dsqrt_rn(squares / (double)cols + (double)eps));
+}
+
+/**
+ * RMSNorm of each packed row, one block per row: out(r, c) = (x(r, c) * s_r) * weight[c], each
+ * product rounded on its own as on the CPU, with s_r from the f64 sum of the row's squares (each
+ * square exact in f64, so an FMA the compiler may form changes nothing). out may be x: every
+ * element is read for the sum before the block's barrier and rewritten after it by the thread that
+ * reads it again.
+ */
+extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_rms_norm_f32(const float* x, const float* weight, float* out,
+    u32 rows, u32 cols, float eps) {
+  for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* row = x + r * cols;
+    float* dst = out + r * cols;
+    double acc = 0.0;
+    for (u64 c = threadIdx.x; c < cols; c += blockDim.x) {
+      const double v = (double)row[c];
+      acc += v * v;
+    }
+    const float scale = cc_rms_scale(cc_block_allsum_f64(acc), cols, eps);
+    for (u64 c = threadIdx.x; c < cols; c += blockDim.x) {
+      dst[c] = __fmul_rn(__fmul_rn(row[c], scale), weight[c]);
+    }
+  }
+}
+
+/**
+ * cc_rms_norm_f32 with one warp per row, for short rows (a Qwen3 q/k norm has rows of head_dim =
+ * 128, many of them): no block barrier, and all 32 lanes busy where a block of 256 would leave most
+ * threads idle. The same arithmetic; only the order of the f64 additions differs.
+ */
+extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_rms_norm_warp_f32(const float* x, const float* weight,
+    float* out, u32 rows, u32 cols, float eps) {
+  const u32 lane = threadIdx.x & 31u;
+  const u64 warps = blockDim.x >> 5;
+  // Warp-uniform loop (r is the same in every lane of a warp), as the full-mask shuffles need.
+  for (u64 r = (u64)blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += (u64)gridDim.x * warps) {
+    const float* row = x + r * cols;
+    float* dst = out + r * cols;
+    double acc = 0.0;
+    for (u64 c = lane; c < cols; c += 32) {
+      const double v = (double)row[c];
+      acc += v * v;
+    }
+    const float scale = cc_rms_scale(cc_warp_allsum_f64(acc), cols, eps);
+    for (u64 c = lane; c < cols; c += 32) {
+      dst[c] = __fmul_rn(__fmul_rn(row[c], scale), weight[c]);
+    }
+  }
+}
+
+/**
+ * Rotate-half rotary embedding, in place, one thread per (row, head, i < half) pair: with p =
+ * positions[row], c = cosTable[p * half + i], s = sinTable[p * half + i], the pair (a, b) = (x_i,
+ * x_{i + half}) of the head becomes (a c - b s, b c + a s), each product and sum rounded on its own
+ * (the CPU's scalar arithmetic, so the two agree bit for bit). Adjacent threads take adjacent i, so
+ * x and the tables are read coalesced. The host has checked every position against tableRows; a
+ * position outside [0, tableRows) leaves its row as it was rather than reading outside the tables.
+ */
+extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_rotary_f32(float* x, const int* positions, const float* cosTable,
+    const float* sinTable, u32 rows, u32 heads, u32 half, u32 tableRows) {
+  const u64 n = (u64)rows * heads * half;
+  const bool narrow = n <= 0xffffffffull;  // 32-bit division is much cheaper than 64-bit
+  for (u64 i = cc_first_index(); i < n; i += cc_grid_step()) {
+    u64 vector;  // the (row, head) pair's index: row * heads + head
+    u64 j;
+    u64 r;
+    if (narrow) {
+      const u32 v32 = (u32)i / half;
+      vector = v32;
+      j = (u32)i - v32 * half;
+      r = v32 / heads;
+    } else {
+      vector = i / half;
+      j = i - vector * half;
+      r = vector / heads;
+    }
+    const u32 p = (u32)positions[r];  // a negative position becomes >= 2^31 > tableRows - 1
+    if (p >= tableRows) {
+      continue;
+    }
+    const u64 t = (u64)p * half + j;
+    const u64 at = vector * 2u * half + j;
+    const float a = x[at];
+    const float b = x[at + half];
+    const float c = cosTable[t];
+    const float s = sinTable[t];
+    x[at] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+    x[at + half] = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+  }
+}
+
+/**
+ * Softmax under the causal and sliding-window mask, in place, one block per row: row r (at r * ld)
+ * is the query at position q = firstQuery + r against keys 0 .. cols - 1, which sees key j when j
+ * <= q and (window <= 0 or q - j < window), i.e. the keys [k0, k1) with k0 = window > 0 ? max(0, q -
+ * window + 1) : 0 and k1 = min(cols, q + 1), both clipped to [0, cols).
+ *
+ * Hidden keys become exactly +0.0; a row with no visible key is all zeros. Visible keys: m = the
+ * largest (NaN wins, as Java's Math.max: a NaN score makes the row NaN), e_j = expf(x_j - m) (the
+ * difference rounded in f32, as on the CPU), total = sum e_j (f64: each thread's share, then the
+ * block's fixed tree), x_j = e_j * (float)(1 / total). Columns [cols, ld) are never touched.
+ *
+ * Barriers: whether a row has visible keys depends only on r and the arguments, so a row without
+ * any skips both reductions in every thread alike. The max pass reads x_j in one thread and the exp
+ * pass may write it in another; the max reduction's barriers lie between them.
+ */
+extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_causal_softmax_f32(float* x, u32 rows, u32 cols, u32 ld,
+    u32 firstQuery, int window) {
+  for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    float* row = x + r * ld;
+    const long long q = (long long)firstQuery + (long long)r;
+    long long from = window > 0 ? q - (long long)window + 1 : 0;
+    from = from < 0 ? 0 : from;
+    from = from < (long long)cols ? from : (long long)cols;
+    long long to = q + 1 < (long long)cols ? q + 1 : (long long)cols;
+    to = to > from ? to : from;
+    const u64 k0 = (u64)from;
+    const u64 k1 = (u64)to;
+
+    float m = __uint_as_float(0xff800000u);  // -inf
+    for (u64 c = threadIdx.x; c < cols; c += blockDim.x) {
+      if (c < k0 || c >= k1) {
+        row[c] = 0.0f;
+      } else {
+        m = cc_max_nan(m, row[c]);
+      }
+    }
+    if (k0 == k1) {
+      continue;  // no visible key: uniform over the block, so no barrier is split
+    }
+    m = cc_block_allmax_f32(m);
+    double acc = 0.0;
+    for (u64 c = k0 + threadIdx.x; c < k1; c += blockDim.x) {
+      const float e = expf(__fsub_rn(row[c], m));
+      row[c] = e;
+      acc += (double)e;
+    }
+    const float inverse = __double2float_rn(1.0 / cc_block_allsum_f64(acc));
+    for (u64 c = k0 + threadIdx.x; c < k1; c += blockDim.x) {
+      row[c] = __fmul_rn(row[c], inverse);  // the element this thread wrote above
+    }
+  }
+}
+
+/**
+ * The SwiGLU gate, element-wise: out[i] = (g / (1 + expf(-g))) * up[i] with g = gate[i], each
+ * operation rounded on its own as on the CPU (expf within 2 ulp without --use_fast_math). A gate
+ * below about -88 gives expf(-g) = inf and a signed zero, as Java's float arithmetic does; NaN
+ * stays NaN. out may be gate or up: each element is read before it is written, by one thread.
+ */
+extern "C" __global__ void __launch_bounds__(CC_BLOCK) cc_silu_mul_f32(const float* gate, const float* up, float* out, u64 n) {
+  for (u64 i = cc_first_index(); i < n; i += cc_grid_step()) {
+    const float g = gate[i];
+    out[i] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up[i]);
   }
 }

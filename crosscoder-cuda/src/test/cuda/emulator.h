@@ -5,7 +5,7 @@
 // It is strict where a GPU is forgiving or undefined, so that it finds the bugs a GPU would hide:
 // - a __syncthreads that not every thread of the block reaches (some exited, or waited at another
 //   __syncthreads) is a deadlock, reported with the lines where the threads wait;
-// - a warp collective (__ballot_sync, __shfl_down_sync) must be reached by every lane of its mask,
+// - a warp collective (__ballot_sync, the shuffles, __match_any_sync) must be reached by every lane of its mask,
 //   with the same mask, at the same line, and read only lanes of the mask.
 // Atomics are plain read-modify-writes (fibers never preempt each other). Memory ordering is
 // sequential, so the emulator cannot find a missing __syncthreads between a write and a read of
@@ -390,6 +390,42 @@ inline T emu_shfl(unsigned mask, T v, int srcLane, int line) {
     emu::fail("shuffle reads a lane outside the mask", line);
   }
   return emu_from_bits<T>(all[src]);
+}
+
+#define __shfl_xor_sync(mask, v, laneMask) emu_shfl_xor((mask), (v), (laneMask), __LINE__)
+template <class T>
+inline T emu_shfl_xor(unsigned mask, T v, int laneMask, int line) {
+  std::vector<unsigned long long> all = emu::warpExchange(mask, emu_bits(v), line);
+  unsigned src = ((threadIdx.x & 31u) ^ (unsigned)laneMask) & 31u;
+  if (!(mask >> src & 1u)) {
+    emu::fail("shuffle reads a lane outside the mask", line);
+  }
+  return emu_from_bits<T>(all[src]);
+}
+
+/**
+ * CUDA's expf (built without --use_fast_math) is documented to within 2 ulp of e^x; the host's is
+ * closer. So that the oracles' tolerances answer for the GPU's worst rather than the host's best,
+ * the kernels' expf here (kernel_tests.cpp maps the name onto this) is the correctly rounded value
+ * moved by -2 .. +2 ulp, chosen by a hash of the argument (never onto infinity or zero).
+ */
+inline float emu_expf(float x) {
+  float e = (float)std::exp((double)x);
+  if (!std::isfinite(e) || e == 0.0f) {
+    return e;
+  }
+  int k = (int)(((__float_as_uint(x) * 2654435761u) >> 16) % 5u) - 2;
+  for (; k > 0; k--) {
+    float up = std::nextafter(e, INFINITY);
+    if (std::isinf(up)) break;
+    e = up;
+  }
+  for (; k < 0; k++) {
+    float down = std::nextafter(e, 0.0f);
+    if (down == 0.0f) break;
+    e = down;
+  }
+  return e;
 }
 
 #define __match_any_sync(mask, v) emu_match_any((mask), (v), __LINE__)

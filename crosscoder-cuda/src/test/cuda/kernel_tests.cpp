@@ -12,7 +12,10 @@
 #include <random>
 #include <string>
 
+// The kernels' expf is CUDA's (within 2 ulp), modelled by the emulator at its worst (emulator.h).
+#define expf emu_expf
 #include KERNELS_INC
+#undef expf
 
 static int failures = 0;
 static int checks = 0;
@@ -729,6 +732,403 @@ static void testPairSegments() {
   CHECK(sums[12] == 20 && counts[6] == 10, "small segs 3");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Transformer kernels
+
+/** The f32 unit roundoff, 2^-24: the relative error of one rounding. */
+static const double U = std::ldexp(1.0, -24);
+
+/** The grid of README.md's "per warp-row" kernels. */
+static unsigned warpGridFor(unsigned rows) { return std::max(1u, (rows + 7) / 8); }
+
+/** Runs one of the two RMSNorm kernels (warp: one warp per row, else one block per row). */
+static void runRmsNorm(bool warp, unsigned grid, const float* x, const float* w, float* out, unsigned rows, unsigned cols, float eps) {
+  emu::launch(grid, 256, 0, [&] {
+    if (warp) {
+      cc_rms_norm_warp_f32(x, w, out, rows, cols, eps);
+    } else {
+      cc_rms_norm_f32(x, w, out, rows, cols, eps);
+    }
+  });
+}
+
+/**
+ * RMSNorm against a long double oracle: out = x * (1 / sqrt(mean(x^2) + eps)) * w. The kernel
+ * rounds three times after an f64 sum of exact squares, so 4 roundings bound it. Rows: ordinary, a
+ * large norm (x40), all zeros (the scale is 1 / sqrt(eps); with eps = 0 it is inf and 0 * inf is
+ * NaN, as on the CPU), squares that overflow f32 but not f64, squares below f32's range.
+ */
+static void testRmsNorm() {
+  for (unsigned cols : {1u, 7u, 32u, 33u, 129u, 257u, 700u}) {
+    const unsigned rows = 6;
+    std::vector<float> x((size_t)rows * cols), w(cols);
+    for (auto& v : x) v = uniform(-2, 2);
+    for (auto& v : w) v = uniform(-1.5f, 1.5f);
+    w[0] = 0.0f;
+    for (unsigned c = 0; c < cols; c++) {
+      x[1 * cols + c] *= 40;
+      x[2 * cols + c] = 0.0f;
+      x[4 * cols + c] = (c % 2 ? -1e-20f : 1e-20f);
+    }
+    x[3 * cols] = 3e30f;
+    if (cols > 1) x[3 * cols + 1] = -3e30f;
+    for (float eps : {1e-6f, 0.0f}) {
+      for (bool warp : {false, true}) {
+        // The launcher's grid, and (with eps > 0) grids that make the row loops turn.
+        std::vector<unsigned> grids = {warp ? warpGridFor(rows) : rows};
+        if (eps > 0) grids.push_back(warp ? 1u : 4u);
+        for (unsigned grid : grids) {
+          std::vector<float> out((size_t)rows * cols + 1, 42.0f);
+          runRmsNorm(warp, grid, x.data(), w.data(), out.data(), rows, cols, eps);
+          std::vector<float> y = x;  // in place
+          runRmsNorm(warp, grid, y.data(), w.data(), y.data(), rows, cols, eps);
+          for (unsigned r = 0; r < rows; r++) {
+            long double squares = 0;
+            for (unsigned c = 0; c < cols; c++) squares += (long double)x[r * cols + c] * x[r * cols + c];
+            long double scale = 1.0L / std::sqrt(squares / cols + (long double)eps);
+            for (unsigned c = 0; c < cols; c++) {
+              size_t i = (size_t)r * cols + c;
+              double want = (double)((long double)x[i] * scale * w[c]);
+              float got = out[i];
+              if (std::isnan(want)) {
+                CHECK(std::isnan(got), "rms norm warp %d cols %u eps %g (%u, %u): %g, expected NaN", warp, cols, eps, r, c, got);
+              } else {
+                CHECK(std::fabs(got - want) <= 4 * U * std::fabs(want) + 1e-45, "rms norm warp %d grid %u cols %u eps %g (%u, %u): %.9g vs %.17g",
+                    warp, grid, cols, eps, r, c, got, want);
+              }
+              CHECK(bitsOf(y[i]) == bitsOf(got), "rms norm in place warp %d cols %u (%u, %u)", warp, cols, r, c);
+            }
+          }
+          CHECK(out[(size_t)rows * cols] == 42.0f, "rms norm wrote past the end");
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Rotate-half RoPE: bit for bit the CPU's float arithmetic (a*c and b*s rounded, then their
+ * difference; this file is built with -ffp-contract=off, so the float expression below is exactly
+ * that), and within 2 roundings of the f64 rotation. Odd head sizes, repeated positions, grids
+ * that make the grid-stride loop turn; a row whose position is outside the tables is left alone.
+ */
+static void testRotary() {
+  for (unsigned headDim : {2u, 8u, 34u, 130u}) {
+    for (unsigned heads : {1u, 3u}) {
+      const unsigned rows = 7, half = headDim / 2, tableRows = 11;
+      std::vector<float> cosT((size_t)tableRows * half), sinT((size_t)tableRows * half);
+      for (size_t i = 0; i < cosT.size(); i++) {
+        double angle = uniform(-10, 10);
+        cosT[i] = (float)std::cos(angle);
+        sinT[i] = (float)std::sin(angle);
+      }
+      std::vector<float> x((size_t)rows * heads * headDim);
+      for (auto& v : x) v = rng() % 50 == 0 ? awkward() : uniform(-2, 2);
+      const unsigned long long n = (unsigned long long)rows * heads * half;
+      for (bool badPositions : {false, true}) {
+        std::vector<int> pos = {0, 10, 3, 3, 7, 1, 0};
+        if (badPositions) {
+          pos[2] = -1;
+          pos[5] = (int)tableRows;
+        }
+        for (unsigned grid : {gridFor(n), 1u, 3u}) {
+          std::vector<float> y = x;
+          y.push_back(42.0f);
+          emu::launch(grid, 256, 0, [&] { cc_rotary_f32(y.data(), pos.data(), cosT.data(), sinT.data(), rows, heads, half, tableRows); });
+          for (unsigned r = 0; r < rows; r++) {
+            bool skipped = pos[r] < 0 || pos[r] >= (int)tableRows;
+            for (unsigned h = 0; h < heads; h++) {
+              size_t at = ((size_t)r * heads + h) * headDim;
+              for (unsigned i = 0; i < half; i++) {
+                float a = x[at + i], b = x[at + half + i];
+                if (skipped) {
+                  CHECK(bitsOf(y[at + i]) == bitsOf(a) && bitsOf(y[at + half + i]) == bitsOf(b),
+                      "rotary changed row %u with position %d outside the table", r, pos[r]);
+                  continue;
+                }
+                float c = cosT[(size_t)pos[r] * half + i], s = sinT[(size_t)pos[r] * half + i];
+                float e1 = a * c - b * s;
+                float e2 = b * c + a * s;
+                bool ok1 = bitsOf(y[at + i]) == bitsOf(e1) || (std::isnan(e1) && std::isnan(y[at + i]));
+                bool ok2 = bitsOf(y[at + half + i]) == bitsOf(e2) || (std::isnan(e2) && std::isnan(y[at + half + i]));
+                CHECK(ok1 && ok2, "rotary headDim %u heads %u grid %u row %u head %u i %u", headDim, heads, grid, r, h, i);
+                double w1 = (double)a * c - (double)b * s, w2 = (double)b * c + (double)a * s;
+                if (std::isfinite(w1) && std::isfinite(w2)) {
+                  double m1 = std::fabs((double)a * c) + std::fabs((double)b * s);
+                  double m2 = std::fabs((double)b * c) + std::fabs((double)a * s);
+                  CHECK(std::fabs(y[at + i] - w1) <= 2 * U * m1 + 1e-45 && std::fabs(y[at + half + i] - w2) <= 2 * U * m2 + 1e-45,
+                      "rotary accuracy headDim %u row %u i %u", headDim, r, i);
+                }
+              }
+            }
+          }
+          CHECK(y.back() == 42.0f, "rotary wrote past the end");
+        }
+      }
+    }
+  }
+}
+
+struct SoftmaxShape {
+  unsigned rows, cols, ld, firstQuery;
+  int window;
+};
+
+/** The causal mask written as the contract says it, key by key (not as the kernel's range). */
+static bool visibleKey(unsigned long long q, unsigned long long j, int window) {
+  return j <= q && (window <= 0 || q - j < (unsigned long long)window);
+}
+
+/**
+ * The f64 softmax of row i's visible keys; NaN where the row's arithmetic is NaN (a NaN score, or
+ * every visible score -inf), as the CPU's is. Returns the row maximum through `maxOut`.
+ */
+static std::vector<double> softmaxOracle(const std::vector<float>& x, const SoftmaxShape& sh, unsigned i, double* maxOut) {
+  unsigned long long q = (unsigned long long)sh.firstQuery + i;
+  const float* row = &x[(size_t)i * sh.ld];
+  double max = -INFINITY;
+  bool nan = false;
+  for (unsigned j = 0; j < sh.cols; j++) {
+    if (visibleKey(q, j, sh.window)) {
+      nan |= std::isnan(row[j]);
+      max = std::max(max, (double)row[j]);
+    }
+  }
+  if (nan) max = NAN;
+  double sum = 0;
+  std::vector<double> e(sh.cols, 0.0);
+  for (unsigned j = 0; j < sh.cols; j++) {
+    if (visibleKey(q, j, sh.window)) {
+      e[j] = std::exp((double)row[j] - max);
+      sum += e[j];
+    }
+  }
+  for (unsigned j = 0; j < sh.cols; j++) {
+    if (visibleKey(q, j, sh.window)) e[j] /= sum;
+  }
+  *maxOut = max;
+  return e;
+}
+
+/**
+ * The causal softmax against an f64 oracle, with a bound derived from the kernel's arithmetic:
+ * e_j = expf(fl(x_j - m)) has relative error d_j <= 2^-22 (2 ulp) + |x_j - m| 2^-24 (the rounded
+ * difference moves the exponent), the f64 sum inherits at most max d, and the reciprocal and the
+ * product round twice: |got - want| <= want (d_j + max d + 3 * 2^-24). And, tighter, against the
+ * f64 softmax of the differences rounded in f32 as the contract (and the CPU) rounds them: within
+ * 10 * 2^-24 relative (expf's 2 ulp in e_j and in the sum, and two roundings). Shapes: the conformance
+ * suite's and more (rows past 256 columns, padding, windows of 1, wider than the row and negative,
+ * query offsets near 2^31, rows with no visible key); special rows: a visible -inf (becomes 0), a
+ * visible NaN (the row NaN), every visible score -inf (NaN, as on the CPU). Hidden keys must be
+ * exactly +0.0, padding and memory after the last row untouched.
+ */
+static void testCausalSoftmax() {
+  const std::vector<SoftmaxShape> shapes = {
+      {1, 1, 1, 0, 0}, {7, 7, 7, 0, 0}, {33, 33, 40, 0, 0}, {5, 12, 12, 7, 0}, {5, 12, 15, 7, 3},
+      {45, 129, 129, 0, 16}, {3, 300, 301, 297, 1}, {2, 3, 3, 10, 2}, {6, 600, 603, 0, 0}, {3, 513, 520, 1000, 0}, {6, 10, 10, 0, -5}, {6, 10, 10, 0, 100},
+      {9, 300, 300, 250, 64}, {3, 5, 5, 2147483640u, 0}, {3, 5, 5, 2147483640u, 3}, {4, 700, 700, 2, 0}};
+  const float padding = fromBits(0x7fc0abcdu);
+  for (const SoftmaxShape& sh : shapes) {
+    size_t size = (size_t)(sh.rows - 1) * sh.ld + sh.cols;
+    std::vector<float> x(size + 1);
+    for (size_t i = 0; i < size; i++) x[i] = i % sh.ld >= sh.cols ? padding : uniform(-8, 8);
+    x[size] = 42.0f;
+    // Special rows, where the row has visible keys: row 1 a -inf, row 2 a NaN, row 3 all -inf,
+    // row 4 all far below 0 and row 5 far above (exp(x) would underflow or overflow f32 without
+    // the maximum subtracted: a wrong maximum shows there).
+    for (unsigned i = 1; i < std::min(sh.rows, 6u); i++) {
+      unsigned long long q = (unsigned long long)sh.firstQuery + i;
+      std::vector<unsigned> vis;
+      for (unsigned j = 0; j < sh.cols; j++) if (visibleKey(q, j, sh.window)) vis.push_back(j);
+      if (vis.size() < 2) continue;
+      float* row = &x[(size_t)i * sh.ld];
+      if (i == 1) row[vis[0]] = -INFINITY;
+      if (i == 2) row[vis[vis.size() / 2]] = NAN;
+      if (i == 3) for (unsigned j : vis) row[j] = -INFINITY;
+      if (i == 4) for (unsigned j : vis) row[j] = uniform(-160, -150);
+      if (i == 5) for (unsigned j : vis) row[j] = uniform(90, 100);
+    }
+    for (unsigned grid : {sh.rows, 3u}) {
+      std::vector<float> y = x;
+      emu::launch(grid, 256, 0, [&] { cc_causal_softmax_f32(y.data(), sh.rows, sh.cols, sh.ld, sh.firstQuery, sh.window); });
+      for (unsigned i = 0; i < sh.rows; i++) {
+        double max;
+        std::vector<double> want = softmaxOracle(x, sh, i, &max);
+        unsigned long long q = (unsigned long long)sh.firstQuery + i;
+        const float* in = &x[(size_t)i * sh.ld];
+        double maxD = 0;
+        for (unsigned j = 0; j < sh.cols; j++) {
+          if (visibleKey(q, j, sh.window) && std::isfinite(in[j] - max)) maxD = std::max(maxD, 4 * U + std::fabs(in[j] - max) * U);
+        }
+        std::vector<double> contract(sh.cols, 0.0);
+        double contractSum = 0;
+        for (unsigned j = 0; j < sh.cols; j++) {
+          if (visibleKey(q, j, sh.window)) {
+            contract[j] = std::exp((double)(in[j] - (float)max));  // the difference rounded in f32
+            contractSum += contract[j];
+          }
+        }
+        for (double& v : contract) v /= contractSum;
+        bool ok = true;
+        for (unsigned j = 0; j < sh.ld && (size_t)i * sh.ld + j < size; j++) {
+          float got = y[(size_t)i * sh.ld + j];
+          if (j >= sh.cols) {
+            ok &= bitsOf(got) == bitsOf(padding);
+          } else if (!visibleKey(q, j, sh.window)) {
+            ok &= bitsOf(got) == 0u;
+          } else if (std::isnan(want[j])) {
+            ok &= std::isnan(got);
+          } else if (want[j] == 0) {
+            ok &= bitsOf(got) == 0u;  // a visible -inf score: exp(-inf) = +0
+          } else {
+            double d = 4 * U + std::fabs(in[j] - max) * U;
+            ok &= std::fabs(got - want[j]) <= want[j] * (d + maxD + 3 * U) + 1e-45;
+            // The contract rounds x - m in f32 (as the CPU does); from those differences on, only
+            // expf (2 ulp here and, averaged, in the sum) and two roundings remain.
+            ok &= std::fabs(got - contract[j]) <= contract[j] * (10 * U + 1e-12) + 1e-45;
+          }
+          if (!ok) {
+            CHECK(false, "causal softmax rows %u cols %u ld %u q0 %u window %d grid %u: (%u, %u) = %.9g, expected %.17g", sh.rows, sh.cols,
+                sh.ld, sh.firstQuery, sh.window, grid, i, j, got, j < sh.cols ? want[j] : 0.0);
+            break;
+          }
+        }
+        checks++;
+      }
+      CHECK(y[size] == 42.0f, "causal softmax wrote past the last row");
+    }
+  }
+}
+
+/**
+ * The SwiGLU gate against f64: fl(fl(g / fl(1 + expf(-g))) * u) is within 2^-22 (expf) + 3
+ * roundings of g / (1 + e^-g) * u. Gates below -88.72 overflow expf(-g) to inf and give a signed
+ * zero (exactly what Java's float arithmetic gives); inf, NaN and zero inputs give what f64 gives.
+ * Bit for bit, the contract's f32 rounding of each operation given the platform's expf. In place
+ * on either input must give the same bits.
+ */
+static void testSiluMultiply() {
+  const float specialG[] = {0.0f, -0.0f, -100.0f, 100.0f, 1e-30f, -87.0f, -88.0f, -89.0f, 20.0f, 88.0f,
+      INFINITY, -INFINITY, NAN, fromBits(0x00000005u), -1e-45f};
+  const float specialU[] = {0.0f, -0.0f, NAN, 1e-30f};
+  for (unsigned long long n : {1ull, 255ull, 256ull, 1000ull, 5000ull}) {
+    std::vector<float> g(n), u(n);
+    for (auto& v : g) v = uniform(-30, 30);
+    for (auto& v : u) v = uniform(-1, 1);
+    for (size_t k = 0; k < sizeof specialG / sizeof *specialG; k++) g[(k * 131) % n] = specialG[k];
+    for (size_t k = 0; k < sizeof specialU / sizeof *specialU; k++) u[(k * 71 + 5) % n] = specialU[k];
+    for (unsigned grid : {gridFor(n), 1u, 3u}) {
+      std::vector<float> out(n + 1, 42.0f), onGate = g, onUp = u;
+      emu::launch(grid, 256, 0, [&] { cc_silu_mul_f32(g.data(), u.data(), out.data(), n); });
+      emu::launch(grid, 256, 0, [&] { cc_silu_mul_f32(onGate.data(), u.data(), onGate.data(), n); });
+      emu::launch(grid, 256, 0, [&] { cc_silu_mul_f32(g.data(), onUp.data(), onUp.data(), n); });
+      for (size_t i = 0; i < n; i++) {
+        double want = (double)g[i] / (1 + std::exp(-(double)g[i])) * u[i];
+        float got = out[i];
+        bool ok;
+        if (std::isnan(want)) {
+          ok = std::isnan(got);
+        } else if (std::isinf(want)) {
+          ok = got == want;
+        } else if (-g[i] > 88.72284f) {
+          ok = got == 0.0f || std::isnan(u[i]);
+        } else {
+          ok = std::fabs(got - want) <= 8 * U * std::fabs(want) + 1e-44;
+        }
+        CHECK(ok, "silu n %llu grid %u: g %.9g u %.9g -> %.9g, expected %.17g", n, grid, g[i], u[i], got, want);
+        // The contract's (and the CPU's) rounding, each operation on its own, with this platform's expf.
+        float contract = (g[i] / (1.0f + emu_expf(-g[i]))) * u[i];
+        CHECK(bitsOf(got) == bitsOf(contract) || (std::isnan(got) && std::isnan(contract)), "silu rounding g %.9g u %.9g", g[i], u[i]);
+        CHECK(bitsOf(onGate[i]) == bitsOf(got) && bitsOf(onUp[i]) == bitsOf(got), "silu in place %zu", i);
+      }
+      CHECK(out[n] == 42.0f, "silu wrote past the end");
+    }
+  }
+}
+
+/** java.util.Random (its documented 48-bit LCG), to rebuild the inputs of the Java conformance suite. */
+struct JavaRandom {
+  unsigned long long seed;
+  explicit JavaRandom(long long s) : seed(((unsigned long long)s ^ 0x5DEECE66DULL) & ((1ULL << 48) - 1)) {}
+  int next(int bits) {
+    seed = (seed * 0x5DEECE66DULL + 0xBULL) & ((1ULL << 48) - 1);
+    return (int)(long long)(seed >> (48 - bits));
+  }
+  double nextDouble() { return (double)(((long long)next(26) << 27) + next(27)) * 0x1.0p-53; }
+  float nextFloat() { return (float)next(24) / (float)(1 << 24); }
+};
+
+/**
+ * The cases of crosscoder-core's KernelsConformanceTest (which CudaKernelsConformanceTest runs on
+ * a GPU) for the kernels that use expf or a new reduction, rebuilt input for input with
+ * java.util.Random's generator and checked with that suite's tolerances (EPS = 2^-23), with the
+ * emulator's expf at CUDA's documented worst. A pass here says the GPU run should pass too, as far
+ * as the emulator's model of expf and of the launch reaches.
+ */
+static void testConformanceSuiteCases() {
+  const double EPS = std::ldexp(1.0, -23);
+  // causalSoftmaxMatchesF64UnderTheMask
+  const std::vector<SoftmaxShape> shapes = {{1, 1, 1, 0, 0}, {7, 7, 7, 0, 0}, {33, 33, 40, 0, 0}, {5, 12, 12, 7, 0},
+      {5, 12, 15, 7, 3}, {129, 129, 129, 0, 16}, {3, 300, 301, 297, 1}, {40, 1030, 1030, 990, 0}, {2, 3, 3, 10, 2}};
+  for (const SoftmaxShape& sh : shapes) {
+    JavaRandom r(31LL * sh.rows + sh.cols + sh.window);
+    std::vector<float> x((size_t)(sh.rows - 1) * sh.ld + sh.cols);
+    for (size_t i = 0; i < x.size(); i++) x[i] = i % sh.ld >= sh.cols ? NAN : (float)(r.nextDouble() * 16 - 8);
+    std::vector<float> y = x;
+    emu::launch(sh.rows, 256, 0, [&] { cc_causal_softmax_f32(y.data(), sh.rows, sh.cols, sh.ld, sh.firstQuery, sh.window); });
+    for (unsigned i = 0; i < sh.rows; i++) {
+      double max;
+      std::vector<double> want = softmaxOracle(x, sh, i, &max);
+      int visible = 0;
+      for (unsigned j = 0; j < sh.cols; j++) visible += visibleKey((unsigned long long)sh.firstQuery + i, j, sh.window);
+      for (unsigned j = 0; j < sh.cols; j++) {
+        float got = y[(size_t)i * sh.ld + j];
+        CHECK(std::fabs(got - want[j]) <= (visible + 8) * EPS * want[j] + 1e-38, "suite softmax %u x %u q0 %u w %d (%u, %u): %.9g vs %.17g",
+            sh.rows, sh.cols, sh.firstQuery, sh.window, i, j, got, want[j]);
+      }
+    }
+  }
+  // siluMultiplyMatchesF64InPlaceOnEitherInput
+  for (int n : {1, 7, 33, 129, 100003}) {
+    JavaRandom r(400 + n);
+    std::vector<float> g(n), u(n);
+    for (int i = 0; i < n; i++) g[i] = (float)(r.nextDouble() * 60 - 30);
+    const float special[] = {0.0f, -0.0f, -100.0f, 100.0f, 1e-30f, -87.0f, 20.0f};
+    for (int i = 0; i < std::min(n, 7); i++) g[i * (n / 7 + 1) % n] = special[i];
+    for (int i = 0; i < n; i++) u[i] = r.nextFloat() * 2 - 1;
+    std::vector<float> out(n);
+    emu::launch(gridFor(n), 256, 0, [&] { cc_silu_mul_f32(g.data(), u.data(), out.data(), (unsigned long long)n); });
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+      double want = g[i] / (1 + std::exp(-(double)g[i])) * u[i];
+      bad += !(std::fabs(out[i] - want) <= 8 * EPS * std::fabs(want) + 1e-37);
+    }
+    CHECK(bad == 0, "suite silu n %d: %d outside the suite's tolerance", n, bad);
+  }
+  // rmsNormMatchesF64InPlaceAndOut, through both kernels
+  for (unsigned cols : {1u, 7u, 33u, 129u, 1000u}) {
+    JavaRandom r(200 + cols);
+    const unsigned rows = 5;
+    std::vector<float> x((size_t)rows * cols), w(cols);
+    for (auto& v : x) v = r.nextFloat() * 2 - 1;
+    for (unsigned i = 0; i < cols; i++) x[i] *= 40;
+    for (auto& v : w) v = r.nextFloat() * 2 - 1;
+    for (bool warp : {false, true}) {
+      std::vector<float> out((size_t)rows * cols);
+      runRmsNorm(warp, warp ? warpGridFor(rows) : rows, x.data(), w.data(), out.data(), rows, cols, 1e-5f);
+      for (unsigned i = 0; i < rows; i++) {
+        double squares = 0;
+        for (unsigned c = 0; c < cols; c++) squares += (double)x[i * cols + c] * x[i * cols + c];
+        double s = 1 / std::sqrt(squares / cols + (double)1e-5f);
+        for (unsigned c = 0; c < cols; c++) {
+          double want = x[i * cols + c] * s * w[c];
+          CHECK(std::fabs(out[i * cols + c] - want) <= (cols + 8) * EPS * std::fabs(want) + 1e-30, "suite rms norm warp %d cols %u", warp, cols);
+        }
+      }
+    }
+  }
+}
+
 int main() {
   testOrderKey();
   testF16();
@@ -745,6 +1145,11 @@ int main() {
   testRowTopK();
   testBatchTopK();
   testPairSegments();
+  testRmsNorm();
+  testRotary();
+  testCausalSoftmax();
+  testSiluMultiply();
+  testConformanceSuiteCases();
   std::printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 # Runs crosscoder_kernels.cu on the CPU emulator (emulator.h) against the oracles of
 # kernel_tests.cpp, with AddressSanitizer and UBSan: a check of the kernels' logic on a machine
 # without a GPU. Needs g++ (C++17); the Maven build runs it in the test phase without sanitizers
-# (about 30 s), and skips it, saying so, where g++ is missing.
+# (a minute or two), and skips it, saying so, where g++ is missing.
 # Usage: run-emulated-tests.sh [--no-sanitizers]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

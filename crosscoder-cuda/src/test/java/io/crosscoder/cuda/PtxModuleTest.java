@@ -68,6 +68,13 @@ class PtxModuleTest {
     // pair statistics
     CONTRACT.put("cc_pair_segments", "ptr a, i32 aType, ptr b, i32 bType, u32 cols, u32 segLen, "
         + "u32 segsPerRow, ptr sums, ptr maxAbs, ptr counts");
+    // transformer kernels
+    CONTRACT.put("cc_rms_norm_f32", "ptr x, ptr weight, ptr out, u32 rows, u32 cols, f32 eps");
+    CONTRACT.put("cc_rms_norm_warp_f32", "ptr x, ptr weight, ptr out, u32 rows, u32 cols, f32 eps");
+    CONTRACT.put("cc_rotary_f32",
+        "ptr x, ptr positions, ptr cosTable, ptr sinTable, u32 rows, u32 heads, u32 half, u32 tableRows");
+    CONTRACT.put("cc_causal_softmax_f32", "ptr x, u32 rows, u32 cols, u32 ld, u32 firstQuery, i32 window");
+    CONTRACT.put("cc_silu_mul_f32", "ptr gate, ptr up, ptr out, u64 n");
   }
 
   /** The PTX widths the contract's parameters must have: pointers and u64 64 bits, ints 32. */

@@ -41,7 +41,12 @@ public enum Kernel {
   ROW_TOP_K("cc_row_topk", PTR, U32, U32, U32, U32, PTR, PTR, PTR),
   RADIX_HISTOGRAM("cc_radix_histogram", PTR, U64, U64, U32, PTR),
   BATCH_TOP_K_MASK("cc_batch_topk_mask", PTR, PTR, U64, U64),
-  PAIR_SEGMENTS("cc_pair_segments", PTR, I32, PTR, I32, U32, U32, U32, PTR, PTR, PTR);
+  PAIR_SEGMENTS("cc_pair_segments", PTR, I32, PTR, I32, U32, U32, U32, PTR, PTR, PTR),
+  RMS_NORM("cc_rms_norm_f32", PTR, PTR, PTR, U32, U32, F32),
+  RMS_NORM_WARP("cc_rms_norm_warp_f32", PTR, PTR, PTR, U32, U32, F32),
+  ROTARY("cc_rotary_f32", PTR, PTR, PTR, PTR, U32, U32, U32, U32),
+  CAUSAL_SOFTMAX("cc_causal_softmax_f32", PTR, U32, U32, U32, U32, I32),
+  SILU_MULTIPLY("cc_silu_mul_f32", PTR, PTR, PTR, U64);
 
   /** A kernel parameter's C type, as the launcher passes it and as PTX declares it. */
   public enum Param {

@@ -30,6 +30,11 @@ import jcuda.Pointer;
  * blocking (f32 blocks of 4096, f64 across blocks); the order inside a block differs from the CPU,
  * so sums agree to rounding, not bit for bit. Top-k and BatchTopK select exactly the same
  * elements as the CPU (a radix select on a 64-bit key of the float's order and the position).
+ * The decoder kernels ({@link #rmsNorm}, {@link #rotaryEmbedding}, {@link #causalSoftmax}, {@link
+ * #siluMultiply}) run on the device too, so a forward pass moves no activations to the host; the
+ * rotary embedding matches the CPU bit for bit, the others to a few roundings (f64 sums, CUDA's
+ * {@code expf}). {@link #wrapReadOnly} is the interface's default: a buffer and one upload,
+ * through the pinned staging buffer, so a mapped model's weights cross PCIe once.
  *
  * <p><b>Threads.</b> All work goes to the context's default stream, so it runs in issue order
  * whatever thread issued it. Methods that use the shared scratch memory or the pinned staging
@@ -48,6 +53,8 @@ public final class CudaKernels implements Kernels {
   private static final long TOPK_SCRATCH = 256L << 20;
   /** Elements summed in f32 before the sum goes to f64 ({@link Kernels#sum}). */
   private static final int SUM_BLOCK = 4096;
+  /** The widest rows {@link #rmsNorm} gives one warp each rather than one block. */
+  static final int WARP_ROW_COLS = 512;
 
   private final CudaContext context;
   private final Cublas cublas;
@@ -630,6 +637,86 @@ public final class CudaKernels implements Kernels {
     float rsqrtBc2 = (float) (1 / Math.sqrt(1 - Math.pow(beta2, step)));
     context.launchElementwise(Kernel.ADAM, p.size(), p.pointer, g.pointer, mb.pointer, vb.pointer, p.size(),
         beta1, beta2, stepSize, rsqrtBc2, eps);
+  }
+
+  // ---------------------------------------------------------------- transformer kernels
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One block per row ({@code cc_rms_norm_f32}), or one warp per row where rows have at most
+   * {@value #WARP_ROW_COLS} columns ({@code cc_rms_norm_warp_f32}: a Qwen3 per-head norm, where a
+   * block of 256 threads would mostly idle). Squares are exact in f64 and summed in f64, so the
+   * result is within 4 roundings of the f64 formula.
+   */
+  @Override
+  public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer out, int rows, int cols, float eps) {
+    CudaBuffer xb = f32(x, "x");
+    CudaBuffer wb = f32(weight, "weight");
+    CudaBuffer ob = f32(out, "out");
+    KernelArguments.rmsNorm(xb, wb, ob, rows, cols, eps);
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    if (cols <= WARP_ROW_COLS) {
+      context.launch(Kernel.RMS_NORM_WARP, (rows + 7L) / 8, BLOCK, 0, xb.pointer, wb.pointer, ob.pointer, rows, cols, eps);
+    } else {
+      context.launch(Kernel.RMS_NORM, rows, BLOCK, 0, xb.pointer, wb.pointer, ob.pointer, rows, cols, eps);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The positions are checked on the host, as the row starts of {@link #spmm} are (one per row,
+   * so few): that copy waits for the work issued before it. The rotation itself rounds as the CPU
+   * does (each product, then the sum), so the two backends agree bit for bit.
+   */
+  @Override
+  public void rotaryEmbedding(DeviceBuffer x, int rows, int heads, int headDim, DeviceBuffer positions,
+      DeviceBuffer cos, DeviceBuffer sin) {
+    CudaBuffer xb = f32(x, "x");
+    CudaBuffer pb = buffer(positions, "positions", DType.I32);
+    CudaBuffer cb = f32(cos, "cos");
+    CudaBuffer sb = f32(sin, "sin");
+    KernelArguments.rotaryEmbedding(xb, rows, heads, headDim, pb, cb, sb);
+    int half = headDim / 2;
+    int tableRows = (int) Math.min(Integer.MAX_VALUE, cb.size() / half);
+    int[] pos = new int[rows];
+    download(pb, 0, pos, 0, rows);
+    KernelArguments.positions(pos, tableRows);
+    context.launchElementwise(Kernel.ROTARY, (long) rows * heads * half, xb.pointer, pb.pointer, cb.pointer,
+        sb.pointer, rows, heads, half, tableRows);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One block per row. The exponentials are CUDA's {@code expf} (within 2 ulp) and their sum
+   * runs in f64, so results agree with the CPU to a few roundings, not bit for bit.
+   */
+  @Override
+  public void causalSoftmax(DeviceBuffer x, int rows, int cols, int ld, int firstQuery, int window) {
+    CudaBuffer xb = f32(x, "x");
+    KernelArguments.causalSoftmax(xb, rows, cols, ld, firstQuery);
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    context.launch(Kernel.CAUSAL_SOFTMAX, rows, BLOCK, 0, xb.pointer, rows, cols, ld, firstQuery, window);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Rounds as the CPU's scalar loop does, except that {@code expf} is within 2 ulp.
+   */
+  @Override
+  public void siluMultiply(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out) {
+    CudaBuffer g = f32(gate, "gate");
+    CudaBuffer u = f32(up, "up");
+    CudaBuffer o = f32(out, "out");
+    KernelArguments.siluMultiply(g, u, o);
+    context.launchElementwise(Kernel.SILU_MULTIPLY, g.size(), g.pointer, u.pointer, o.pointer, g.size());
   }
 
   // ---------------------------------------------------------------- scratch and lifetime
