@@ -158,11 +158,11 @@ public final class ModelDiffer {
     }
     Kernels kernels = backend.kernels();
     int done = 0;
-    progress.onProgress(new ProgressEvent("spectral", 0, todo.size(), "matrices", ""));
+    progress.onProgress(ProgressEvent.of("spectral", 0, todo.size(), "matrices", ""));
     for (int i : todo) {
       TensorPair p = pairs.get(i);
       out[i] = SpectralAnalysis.analyze(kernels, p.base(), p.target(), p.name().name(), stats.get(i), spectral);
-      progress.onProgress(new ProgressEvent("spectral", ++done, todo.size(), "matrices", p.name().name()));
+      progress.onProgress(ProgressEvent.of("spectral", ++done, todo.size(), "matrices", p.name().name()));
     }
     return java.util.Arrays.asList(out);
   }

@@ -114,13 +114,13 @@ public final class LineageFinder {
     try (Checkpoint t = CheckpointFormats.open(target)) {
       List<Scored> scored = new ArrayList<>();
       for (int i = 0; i < candidates.size(); i++) {
-        progress.onProgress(new ProgressEvent("lineage", i, candidates.size(), "candidates",
+        progress.onProgress(ProgressEvent.of("lineage", i, candidates.size(), "candidates",
             candidates.get(i).toString()));
         try (Checkpoint c = CheckpointFormats.open(candidates.get(i))) {
           scored.add(sample(i, c, t, backend));
         }
       }
-      progress.onProgress(new ProgressEvent("lineage", candidates.size(), candidates.size(), "candidates", ""));
+      progress.onProgress(ProgressEvent.of("lineage", candidates.size(), candidates.size(), "candidates", ""));
       List<CandidateScore> ranked = rankScores(scored);
       Confirmation confirmation = null;
       if (confirm) {
