@@ -2,8 +2,12 @@
 # The GPU benchmarks in one command, on a CUDA machine with the packed jars (.device/, from
 # shared/device/pack.sh) and PyTorch, from the repository root:
 #
-#   bash benchmarks/run-gpu.sh [SECTION ...]      SECTION: gemm train diff torch summary (default: all)
+#   bash benchmarks/run-gpu.sh [SECTION ...]      SECTION: suites gemm train diff torch summary (default: all)
 #
+#   suites   the GPU test suites through the packed JUnit launcher: every test of io.crosscoder.cuda
+#            (conformance of the kernels and cuBLAS against the CPU, training agreement) and the decoder
+#            tests (stories260K against its golden forward pass, the tiny decoders) on the backend
+#            named by BACKEND                                           -> suites.txt
 #   gemm     io.crosscoder.bench.GemmThroughput: the five products of a training step at F = $FS,
 #            f32 and bf16 operands, then f32 again with -Dcrosscoder.cuda.tf32=true  -> gemm.txt
 #   train    io.crosscoder.bench.CrosscoderTrainingThroughput --variant all (L1, BatchTopK with
@@ -45,7 +49,7 @@ TF32=-Dcrosscoder.cuda.tf32=true
 mkdir -p "$OUT"
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(gemm train diff torch summary)
+[ ${#sections[@]} -gt 0 ] || sections=(suites gemm train diff torch summary)
 failed=0
 
 banner() { printf '\n===== %s =====\n' "$*"; }
@@ -64,7 +68,7 @@ java_main() { $JAVA "$@"; }
 
 if [[ "$JAVA" == "bash .device/run.sh java" && ! -x .device/run.sh && ! -f .device/run.sh ]]; then
   for s in "${sections[@]}"; do
-    if [[ $s == gemm || $s == train || $s == diff ]]; then
+    if [[ $s == suites || $s == gemm || $s == train || $s == diff ]]; then
       echo "run-gpu.sh: .device/run.sh is missing: pack first (bash ../shared/device/pack.sh) and carry .device" >&2
       exit 100
     fi
@@ -77,6 +81,14 @@ fi
 
 for s in "${sections[@]}"; do
   case $s in
+    suites)
+      banner "test suites on $BACKEND"
+      : > "$OUT/suites.txt"
+      record suites.txt env JAVA_TOOL_OPTIONS="-Dcrosscoder.test.backend=$BACKEND" bash .device/run.sh junit \
+        --select-package io.crosscoder.cuda --select-class io.crosscoder.model.decoder.Stories260KTest \
+        --select-class io.crosscoder.model.decoder.TinyDecoderTest --details=tree --disable-ansi-colors \
+        || failed=$((failed + 1))
+      ;;
     gemm)
       banner "GEMM at the step shapes: $BACKEND, d $D, F $FS, batch $BATCH"
       : > "$OUT/gemm.txt"
@@ -203,7 +215,7 @@ print("\n".join("  " + l for l in medians) if medians else "  -")
 EOF
       ;;
     *)
-      echo "run-gpu.sh: unknown section $s (gemm train diff torch summary)" >&2
+      echo "run-gpu.sh: unknown section $s (suites gemm train diff torch summary)" >&2
       failed=$((failed + 1))
       ;;
   esac

@@ -142,7 +142,7 @@ class Stories260KTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void thePromptInAPaddedBatchGetsTheSameResidualsAsAlone(TestKernels which) {
     int[] shorter = Arrays.copyOf(prompt, 9);
     int[] other = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267,

@@ -91,7 +91,7 @@ class TinyDecoderTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void qwen2WithQkvBiasesMatchesTheReferenceInAPaddedBatch(TestKernels which) {
     TinyModel.Spec spec = new TinyModel.Spec().arch("Qwen2ForCausalLM", "qwen2");
     spec.theta = 1_000_000;
@@ -107,7 +107,7 @@ class TinyDecoderTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "SCALAR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "SCALAR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void mistralSlidingWindowMatchesTheReference(TestKernels which) {
     TinyModel.Spec spec = new TinyModel.Spec().arch("MistralForCausalLM", "mistral");
     spec.slidingWindow = 3;
@@ -203,7 +203,7 @@ class TinyDecoderTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void qwen3QueryAndKeyNormsWithAnExplicitHeadDim(TestKernels which) {
     TinyModel.Spec spec = new TinyModel.Spec().arch("Qwen3ForCausalLM", "qwen3");
     spec.headDim = 10; // 4 heads of 10: a query width of 40 beside a hidden size of 24
@@ -252,7 +252,7 @@ class TinyDecoderTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void aPaddedBatchInAnyNumberOfPassesEqualsEachSequenceAlone(TestKernels which) {
     TinyModel.Spec spec = new TinyModel.Spec().arch("MistralForCausalLM", "mistral");
     spec.slidingWindow = 4;
@@ -313,7 +313,7 @@ class TinyDecoderTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS"})
+  @EnumSource(value = TestKernels.class, names = {"VECTOR", "HOST_DEFAULTS", "NAMED_BACKEND"})
   void attentionInQueryBlocksMatchesTheReferenceWithAndWithoutAWindow(TestKernels which) {
     TinyModel.Spec windowed = new TinyModel.Spec().arch("MistralForCausalLM", "mistral");
     windowed.slidingWindow = 3;
