@@ -25,7 +25,9 @@ import java.util.stream.IntStream;
  * target-only latents) evaluated on the store's rows in order, plus the readable latents: for the
  * strongest target-only, base-only and shared latents, the tokens they fire on most and their top
  * activating contexts, decoded with the tokenizer the harvest stored. The report's notes say what
- * the rows are (site, models, corpus, which tokens were kept).
+ * the rows are (site, models, corpus, which tokens were kept) and how far apart the two models'
+ * activations are at the site ({@link Drift}): the scale against which the classes are read, since
+ * two models whose activations barely differ leave a crosscoder nothing exclusive to find.
  */
 public final class StoreAnalysis {
   /** Latents shown per class. */
@@ -59,7 +61,9 @@ public final class StoreAnalysis {
     CrosscoderReport report;
     try (CrosscoderEvaluator ev = new CrosscoderEvaluator(coder, targetOnly, kernels)) {
       long[] done = {0};
+      Drift drift = new Drift();
       store.forEach(CHUNK, maxRows, rows -> {
+        drift.add(rows.activations());
         long[] labels = new long[rows.activations().rows()];
         for (int r = 0; r < labels.length; r++) {
           labels[r] = LatentExamples.rowLabel(rows.sequences()[r], rows.positions()[r]);
@@ -69,8 +73,12 @@ public final class StoreAnalysis {
         progress.onProgress(ProgressEvent.of("analyze", done[0], total, "tokens", ""));
       });
       report = CrosscoderReport.of(label, coder, thresholds, ev.result());
+      List<String> notes = notes(store, total);
+      if (drift.tokens > 0) {
+        notes.add(drift.sentence(store.site().toString()));
+      }
+      report = report.withNotes(notes);
     }
-    report = report.withNotes(notes(store, total));
     if (store.tokenizer().isPresent()) {
       try (Tokenizer tok = HuggingFaceTokenizers.open(store.tokenizer().get())) {
         report = report.withCards(LatentCards.strongest(report, examples, tok, store::sequence, store::document,
@@ -89,5 +97,62 @@ public final class StoreAnalysis {
     out.add("evaluated on " + String.format(Locale.ROOT, "%,d", rows) + " tokens of " + store.text());
     out.add("tokens: " + store.rowRule());
     return out;
+  }
+
+  /**
+   * How far apart two models' activations are over a set of rows, per token: the relative
+   * difference {@code |x_B - x_A| / |x_A|} and the cosine of {@code x_A} and {@code x_B}, both
+   * averaged over the tokens (rows with a zero vector on either side are skipped), in float64.
+   */
+  public static final class Drift {
+    private long tokens;
+    private double relativeSum;
+    private double cosineSum;
+
+    /** Adds every row of {@code batch}. */
+    public void add(io.crosscoder.crosscoder.ActivationBatch batch) {
+      int d = batch.d();
+      float[] a = batch.base();
+      float[] b = batch.target();
+      for (int r = 0; r < batch.rows(); r++) {
+        double dd = 0;
+        double aa = 0;
+        double bb = 0;
+        double ab = 0;
+        for (int j = r * d, end = j + d; j < end; j++) {
+          double x = a[j];
+          double y = b[j];
+          dd += (y - x) * (y - x);
+          aa += x * x;
+          bb += y * y;
+          ab += x * y;
+        }
+        if (aa > 0 && bb > 0) {
+          tokens++;
+          relativeSum += Math.sqrt(dd / aa);
+          cosineSum += ab / Math.sqrt(aa * bb);
+        }
+      }
+    }
+
+    /** Tokens counted. */
+    public long tokens() {
+      return tokens;
+    }
+
+    /** Mean over tokens of {@code |x_B - x_A| / |x_A|}; NaN before any token. */
+    public double meanRelativeDifference() {
+      return tokens == 0 ? Double.NaN : relativeSum / tokens;
+    }
+
+    /** Mean over tokens of the cosine of {@code x_A} and {@code x_B}; NaN before any token. */
+    public double meanCosine() {
+      return tokens == 0 ? Double.NaN : cosineSum / tokens;
+    }
+
+    String sentence(String site) {
+      return String.format(Locale.ROOT, "the models' activations at %s differ per token by %.3f of the base's norm"
+          + " (mean |x_B - x_A| / |x_A|) at a mean cosine of %.4f", site, meanRelativeDifference(), meanCosine());
+    }
   }
 }
