@@ -4,7 +4,11 @@ import io.crosscoder.InvalidInputException;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.analysis.ClassThresholds;
 import io.crosscoder.crosscoder.analysis.CrosscoderReport;
+import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.io.activations.ActivationShards;
+import io.crosscoder.io.activations.ActivationStore;
+import io.crosscoder.io.activations.StoreAnalysis;
+import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
 import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
@@ -18,7 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code crosscoder analyze CC.safetensors}: relative decoder norms, latent classes, decoder
  * cosines, histograms, and with activations explained variance, L0, dead latents and latent
- * scaling of the target-only latents.
+ * scaling of the target-only latents; on an activation store from {@code harvest}, also the
+ * strongest latents of each class with their contexts ({@link StoreAnalysis}).
  */
 @Command(name = "analyze", mixinStandardHelpOptions = true,
     description = {"Analyses a crosscoder (ours, or the ckkissane / dictionary_learning layouts):",
@@ -31,7 +36,8 @@ final class AnalyzeCommand implements Callable<Integer> {
   Path file;
 
   @Option(names = "--activations", paramLabel = "DIR",
-      description = "Held-out paired activations: a folder of .safetensors shards (base, target) or .npy pairs.")
+      description = "Held-out paired activations: a folder from 'harvest' (then the report shows each class's"
+          + " strongest latents with their contexts), of .safetensors shards (base, target) or of .npy pairs.")
   Path activations;
 
   @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "1000000",
@@ -52,6 +58,12 @@ final class AnalyzeCommand implements Callable<Integer> {
     CrosscoderReport report;
     if (activations == null) {
       report = CrosscoderReport.of(label, coder, ClassThresholds.defaults(), null);
+    } else if (java.nio.file.Files.isRegularFile(activations.resolve(ActivationStore.MANIFEST))) {
+      // A store from 'harvest' knows every row's token and context: the report shows what the latents read.
+      try (ActivationStore store = ActivationStore.open(activations);
+          var backend = ComputeBackends.select(null).create()) {
+        report = StoreAnalysis.analyze(label, coder, store, backend.kernels(), maxTokens, ProgressListener.NONE);
+      }
     } else {
       try (ActivationShards source = ActivationShards.open(activations)) {
         if (source.d() != coder.d()) {

@@ -39,7 +39,8 @@ final class CrosscodeCommand implements Callable<Integer> {
   int heldOutEvery;
 
   @Option(names = "--dict-size", paramLabel = "F",
-      description = "Latents; default 8 d rounded up to a power of two (4096 for d = 384).")
+      description = "Latents; default 8 d rounded up to a power of two (4096 for d = 384), at most one per 32"
+          + " training tokens (a power of two, at least 256).")
   Integer dictSize;
 
   @Option(names = "--sparsity", paramLabel = "l1:LAMBDA|batchtopk:K", defaultValue = "batchtopk:32",

@@ -138,6 +138,48 @@ class CrosscodeCommandTest {
     JsonNode second = new ObjectMapper().readTree(again.toString());
     assertThat(second.get("crosscoder")).isEqualTo(r.get("crosscoder"));
     assertThat(second.get("output_diff")).isEqualTo(r.get("output_diff"));
+
+    // 'analyze' on the held-out store gives the same evaluation and readable latents as crosscode did.
+    StringWriter analyzed = new StringWriter();
+    StringWriter ae = new StringWriter();
+    assertThat(run(analyzed, ae, "analyze", out.resolve("crosscoder.safetensors").toString(), "--activations",
+        out.resolve("held-out").toString(), "--format", "json")).as(ae.toString()).isZero();
+    JsonNode a = new ObjectMapper().readTree(analyzed.toString());
+    assertThat(a.get("evaluation")).isEqualTo(cc.get("evaluation"));
+    assertThat(a.get("readable_latents")).isEqualTo(cc.get("readable_latents"));
+
+    // The note on how far apart the activations are, against a plain loop over the held-out rows.
+    double rel = 0;
+    double cos = 0;
+    long n = 0;
+    try (ActivationStore s = ActivationStore.open(out.resolve("held-out"))) {
+      List<ActivationStore.Rows> rows = new ArrayList<>();
+      s.forEach(512, Long.MAX_VALUE, rows::add);
+      for (ActivationStore.Rows chunk : rows) {
+        int d = chunk.activations().d();
+        for (int i = 0; i < chunk.activations().rows(); i++) {
+          double dd = 0;
+          double xx = 0;
+          double yy = 0;
+          double xy = 0;
+          for (int j = 0; j < d; j++) {
+            double x = chunk.activations().base()[i * d + j];
+            double y = chunk.activations().target()[i * d + j];
+            dd += (y - x) * (y - x);
+            xx += x * x;
+            yy += y * y;
+            xy += x * y;
+          }
+          rel += Math.sqrt(dd) / Math.sqrt(xx);
+          cos += xy / Math.sqrt(xx * yy);
+          n++;
+        }
+      }
+    }
+    String drift = String.format(java.util.Locale.ROOT, "differ per token by %.3f of the base's norm", rel / n);
+    assertThat(rel / n).isPositive();
+    assertThat(cc.get("notes").toString()).contains(drift)
+        .contains(String.format(java.util.Locale.ROOT, "mean cosine of %.4f", cos / n));
   }
 
   @Test
@@ -150,6 +192,8 @@ class CrosscodeCommandTest {
     assertThat(status).as(e.toString()).isZero();
     JsonNode r = new ObjectMapper().readTree(out.resolve("report.json").toFile());
     assertThat(r.get("output_diff").get("max_kl").asDouble()).isEqualTo(0.0);
+    assertThat(r.get("crosscoder").get("notes").toString()).contains("differ per token by 0.000 of the base's norm")
+        .contains("mean cosine of 1.0000");
     for (JsonNode b : r.get("output_diff").get("difference_lens").get("blocks")) {
       for (JsonNode n : b.get("mean_difference_norm")) {
         assertThat(n.asDouble()).isEqualTo(0.0);
