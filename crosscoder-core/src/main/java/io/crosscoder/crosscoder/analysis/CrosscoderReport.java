@@ -323,8 +323,10 @@ public final class CrosscoderReport implements Report {
 
   private void cardsMarkdown(StringBuilder sb) {
     sb.append("\n## What the latents read\n\n");
-    sb.append("The strongest latents of each class (by total activation on the evaluated tokens), the tokens they"
-        + " fire on most, and their top activating contexts (the token in bold).\n");
+    sb.append("The strongest latents of each class (by total activation on the evaluated tokens; latents that fire on"
+        + " more than a tenth of the tokens, which track common tokens or position rather than a readable feature,"
+        + " only after all others), the tokens they fire on most, and their top activating contexts (the token in"
+        + " bold).\n");
     LatentClass shown = null;
     for (LatentCard c : cards) {
       if (c.latentClass() != shown) {

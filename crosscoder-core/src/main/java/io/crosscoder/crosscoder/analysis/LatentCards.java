@@ -18,7 +18,8 @@ public final class LatentCards {
 
   /**
    * Cards for the {@code perClass} strongest latents of each of the target-only, base-only and
-   * shared classes, in that order.
+   * shared classes, in that order ({@link LatentExamples#strongest}: by activation sum, latents
+   * that fire on more than a tenth of the tokens last).
    *
    * @param report the crosscoder's analysis (classes, r, cosines)
    * @param examples gathered with row labels from {@link LatentExamples#rowLabel}

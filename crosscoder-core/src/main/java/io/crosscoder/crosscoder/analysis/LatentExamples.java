@@ -177,11 +177,27 @@ public final class LatentExamples {
     return !pairs.full;
   }
 
-  /** The {@code n} latents of {@code among} with the largest activation sum, largest first (ties: lower index). */
+  /**
+   * Latents that fire on more than this share of the rows are dense: they track position, norm or
+   * the most common tokens rather than a feature one can read, so {@link #strongest} shows them
+   * only after every sparser latent.
+   */
+  public static final double DENSE_FRACTION = 0.1;
+
+  /** Whether latent {@code i} fired on more than {@link #DENSE_FRACTION} of the rows. */
+  public boolean isDense(int i) {
+    return firings[i] > DENSE_FRACTION * rows;
+  }
+
+  /**
+   * The {@code n} latents of {@code among} that fired, largest activation sum first, the dense
+   * ones ({@link #isDense}) after all others (ties: lower index).
+   */
   public int[] strongest(int[] among, int n) {
     return Arrays.stream(among).boxed()
         .filter(i -> firings[i] > 0)
-        .sorted(Comparator.comparingDouble((Integer i) -> -sums[i]).thenComparingInt(i -> i))
+        .sorted(Comparator.comparing((Integer i) -> isDense(i)).thenComparingDouble(i -> -sums[i])
+            .thenComparingInt(i -> i))
         .limit(n).mapToInt(Integer::intValue).toArray();
   }
 

@@ -78,6 +78,31 @@ class LatentExamplesTest {
   }
 
   @Test
+  void sparseLatentsComeBeforeDenseOnesHoweverLargeTheirSums() {
+    // 100 rows: latent 0 fires on 50 (dense) with value 3, latent 1 on 10 (exactly 10%: not dense)
+    // with value 2, latent 2 on 5 with value 1, latent 3 on 11 (dense) with value 0.5.
+    int f = 4;
+    int rows = 100;
+    float[] codes = new float[rows * f];
+    long[] labels = new long[rows];
+    for (int r = 0; r < rows; r++) {
+      labels[r] = LatentExamples.rowLabel(0, r);
+      codes[r * f] = r % 2 == 0 ? 3 : 0;
+      codes[r * f + 1] = r < 10 ? 2 : 0;
+      codes[r * f + 2] = r >= 90 && r < 95 ? 1 : 0;
+      codes[r * f + 3] = r >= 30 && r < 41 ? 0.5f : 0;
+    }
+    LatentExamples ex = new LatentExamples(f, 3);
+    ex.add(rows, codes, labels, new int[rows]);
+    assertThat(ex.isDense(0)).isTrue();
+    assertThat(ex.isDense(1)).isFalse();
+    assertThat(ex.isDense(3)).isTrue();
+    // Sums: 150, 20, 5, 5.5. Sparse first by sum (1, 2), then dense by sum (0, 3).
+    assertThat(ex.strongest(new int[] {0, 1, 2, 3}, 4)).containsExactly(1, 2, 0, 3);
+    assertThat(ex.strongest(new int[] {3, 0}, 1)).containsExactly(0);
+  }
+
+  @Test
   void rowLabelsCarrySequenceAndPosition() {
     long l = LatentExamples.rowLabel(123_456_789L, 1000);
     assertThat(LatentExamples.sequenceOf(l)).isEqualTo(123_456_789L);
