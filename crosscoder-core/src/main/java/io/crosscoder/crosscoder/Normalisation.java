@@ -162,7 +162,7 @@ public final class Normalisation {
   }
 
   /**
-   * Accumulates, in f64, what {@link #SCALE} and {@link #MEAN_CENTRED} need from a sample of
+   * Accumulates, in f64, what {@link Kind#SCALE} and {@link Kind#MEAN_CENTRED} need from a sample of
    * paired activations. Not thread-safe.
    */
   public static final class Estimator {
