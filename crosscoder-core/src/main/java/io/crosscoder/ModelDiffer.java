@@ -181,10 +181,20 @@ public final class ModelDiffer {
     return new CheckpointSummary(c.path().toString(), c.format(), c.tensors().size(), c.dataBytes());
   }
 
-  /** Builds a {@link ModelDiffer}; each setter checks its argument at once. Not thread-safe. */
+  /**
+   * Builds a {@link ModelDiffer}; each setter checks its argument at once. Not thread-safe.
+   *
+   * <p>Setters of one value ({@link #threads}, {@link #parameters}, ...) may be called again: the
+   * last call wins. Calls that would silently undo another are refused with {@link
+   * IllegalStateException} instead: the backend is chosen once, by name or by instance, and {@link
+   * #metrics(List)} (which replaces the whole set) is called at most once and before any {@link
+   * #metric(WeightMetric)} (which adds to it).
+   */
   public static final class Builder {
     private String backendName;
     private ComputeBackend backendInstance;
+    private boolean metricsListed;
+    private boolean metricAdded;
     private final Map<String, WeightMetric> metrics = new LinkedHashMap<>();
     private Pattern parameters;
     private int threads = Runtime.getRuntime().availableProcessors();
@@ -199,41 +209,85 @@ public final class ModelDiffer {
     /**
      * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it
      * the system property {@code crosscoder.backend}, the environment variable {@code
-     * CROSSCODER_BACKEND}, then the best available backend decide.
+     * CROSSCODER_BACKEND}, then the best available backend decide. The name must be that of a
+     * provider on the class path (checked here); {@link #build()} checks that it is available on
+     * this machine. Each {@link ModelDiffer#compare} opens the backend and closes it.
+     *
+     * @throws IllegalArgumentException if the name is blank or no provider has it
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
      */
     public Builder backend(String name) {
       Objects.requireNonNull(name, "name");
       if (name.isBlank()) {
         throw new IllegalArgumentException("backend name is blank");
       }
-      this.backendName = name;
-      this.backendInstance = null;
+      requireNoBackendYet();
+      String wanted = name.trim().toLowerCase(java.util.Locale.ROOT);
+      if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equals(wanted))) {
+        throw new IllegalArgumentException("no compute backend named '" + name.trim() + "'. "
+            + ComputeBackends.describeAvailable());
+      }
+      this.backendName = wanted;
       return this;
     }
 
-    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    /**
+     * Uses this backend instance; the caller keeps ownership and closes it after the last {@link
+     * ModelDiffer#compare}.
+     *
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     */
     public Builder backend(ComputeBackend backend) {
-      this.backendInstance = Objects.requireNonNull(backend, "backend");
-      this.backendName = null;
+      Objects.requireNonNull(backend, "backend");
+      requireNoBackendYet();
+      this.backendInstance = backend;
       return this;
     }
 
-    /** Adds a metric, computed for every pair (and every group unless it uses rows). */
+    private void requireNoBackendYet() {
+      if (backendName != null) {
+        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      }
+      if (backendInstance != null) {
+        throw new IllegalStateException("the backend was already set to an instance ("
+            + backendInstance.name() + "); choose it once");
+      }
+    }
+
+    /**
+     * Adds a metric, computed for every pair (and every group unless it uses rows), to the
+     * defaults or to the set given to {@link #metrics(List)}.
+     *
+     * @throws IllegalArgumentException if a metric of that name is already in the set
+     */
     public Builder metric(WeightMetric metric) {
       Objects.requireNonNull(metric, "metric");
       if (metrics.containsKey(metric.name())) {
         throw new IllegalArgumentException("a metric named '" + metric.name() + "' is already configured");
       }
       metrics.put(metric.name(), metric);
+      metricAdded = true;
       return this;
     }
 
     /**
-     * Computes exactly these metrics, in this order. {@code cosine} and {@code relative_change}
-     * are always added if missing, since the report's analysis rests on them.
+     * Computes exactly these metrics, in this order, instead of the defaults. {@code cosine},
+     * {@code relative_change} and {@code changed_fraction} are always added if missing, since the
+     * report's analysis rests on them. {@link #metric(WeightMetric)} may add more afterwards.
+     *
+     * @throws IllegalArgumentException if a name is listed twice
+     * @throws IllegalStateException if called twice, or after {@link #metric(WeightMetric)} (whose
+     *     metric this list would silently drop)
      */
     public Builder metrics(List<WeightMetric> list) {
       Objects.requireNonNull(list, "list");
+      if (metricsListed) {
+        throw new IllegalStateException("metrics(List) was already called; give the whole list once");
+      }
+      if (metricAdded) {
+        throw new IllegalStateException("metrics(List) replaces every metric, and metric(...) was called before it:"
+            + " call metrics(List) first, then metric(...) to add");
+      }
       Set<String> seen = new HashSet<>();
       for (WeightMetric m : list) {
         if (!seen.add(Objects.requireNonNull(m, "metric").name())) {
@@ -245,6 +299,7 @@ public final class ModelDiffer {
       metrics.putIfAbsent(WeightMetrics.COSINE.name(), WeightMetrics.COSINE);
       metrics.putIfAbsent(WeightMetrics.RELATIVE_CHANGE.name(), WeightMetrics.RELATIVE_CHANGE);
       metrics.putIfAbsent(WeightMetrics.CHANGED_FRACTION.name(), WeightMetrics.CHANGED_FRACTION);
+      metricsListed = true;
       return this;
     }
 
@@ -292,7 +347,17 @@ public final class ModelDiffer {
       return this;
     }
 
+    /**
+     * The differ.
+     *
+     * @return an immutable, thread-safe differ with this configuration
+     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
+     *     on this machine (saying why, and which are)
+     */
     public ModelDiffer build() {
+      if (backendName != null) {
+        ComputeBackends.select(backendName);
+      }
       return new ModelDiffer(this);
     }
   }

@@ -215,6 +215,10 @@ public final class CrosscoderTraining {
   /**
    * Builds a {@link CrosscoderTraining}; every setter checks its argument at once and throws an
    * {@link IllegalArgumentException} saying what was wrong. Not thread-safe.
+   *
+   * <p>Setters of one value may be called again: the last call wins. The backend is the exception:
+   * it is chosen once, by name or by instance, and a second choice throws {@link
+   * IllegalStateException} rather than silently replacing the first.
    */
   public static final class Builder {
     private final TrainingConfig.Builder config = TrainingConfig.builder().steps(1000);
@@ -298,27 +302,45 @@ public final class CrosscoderTraining {
      * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it the
      * system property {@code crosscoder.backend}, the environment variable {@code
      * CROSSCODER_BACKEND}, then the best available backend decide. The backend is opened and
-     * closed by each run.
+     * closed by each run; {@link #build()} checks that it is available on this machine.
+     *
+     * @throws IllegalArgumentException if the name is blank or no provider has it
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
      */
     public Builder backend(String name) {
       Objects.requireNonNull(name, "backend");
       if (name.isBlank()) {
         throw new IllegalArgumentException("backend name is blank");
       }
+      requireNoBackendYet();
       if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equalsIgnoreCase(name.trim()))) {
         throw new IllegalArgumentException("no compute backend named '" + name + "'. "
             + ComputeBackends.describeAvailable());
       }
       this.backendName = name.trim();
-      this.backendInstance = null;
       return this;
     }
 
-    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    /**
+     * Uses this backend instance; the caller keeps ownership and closes it after the last run.
+     *
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     */
     public Builder backend(ComputeBackend backend) {
-      this.backendInstance = Objects.requireNonNull(backend, "backend");
-      this.backendName = null;
+      Objects.requireNonNull(backend, "backend");
+      requireNoBackendYet();
+      this.backendInstance = backend;
       return this;
+    }
+
+    private void requireNoBackendYet() {
+      if (backendName != null) {
+        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      }
+      if (backendInstance != null) {
+        throw new IllegalStateException("the backend was already set to an instance ("
+            + backendInstance.name() + "); choose it once");
+      }
     }
 
     /**
@@ -367,10 +389,15 @@ public final class CrosscoderTraining {
      *
      * @throws IllegalStateException if the dictionary size was not set, or BatchTopK's {@code k}
      *     exceeds it
+     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
+     *     on this machine (saying why, and which are)
      */
     public CrosscoderTraining build() {
       if (!dictionarySizeSet) {
         throw new IllegalStateException("dictionarySize must be set");
+      }
+      if (backendName != null) {
+        ComputeBackends.select(backendName);
       }
       return new CrosscoderTraining(this, config.build());
     }
