@@ -1,5 +1,6 @@
 package io.crosscoder.report;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +52,35 @@ public record TensorDiff(
   @Override
   public long[] shape() {
     return shape.clone();
+  }
+
+  /**
+   * Equal when every component is, the shape compared by content (a record would compare the
+   * array's identity) and metric values by {@link Double#equals} (NaN equals NaN).
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TensorDiff t && name.equals(t.name) && Objects.equals(targetName, t.targetName)
+        && Objects.equals(layer, t.layer) && Objects.equals(kind, t.kind) && Arrays.equals(shape, t.shape)
+        && Objects.equals(baseDtype, t.baseDtype) && Objects.equals(targetDtype, t.targetDtype)
+        && baseQuantized == t.baseQuantized && targetQuantized == t.targetQuantized && metrics.equals(t.metrics)
+        && rowsCompared == t.rowsCompared && rowsBelowThreshold == t.rowsBelowThreshold
+        && lowestRows.equals(t.lowestRows) && nonFinite == t.nonFinite && Objects.equals(note, t.note);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, targetName, layer, kind, Arrays.hashCode(shape), baseDtype, targetDtype, baseQuantized,
+        targetQuantized, metrics, rowsCompared, rowsBelowThreshold, lowestRows, nonFinite, note);
+  }
+
+  @Override
+  public String toString() {
+    return "TensorDiff[name=" + name + ", targetName=" + targetName + ", layer=" + layer + ", kind=" + kind
+        + ", shape=" + Arrays.toString(shape) + ", baseDtype=" + baseDtype + ", targetDtype=" + targetDtype
+        + ", baseQuantized=" + baseQuantized + ", targetQuantized=" + targetQuantized + ", metrics=" + metrics
+        + ", rowsCompared=" + rowsCompared + ", rowsBelowThreshold=" + rowsBelowThreshold + ", lowestRows="
+        + lowestRows + ", nonFinite=" + nonFinite + ", note=" + note + "]";
   }
 
   /** Number of elements compared. */
