@@ -49,6 +49,7 @@ public final class Crosscoder {
    * A crosscoder from flat arrays in the layouts of the class comment (copied). Rejects wrong
    * lengths, non-finite values, and designated shared latents whose two decoders differ.
    *
+   * @return the crosscoder, holding copies of the arrays
    * @throws IllegalArgumentException on any of these, naming the array and index
    */
   public static Crosscoder of(CrosscoderConfig config, float[] wEnc, float[] wDec, float[] bEnc, float[] bDec) {
@@ -93,47 +94,55 @@ public final class Crosscoder {
     return Math.sqrt(s);
   }
 
-  /** The configuration. */
+  /** {@return the configuration} */
   public CrosscoderConfig config() {
     return config;
   }
 
-  /** Activation width d. */
+  /**
+   * Activation width d.
+   *
+   * @return the activation width d
+   */
   public int d() {
     return config.d();
   }
 
-  /** Dictionary size F. */
+  /**
+   * Dictionary size F.
+   *
+   * @return the dictionary size F
+   */
   public int dictionarySize() {
     return config.dictionarySize();
   }
 
-  /** The input normalisation the weights expect. */
+  /** {@return the input normalisation the weights expect} */
   public Normalisation normalisation() {
     return config.normalisation();
   }
 
-  /** A copy of {@code W_enc}, {@code [2][d][F]} flat. */
+  /** {@return a copy of {@code W_enc}, {@code [2][d][F]} flat} */
   public float[] encoderWeights() {
     return wEnc.clone();
   }
 
-  /** A copy of {@code W_dec}, {@code [F][2][d]} flat. */
+  /** {@return a copy of {@code W_dec}, {@code [F][2][d]} flat} */
   public float[] decoderWeights() {
     return wDec.clone();
   }
 
-  /** A copy of {@code b_enc}, {@code [F]}. */
+  /** {@return a copy of {@code b_enc}, {@code [F]}} */
   public float[] encoderBias() {
     return bEnc.clone();
   }
 
-  /** A copy of {@code b_dec}, {@code [2][d]} flat. */
+  /** {@return a copy of {@code b_dec}, {@code [2][d]} flat} */
   public float[] decoderBias() {
     return bDec.clone();
   }
 
-  /** A copy of {@code d_i^m}, latent {@code i}'s decoder for model {@code m}. */
+  /** {@return a copy of {@code d_i^m}, latent {@code i}'s decoder for model {@code m}} */
   public float[] decoder(int latent, int model) {
     checkLatent(latent);
     checkModel(model);
@@ -143,14 +152,14 @@ public final class Crosscoder {
     return out;
   }
 
-  /** {@code W_enc[m][j][i]}. */
+  /** {@return {@code W_enc[m][j][i]}} */
   public float encoderWeight(int model, int j, int latent) {
     checkModel(model);
     checkLatent(latent);
     return wEnc[(model * d() + j) * dictionarySize() + latent];
   }
 
-  /** {@code |d_i^m|} for every latent (a fresh array of F), from f64 sums. */
+  /** {@return {@code |d_i^m|} for every latent (a fresh array of F), from f64 sums} */
   public double[] decoderNorms(int model) {
     checkModel(model);
     return (model == 0 ? normA : normB).clone();
@@ -280,6 +289,7 @@ public final class Crosscoder {
    * BatchTopK crosscoder is refused. Designated shared latents stay shared only if both
    * models have the same scale factor, so the folded crosscoder declares none.
    *
+   * @return a crosscoder without normalisation that computes the same latents and reconstructions
    * @throws IllegalStateException for a BatchTopK crosscoder with a non-zero threshold
    */
   public Crosscoder foldNormalisation() {

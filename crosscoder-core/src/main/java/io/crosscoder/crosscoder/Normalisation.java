@@ -44,12 +44,20 @@ public final class Normalisation {
     this.meanB = meanB;
   }
 
-  /** No normalisation. */
+  /**
+   * No normalisation.
+   *
+   * @return the identity normalisation
+   */
   public static Normalisation none() {
     return NONE;
   }
 
-  /** Scale-only normalisation with the given positive, finite factors. */
+  /**
+   * Scale-only normalisation with the given positive, finite factors.
+   *
+   * @return the normalisation
+   */
   public static Normalisation scale(double scaleA, double scaleB) {
     checkScale(scaleA, "A");
     checkScale(scaleB, "B");
@@ -59,6 +67,8 @@ public final class Normalisation {
   /**
    * Mean-centred normalisation: per-model means (same length d, finite, copied) and positive,
    * finite scale factors.
+   *
+   * @return the normalisation, holding copies of the means
    */
   public static Normalisation meanCentred(float[] meanA, float[] meanB, double scaleA, double scaleB) {
     Objects.requireNonNull(meanA, "meanA");
@@ -83,17 +93,17 @@ public final class Normalisation {
     }
   }
 
-  /** Which normalisation this is. */
+  /** {@return which normalisation this is} */
   public Kind kind() {
     return kind;
   }
 
-  /** The width the means are for (only for {@link Kind#MEAN_CENTRED}). */
+  /** {@return the width the means are for (only for {@link Kind#MEAN_CENTRED})} */
   public OptionalInt d() {
     return meanA == null ? OptionalInt.empty() : OptionalInt.of(meanA.length);
   }
 
-  /** The scale factor {@code s_m} of model {@code m} (0 = A/base, 1 = B/target). */
+  /** {@return the scale factor {@code s_m} of model {@code m} (0 = A/base, 1 = B/target)} */
   public double scale(int model) {
     return switch (model) {
       case 0 -> scaleA;
@@ -102,7 +112,7 @@ public final class Normalisation {
     };
   }
 
-  /** A copy of the mean {@code mu_m} of model {@code m}: zeros of length {@code d} when not centred. */
+  /** {@return a copy of the mean {@code mu_m} of model {@code m}: zeros of length {@code d} when not centred} */
   public float[] mean(int model, int d) {
     scale(model);
     float[] mu = model == 0 ? meanA : meanB;
@@ -146,6 +156,8 @@ public final class Normalisation {
   /**
    * Estimates the normalisation of {@code kind} from at most {@code maxTokens} tokens of one
    * epoch of {@code source} (batches of {@code batchSize}, order from {@code seed}).
+   *
+   * @return the normalisation estimated from the sample
    */
   public static Normalisation estimate(Kind kind, ActivationSource source, int batchSize, long seed, long maxTokens) {
     Objects.requireNonNull(kind, "kind");
@@ -210,12 +222,16 @@ public final class Normalisation {
       add(batch.rows(), batch.base(), batch.target());
     }
 
-    /** Tokens seen. */
+    /**
+     * Tokens seen.
+     *
+     * @return the number of tokens seen
+     */
     public long tokens() {
       return tokens;
     }
 
-    /** The normalisation of {@code kind} for the tokens seen (at least one, with non-zero spread). */
+    /** {@return the normalisation of {@code kind} for the tokens seen (at least one, with non-zero spread)} */
     public Normalisation build(Kind kind) {
       Objects.requireNonNull(kind, "kind");
       if (kind == Kind.NONE) {

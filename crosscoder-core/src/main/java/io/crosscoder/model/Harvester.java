@@ -78,17 +78,19 @@ public final class Harvester {
   /** Tokens per sequence when none is set: 128, or the models' maximum if smaller. */
   public static final int DEFAULT_CONTEXT = 128;
 
-  /** A builder; {@link Builder#base}, {@link Builder#target}, {@link Builder#site} and {@link Builder#text} are required. */
+  /**
+   * {@return a builder; {@link Builder#base}, {@link Builder#target}, {@link Builder#site} and {@link Builder#text} are required}
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** The site read. */
+  /** {@return the site read} */
   public Site site() {
     return site;
   }
 
-  /** The activation width d. */
+  /** {@return the activation width d} */
   public int width() {
     return base.width();
   }
@@ -103,37 +105,37 @@ public final class Harvester {
     return batchSequences;
   }
 
-  /** The most rows kept ({@link Long#MAX_VALUE}: the whole corpus). */
+  /** {@return the most rows kept ({@link Long#MAX_VALUE}: the whole corpus)} */
   public long maxTokens() {
     return maxTokens;
   }
 
-  /** Whether the first position of each sequence is kept. */
+  /** {@return whether the first position of each sequence is kept} */
   public boolean keepsFirstPosition() {
     return keepFirstPosition;
   }
 
-  /** Whether special tokens are kept. */
+  /** {@return whether special tokens are kept} */
   public boolean keepsSpecialTokens() {
     return keepSpecialTokens;
   }
 
-  /** The base model. */
+  /** {@return the base model} */
   public LanguageModel base() {
     return base;
   }
 
-  /** The target model. */
+  /** {@return the target model} */
   public LanguageModel target() {
     return target;
   }
 
-  /** The corpus. */
+  /** {@return the corpus} */
   public TextSource text() {
     return text;
   }
 
-  /** One line on what is kept, for files and reports. */
+  /** {@return one line on what is kept, for files and reports} */
   public String rowRule() {
     return "padding dropped; " + (keepFirstPosition ? "first position kept" : "first position of each sequence dropped")
         + "; " + (keepSpecialTokens ? "special tokens kept" : "special tokens dropped") + "; sequences of "
@@ -232,25 +234,41 @@ public final class Harvester {
 
     private Builder() {}
 
-    /** The base model (A). */
+    /**
+     * The base model (A).
+     *
+     * @return this builder
+     */
     public Builder base(LanguageModel model) {
       this.base = Objects.requireNonNull(model, "base");
       return this;
     }
 
-    /** The target model (B), the one derived from the base. */
+    /**
+     * The target model (B), the one derived from the base.
+     *
+     * @return this builder
+     */
     public Builder target(LanguageModel model) {
       this.target = Objects.requireNonNull(model, "target");
       return this;
     }
 
-    /** Where to read the residual stream. */
+    /**
+     * Where to read the residual stream.
+     *
+     * @return this builder
+     */
     public Builder site(Site site) {
       this.site = Objects.requireNonNull(site, "site");
       return this;
     }
 
-    /** The corpus both models read. */
+    /**
+     * The corpus both models read.
+     *
+     * @return this builder
+     */
     public Builder text(TextSource text) {
       this.text = Objects.requireNonNull(text, "text");
       return this;
@@ -268,7 +286,11 @@ public final class Harvester {
       return this;
     }
 
-    /** Sequences per forward pass (default 16). */
+    /**
+     * Sequences per forward pass (default 16).
+     *
+     * @return this builder
+     */
     public Builder batchSequences(int sequences) {
       if (sequences < 1) {
         throw new IllegalArgumentException("batch must hold at least 1 sequence, got " + sequences);
@@ -277,7 +299,11 @@ public final class Harvester {
       return this;
     }
 
-    /** The most rows (tokens) to keep; the default is the whole corpus. */
+    /**
+     * The most rows (tokens) to keep; the default is the whole corpus.
+     *
+     * @return this builder
+     */
     public Builder maxTokens(long tokens) {
       if (tokens < 1) {
         throw new IllegalArgumentException("max tokens must be at least 1, got " + tokens);
@@ -286,19 +312,31 @@ public final class Harvester {
       return this;
     }
 
-    /** Whether to keep the first position of each sequence (default false: its norm is an outlier). */
+    /**
+     * Whether to keep the first position of each sequence (default false: its norm is an outlier).
+     *
+     * @return this builder
+     */
     public Builder keepFirstPosition(boolean keep) {
       this.keepFirstPosition = keep;
       return this;
     }
 
-    /** Whether to keep special tokens such as {@code [SEP]} (default false). */
+    /**
+     * Whether to keep special tokens such as {@code [SEP]} (default false).
+     *
+     * @return this builder
+     */
     public Builder keepSpecialTokens(boolean keep) {
       this.keepSpecialTokens = keep;
       return this;
     }
 
-    /** Receives a {@code "harvest"} event per batch, counting kept tokens. */
+    /**
+     * Receives a {@code "harvest"} event per batch, counting kept tokens.
+     *
+     * @return this builder
+     */
     public Builder progress(ProgressListener listener) {
       this.progress = Objects.requireNonNull(listener, "progress");
       return this;

@@ -78,7 +78,7 @@ public final class OutputDiff {
     }
   }
 
-  /** A builder; base, target and text are required. */
+  /** {@return a builder; base, target and text are required} */
   public static Builder builder() {
     return new Builder();
   }
@@ -355,25 +355,41 @@ public final class OutputDiff {
 
     private Builder() {}
 
-    /** The base model. */
+    /**
+     * The base model.
+     *
+     * @return this builder
+     */
     public Builder base(LanguageModel m) {
       this.base = Objects.requireNonNull(m, "base");
       return this;
     }
 
-    /** The target model. */
+    /**
+     * The target model.
+     *
+     * @return this builder
+     */
     public Builder target(LanguageModel m) {
       this.target = Objects.requireNonNull(m, "target");
       return this;
     }
 
-    /** The corpus. */
+    /**
+     * The corpus.
+     *
+     * @return this builder
+     */
     public Builder text(TextSource t) {
       this.text = Objects.requireNonNull(t, "text");
       return this;
     }
 
-    /** Tokens per sequence, as for {@link Harvester.Builder#contextLength}. */
+    /**
+     * Tokens per sequence, as for {@link Harvester.Builder#contextLength}.
+     *
+     * @return this builder
+     */
     public Builder contextLength(int tokens) {
       if (tokens < 2) {
         throw new IllegalArgumentException("context length must be at least 2 tokens, got " + tokens);
@@ -382,7 +398,11 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Sequences per forward pass (default 8). */
+    /**
+     * Sequences per forward pass (default 8).
+     *
+     * @return this builder
+     */
     public Builder batchSequences(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("batch must hold at least 1 sequence, got " + n);
@@ -391,7 +411,11 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Positions at which KL is measured (default 20,000). */
+    /**
+     * Positions at which KL is measured (default 20,000).
+     *
+     * @return this builder
+     */
     public Builder maxPositions(long n) {
       if (n < 1) {
         throw new IllegalArgumentException("max positions must be at least 1, got " + n);
@@ -400,7 +424,11 @@ public final class OutputDiff {
       return this;
     }
 
-    /** The first positions the lens averages separately (default 5). */
+    /**
+     * The first positions the lens averages separately (default 5).
+     *
+     * @return this builder
+     */
     public Builder lensPositions(int n) {
       if (n < 1 || n > 64) {
         throw new IllegalArgumentException("lens positions must be in [1, 64], got " + n);
@@ -409,7 +437,11 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Positions with the largest KL kept for the report (default 20). */
+    /**
+     * Positions with the largest KL kept for the report (default 20).
+     *
+     * @return this builder
+     */
     public Builder largest(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("largest must be at least 1, got " + n);
@@ -418,7 +450,11 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Receives an {@code "output diff"} event per batch. */
+    /**
+     * Receives an {@code "output diff"} event per batch.
+     *
+     * @return this builder
+     */
     public Builder progress(ProgressListener p) {
       this.progress = Objects.requireNonNull(p, "progress");
       return this;

@@ -107,12 +107,20 @@ public record DiffReport(
         spectral);
   }
 
-  /** Throughput of the passes in GB/s (10^9 bytes per second). */
+  /**
+   * Throughput of the passes in GB/s (10^9 bytes per second).
+   *
+   * @return bytes read over seconds, in 10^9 bytes per second; 0 when no time was measured
+   */
   public double gigabytesPerSecond() {
     return seconds <= 0 ? 0 : bytesRead / seconds / 1e9;
   }
 
-  /** The {@code n} tensors with the largest relative change, largest first. */
+  /**
+   * {@return the {@code n} tensors with the largest relative change, largest first}
+   *
+   * @param n how many
+   */
   public List<TensorDiff> mostChanged(int n) {
     return tensors.stream()
         .filter(t -> !Double.isNaN(t.metric("relative_change")))

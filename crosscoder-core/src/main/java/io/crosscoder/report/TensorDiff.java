@@ -42,6 +42,7 @@ public record TensorDiff(
     long nonFinite,
     String note) {
 
+  /** Copies the shape, metrics and rows, so that the value cannot change afterwards. */
   public TensorDiff {
     Objects.requireNonNull(name, "name");
     shape = shape.clone();
@@ -49,6 +50,7 @@ public record TensorDiff(
     lowestRows = List.copyOf(lowestRows);
   }
 
+  /** {@return the logical shape compared, a fresh copy} */
   @Override
   public long[] shape() {
     return shape.clone();
@@ -83,7 +85,7 @@ public record TensorDiff(
         + lowestRows + ", nonFinite=" + nonFinite + ", note=" + note + "]";
   }
 
-  /** Number of elements compared. */
+  /** {@return number of elements compared} */
   public long elements() {
     long n = 1;
     for (long d : shape) {
@@ -92,12 +94,21 @@ public record TensorDiff(
     return n;
   }
 
-  /** The value of a metric, NaN when absent. */
+  /**
+   * {@return the value of a metric, NaN when absent}
+   *
+   * @param metricName the metric's name
+   */
   public double metric(String metricName) {
     Double v = metrics.get(metricName);
     return v == null ? Double.NaN : v;
   }
 
-  /** A row of a matrix and the cosine between its base and target versions. */
+  /**
+   * A row of a matrix and the cosine between its base and target versions.
+   *
+   * @param row the row index
+   * @param cosine cosine between the base's and the target's row
+   */
   public record RowChange(long row, double cosine) {}
 }

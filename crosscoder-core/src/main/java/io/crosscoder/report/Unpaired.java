@@ -16,11 +16,13 @@ public record Unpaired(String name, long[] baseShape, long[] targetShape, String
     targetShape = targetShape == null ? null : targetShape.clone();
   }
 
+  /** {@return its shape in the base, a fresh copy, or null if absent there} */
   @Override
   public long[] baseShape() {
     return baseShape == null ? null : baseShape.clone();
   }
 
+  /** {@return its shape in the target, a fresh copy, or null if absent there} */
   @Override
   public long[] targetShape() {
     return targetShape == null ? null : targetShape.clone();
