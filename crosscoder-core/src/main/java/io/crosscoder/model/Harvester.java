@@ -95,12 +95,12 @@ public final class Harvester {
     return base.width();
   }
 
-  /** Tokens per sequence, special tokens included. */
+  /** {@return tokens per sequence, special tokens included} */
   public int contextLength() {
     return contextLength;
   }
 
-  /** Sequences per forward pass. */
+  /** {@return sequences per forward pass} */
   public int batchSequences() {
     return batchSequences;
   }
@@ -145,6 +145,8 @@ public final class Harvester {
   /**
    * Harvests the whole corpus (up to {@link Builder#maxTokens} rows) and hands each batch to
    * {@code sink}, in order.
+   *
+   * @param sink receives each batch, on the calling thread
    */
   public void run(Consumer<HarvestedBatch> sink) {
     run(0, 0, sink);
@@ -155,6 +157,10 @@ public final class Harvester {
    * resumed harvest has), counting {@code rowsDone} rows as already kept. The sequences skipped are
    * tokenized but not run through the models, so a resumed harvest gives exactly the batches that
    * an uninterrupted one would have given from there.
+   *
+   * @param skipSequences sequences already harvested
+   * @param rowsDone rows already kept
+   * @param sink receives each batch, on the calling thread
    */
   public void run(long skipSequences, long rowsDone, Consumer<HarvestedBatch> sink) {
     Objects.requireNonNull(sink, "sink");
@@ -237,6 +243,7 @@ public final class Harvester {
     /**
      * The base model (A).
      *
+     * @param model the model; the caller closes it
      * @return this builder
      */
     public Builder base(LanguageModel model) {
@@ -247,6 +254,7 @@ public final class Harvester {
     /**
      * The target model (B), the one derived from the base.
      *
+     * @param model the model; the caller closes it
      * @return this builder
      */
     public Builder target(LanguageModel model) {
@@ -257,6 +265,7 @@ public final class Harvester {
     /**
      * Where to read the residual stream.
      *
+     * @param site the site
      * @return this builder
      */
     public Builder site(Site site) {
@@ -267,6 +276,7 @@ public final class Harvester {
     /**
      * The corpus both models read.
      *
+     * @param text the corpus
      * @return this builder
      */
     public Builder text(TextSource text) {
@@ -277,6 +287,9 @@ public final class Harvester {
     /**
      * Tokens per sequence, the model's special tokens included (default {@value Harvester#DEFAULT_CONTEXT},
      * or the models' maximum if smaller); a longer document is cut into several sequences.
+     *
+     * @param tokens tokens per sequence, at least 2
+     * @return this builder
      */
     public Builder contextLength(int tokens) {
       if (tokens < 2) {
@@ -289,6 +302,7 @@ public final class Harvester {
     /**
      * Sequences per forward pass (default 16).
      *
+     * @param sequences sequences per pass, at least 1
      * @return this builder
      */
     public Builder batchSequences(int sequences) {
@@ -302,6 +316,7 @@ public final class Harvester {
     /**
      * The most rows (tokens) to keep; the default is the whole corpus.
      *
+     * @param tokens the most rows to keep, at least 1
      * @return this builder
      */
     public Builder maxTokens(long tokens) {
@@ -315,6 +330,7 @@ public final class Harvester {
     /**
      * Whether to keep the first position of each sequence (default false: its norm is an outlier).
      *
+     * @param keep whether to keep it
      * @return this builder
      */
     public Builder keepFirstPosition(boolean keep) {
@@ -325,6 +341,7 @@ public final class Harvester {
     /**
      * Whether to keep special tokens such as {@code [SEP]} (default false).
      *
+     * @param keep whether to keep them
      * @return this builder
      */
     public Builder keepSpecialTokens(boolean keep) {
@@ -335,6 +352,7 @@ public final class Harvester {
     /**
      * Receives a {@code "harvest"} event per batch, counting kept tokens.
      *
+     * @param listener the listener
      * @return this builder
      */
     public Builder progress(ProgressListener listener) {
@@ -345,6 +363,7 @@ public final class Harvester {
     /**
      * The harvester.
      *
+     * @return the harvester
      * @throws IllegalStateException if a required setting is missing
      * @throws InvalidInputException if the models do not fit together (site out of range, widths or
      *     special tokens differ, context too long)
