@@ -28,7 +28,7 @@
 # command that runs a main class: bash .device/run.sh java), and for a smoke test without a GPU
 # TORCH_DEVICE (cuda) and DIFF_SHAPE (1.5b; tiny: a 20 MB pair), e.g.
 #   OUT=/tmp/r BACKEND=cpu D=64 F=256 FS=256 BATCH=128 STEPS=2 ITERS=2 TORCH_DEVICE=cpu DIFF_SHAPE=tiny \
-#   JAVA="java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar" \
+#   JAVA="java $(bin/jvm-flags) -cp benchmarks/target/benchmarks.jar" \
 #   bash benchmarks/run-gpu.sh
 set -uo pipefail
 

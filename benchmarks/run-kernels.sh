@@ -24,6 +24,8 @@ if [[ $# -eq 0 ]]; then
   set -- 'io.crosscoder.bench.kernels'
 fi
 echo "load before: $(uptime)"
-"$java" -jar benchmarks/target/benchmarks.jar "$@" -rf json -rff "$results"
+# The host JVM runs with the project's flags (bin/jvm-flags, from pom.xml); the forks add theirs in @Fork.
+# shellcheck disable=SC2046 # the flags are words
+"$java" $(bin/jvm-flags) -jar benchmarks/target/benchmarks.jar "$@" -rf json -rff "$results"
 echo "load after: $(uptime)"
 benchmarks/print-kernels.sh "$results"

@@ -8,10 +8,21 @@ package io.crosscoder;
 public class CrosscoderException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * An exception with this message.
+   *
+   * @param message what was being done, on which file and tensor, and what went wrong
+   */
   public CrosscoderException(String message) {
     super(message);
   }
 
+  /**
+   * An exception with this message and cause.
+   *
+   * @param message what was being done, on which file and tensor, and what went wrong
+   * @param cause the exception that caused it
+   */
   public CrosscoderException(String message, Throwable cause) {
     super(message, cause);
   }

@@ -12,28 +12,44 @@ import java.util.Optional;
 public class InvalidInputException extends CrosscoderException {
   private static final long serialVersionUID = 1L;
 
+  // Path is not Serializable; a deserialized exception keeps its message and loses the path.
   private final transient Path file;
+  /** The tensor or field, or null. */
   private final String tensor;
 
-  /** An error about {@code tensor} (may be null) in {@code file} (may be null). */
+  /**
+   * An error about {@code tensor} (may be null) in {@code file} (may be null).
+   *
+   * @param file the file the problem is in, or null when it is not about a file
+   * @param tensor the tensor or field the problem is about, or null
+   * @param problem what is wrong, in words
+   */
   public InvalidInputException(Path file, String tensor, String problem) {
     super(format(file, tensor, problem));
     this.file = file;
     this.tensor = tensor;
   }
 
+  /**
+   * An error about {@code tensor} in {@code file}, caused by another exception.
+   *
+   * @param file the file the problem is in, or null when it is not about a file
+   * @param tensor the tensor or field the problem is about, or null
+   * @param problem what is wrong, in words
+   * @param cause the exception that revealed it
+   */
   public InvalidInputException(Path file, String tensor, String problem, Throwable cause) {
     super(format(file, tensor, problem), cause);
     this.file = file;
     this.tensor = tensor;
   }
 
-  /** The file the problem is in, if known. */
+  /** {@return the file the problem is in, if known} */
   public Optional<Path> file() {
     return Optional.ofNullable(file);
   }
 
-  /** The tensor the problem is about, if there is one. */
+  /** {@return the tensor the problem is about, if there is one} */
   public Optional<String> tensor() {
     return Optional.ofNullable(tensor);
   }

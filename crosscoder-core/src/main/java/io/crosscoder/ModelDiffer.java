@@ -72,7 +72,7 @@ public final class ModelDiffer {
     this.spectral = b.spectral;
   }
 
-  /** A builder with the defaults: every built-in metric, all tensors, all cores, best backend. */
+  /** {@return a builder with the defaults: every built-in metric, all tensors, all cores, best backend} */
   public static Builder builder() {
     return new Builder();
   }
@@ -81,6 +81,9 @@ public final class ModelDiffer {
    * Opens both paths (a {@code .safetensors} or {@code .onnx} file, or a Hugging Face model
    * folder) with the formats on the class path, compares them, and closes them.
    *
+   * @param base the base: a file or folder any checkpoint format on the class path recognises
+   * @param target the target, likewise
+   * @return the report: per tensor, group and band, with the lineage verdict and findings
    * @throws InvalidInputException if a path cannot be read as a checkpoint
    */
   public DiffReport compare(Path base, Path target) {
@@ -91,7 +94,13 @@ public final class ModelDiffer {
     }
   }
 
-  /** Compares two open checkpoints; they stay open. */
+  /**
+   * Compares two open checkpoints; they stay open.
+   *
+   * @param base the base checkpoint (open; the caller closes it)
+   * @param target the target checkpoint (open; the caller closes it)
+   * @return the report: per tensor, group and band, with the lineage verdict and findings
+   */
   public DiffReport compare(Checkpoint base, Checkpoint target) {
     long start = System.nanoTime();
     Predicate<String> include = parameters == null ? n -> true : n -> parameters.matcher(n).find();
@@ -167,7 +176,7 @@ public final class ModelDiffer {
     return java.util.Arrays.asList(out);
   }
 
-  /** The metrics this differ computes, in report order. */
+  /** {@return the metrics this differ computes, in report order} */
   public List<WeightMetric> metrics() {
     return metrics;
   }
@@ -181,10 +190,20 @@ public final class ModelDiffer {
     return new CheckpointSummary(c.path().toString(), c.format(), c.tensors().size(), c.dataBytes());
   }
 
-  /** Builds a {@link ModelDiffer}; each setter checks its argument at once. Not thread-safe. */
+  /**
+   * Builds a {@link ModelDiffer}; each setter checks its argument at once. Not thread-safe.
+   *
+   * <p>Setters of one value ({@link #threads}, {@link #parameters}, ...) may be called again: the
+   * last call wins. Calls that would silently undo another are refused with {@link
+   * IllegalStateException} instead: the backend is chosen once, by name or by instance, and {@link
+   * #metrics(List)} (which replaces the whole set) is called at most once and before any {@link
+   * #metric(WeightMetric)} (which adds to it).
+   */
   public static final class Builder {
     private String backendName;
     private ComputeBackend backendInstance;
+    private boolean metricsListed;
+    private boolean metricAdded;
     private final Map<String, WeightMetric> metrics = new LinkedHashMap<>();
     private Pattern parameters;
     private int threads = Runtime.getRuntime().availableProcessors();
@@ -199,41 +218,93 @@ public final class ModelDiffer {
     /**
      * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it
      * the system property {@code crosscoder.backend}, the environment variable {@code
-     * CROSSCODER_BACKEND}, then the best available backend decide.
+     * CROSSCODER_BACKEND}, then the best available backend decide. The name must be that of a
+     * provider on the class path (checked here); {@link #build()} checks that it is available on
+     * this machine. Each {@link ModelDiffer#compare} opens the backend and closes it.
+     *
+     * @param name the provider's name, any case
+     * @return this builder
+     * @throws IllegalArgumentException if the name is blank or no provider has it
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
      */
     public Builder backend(String name) {
       Objects.requireNonNull(name, "name");
       if (name.isBlank()) {
         throw new IllegalArgumentException("backend name is blank");
       }
-      this.backendName = name;
-      this.backendInstance = null;
+      requireNoBackendYet();
+      String wanted = name.trim().toLowerCase(java.util.Locale.ROOT);
+      if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equals(wanted))) {
+        throw new IllegalArgumentException("no compute backend named '" + name.trim() + "'. "
+            + ComputeBackends.describeAvailable());
+      }
+      this.backendName = wanted;
       return this;
     }
 
-    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    /**
+     * Uses this backend instance; the caller keeps ownership and closes it after the last {@link
+     * ModelDiffer#compare}.
+     *
+     * @param backend an open backend
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     */
     public Builder backend(ComputeBackend backend) {
-      this.backendInstance = Objects.requireNonNull(backend, "backend");
-      this.backendName = null;
+      Objects.requireNonNull(backend, "backend");
+      requireNoBackendYet();
+      this.backendInstance = backend;
       return this;
     }
 
-    /** Adds a metric, computed for every pair (and every group unless it uses rows). */
+    private void requireNoBackendYet() {
+      if (backendName != null) {
+        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      }
+      if (backendInstance != null) {
+        throw new IllegalStateException("the backend was already set to an instance ("
+            + backendInstance.name() + "); choose it once");
+      }
+    }
+
+    /**
+     * Adds a metric, computed for every pair (and every group unless it uses rows), to the
+     * defaults or to the set given to {@link #metrics(List)}.
+     *
+     * @param metric the metric to add
+     * @return this builder
+     * @throws IllegalArgumentException if a metric of that name is already in the set
+     */
     public Builder metric(WeightMetric metric) {
       Objects.requireNonNull(metric, "metric");
       if (metrics.containsKey(metric.name())) {
         throw new IllegalArgumentException("a metric named '" + metric.name() + "' is already configured");
       }
       metrics.put(metric.name(), metric);
+      metricAdded = true;
       return this;
     }
 
     /**
-     * Computes exactly these metrics, in this order. {@code cosine} and {@code relative_change}
-     * are always added if missing, since the report's analysis rests on them.
+     * Computes exactly these metrics, in this order, instead of the defaults. {@code cosine},
+     * {@code relative_change} and {@code changed_fraction} are always added if missing, since the
+     * report's analysis rests on them. {@link #metric(WeightMetric)} may add more afterwards.
+     *
+     * @param list the metrics, without repeated names
+     * @return this builder
+     * @throws IllegalArgumentException if a name is listed twice
+     * @throws IllegalStateException if called twice, or after {@link #metric(WeightMetric)} (whose
+     *     metric this list would silently drop)
      */
     public Builder metrics(List<WeightMetric> list) {
       Objects.requireNonNull(list, "list");
+      if (metricsListed) {
+        throw new IllegalStateException("metrics(List) was already called; give the whole list once");
+      }
+      if (metricAdded) {
+        throw new IllegalStateException("metrics(List) replaces every metric, and metric(...) was called before it:"
+            + " call metrics(List) first, then metric(...) to add");
+      }
       Set<String> seen = new HashSet<>();
       for (WeightMetric m : list) {
         if (!seen.add(Objects.requireNonNull(m, "metric").name())) {
@@ -245,10 +316,16 @@ public final class ModelDiffer {
       metrics.putIfAbsent(WeightMetrics.COSINE.name(), WeightMetrics.COSINE);
       metrics.putIfAbsent(WeightMetrics.RELATIVE_CHANGE.name(), WeightMetrics.RELATIVE_CHANGE);
       metrics.putIfAbsent(WeightMetrics.CHANGED_FRACTION.name(), WeightMetrics.CHANGED_FRACTION);
+      metricsListed = true;
       return this;
     }
 
-    /** Compares only tensors whose name (on either side) contains a match of {@code regex}. */
+    /**
+     * Compares only tensors whose name (on either side) contains a match of {@code regex}.
+     *
+     * @param regex a {@link java.util.regex.Pattern} that tensor names are searched with
+     * @return this builder
+     */
     public Builder parameters(String regex) {
       Objects.requireNonNull(regex, "regex");
       try {
@@ -259,7 +336,12 @@ public final class ModelDiffer {
       return this;
     }
 
-    /** Worker threads for the passes; default: available processors. */
+    /**
+     * Worker threads for the passes; default: available processors.
+     *
+     * @param n worker threads, at least 1
+     * @return this builder
+     */
     public Builder threads(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("threads must be at least 1, got " + n);
@@ -268,7 +350,12 @@ public final class ModelDiffer {
       return this;
     }
 
-    /** Whether to compute per-row cosines of matrices (token rows of embeddings); default on. */
+    /**
+     * Whether to compute per-row cosines of matrices (token rows of embeddings); default on.
+     *
+     * @param on whether to compute them
+     * @return this builder
+     */
     public Builder rowStatistics(boolean on) {
       this.rowStatistics = on;
       return this;
@@ -280,19 +367,37 @@ public final class ModelDiffer {
      * of the top singular subspaces of A and B, by randomised SVD on the backend's kernels), or
      * none when null (the default: it costs {@code 2q + 3} products of each matrix with a thin one,
      * three times). Needs a backend with {@link ComputeBackend#kernels()}.
+     *
+     * @param options the options, or null for no spectral analysis
+     * @return this builder
      */
     public Builder spectral(SpectralOptions options) {
       this.spectral = options;
       return this;
     }
 
-    /** Receives progress in bytes read; called from worker threads. */
+    /**
+     * Receives progress in bytes read; called from worker threads.
+     *
+     * @param listener the listener; {@link ProgressListener#NONE} for none
+     * @return this builder
+     */
     public Builder progress(ProgressListener listener) {
       this.progress = Objects.requireNonNull(listener, "listener");
       return this;
     }
 
+    /**
+     * The differ.
+     *
+     * @return an immutable, thread-safe differ with this configuration
+     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
+     *     on this machine (saying why, and which are)
+     */
     public ModelDiffer build() {
+      if (backendName != null) {
+        ComputeBackends.select(backendName);
+      }
       return new ModelDiffer(this);
     }
   }

@@ -40,7 +40,7 @@ import java.util.SplittableRandom;
  * 32768, B = 4096}, freed before the next {@code F}.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED [-Dcrosscoder.cuda.tf32=true] \
+ * java $(bin/jvm-flags) [-Dcrosscoder.cuda.tf32=true] \
  *     -cp ... io.crosscoder.bench.GemmThroughput [--backend cpu|cuda] [--d 1536] [--f 16384,32768] \
  *     [--batch 4096] [--iters 20] [--warmup 3] [--dtype f32|bf16|both]
  * </pre>

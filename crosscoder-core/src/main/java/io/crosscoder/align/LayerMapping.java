@@ -47,6 +47,7 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
   /** Mapped layers whose mean score is below this are reported as not copied. */
   public static final double MEANINGFUL_SCORE = 0.2;
 
+  /** Copies the arrays, so that the value cannot change afterwards. */
   public LayerMapping {
     targetToBase = targetToBase.clone();
     scores = Arrays.stream(scores).map(double[]::clone).toArray(double[][]::new);
@@ -60,6 +61,28 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
   @Override
   public double[][] scores() {
     return Arrays.stream(scores).map(double[]::clone).toArray(double[][]::new);
+  }
+
+  /** Equal when every component is, the arrays compared by content. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof LayerMapping m && baseLayers == m.baseLayers && targetLayers == m.targetLayers
+        && Arrays.equals(targetToBase, m.targetToBase) && Arrays.deepEquals(scores, m.scores)
+        && Double.compare(meanMappedScore, m.meanMappedScore) == 0
+        && Double.compare(meanOtherScore, m.meanOtherScore) == 0;
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(baseLayers, targetLayers, Arrays.hashCode(targetToBase), Arrays.deepHashCode(scores),
+        meanMappedScore, meanOtherScore);
+  }
+
+  @Override
+  public String toString() {
+    return "LayerMapping[baseLayers=" + baseLayers + ", targetLayers=" + targetLayers + ", targetToBase="
+        + Arrays.toString(targetToBase) + ", meanMappedScore=" + meanMappedScore + ", meanOtherScore="
+        + meanOtherScore + "]";
   }
 
   /** Whether the mapping rests on layers that were copied (mean mapped score at least 0.2). */

@@ -13,16 +13,23 @@ import java.util.OptionalLong;
  * used from different threads.
  */
 public interface ActivationSource extends AutoCloseable {
-  /** Activation width d. */
+  /**
+   * Activation width d.
+   *
+   * @return the activation width d of each model
+   */
   int d();
 
-  /** Number of tokens, if known without reading the data (before any outlier filtering). */
+  /** {@return number of tokens, if known without reading the data (before any outlier filtering)} */
   OptionalLong tokens();
 
   /**
    * One epoch in batches of {@code batchSize} tokens (the last batch may be smaller), visiting
    * every kept token exactly once in an order fixed by {@code seed}.
    *
+   * @param batchSize tokens per batch, at least 1
+   * @param seed seed of the order
+   * @return the batches, in an order fixed by {@code seed}
    * @throws io.crosscoder.InvalidInputException if the data turn out to be malformed while read
    */
   Iterator<ActivationBatch> batches(int batchSize, long seed);

@@ -49,6 +49,12 @@ public final class Crosscoder {
    * A crosscoder from flat arrays in the layouts of the class comment (copied). Rejects wrong
    * lengths, non-finite values, and designated shared latents whose two decoders differ.
    *
+   * @param config the configuration (d, F, sparsity, shared latents, normalisation)
+   * @param wEnc {@code W_enc}, {@code [2][d][F]} flat
+   * @param wDec {@code W_dec}, {@code [F][2][d]} flat
+   * @param bEnc {@code b_enc}, {@code [F]}
+   * @param bDec {@code b_dec}, {@code [2][d]} flat
+   * @return the crosscoder, holding copies of the arrays
    * @throws IllegalArgumentException on any of these, naming the array and index
    */
   public static Crosscoder of(CrosscoderConfig config, float[] wEnc, float[] wDec, float[] bEnc, float[] bDec) {
@@ -93,47 +99,60 @@ public final class Crosscoder {
     return Math.sqrt(s);
   }
 
-  /** The configuration. */
+  /** {@return the configuration} */
   public CrosscoderConfig config() {
     return config;
   }
 
-  /** Activation width d. */
+  /**
+   * Activation width d.
+   *
+   * @return the activation width d
+   */
   public int d() {
     return config.d();
   }
 
-  /** Dictionary size F. */
+  /**
+   * Dictionary size F.
+   *
+   * @return the dictionary size F
+   */
   public int dictionarySize() {
     return config.dictionarySize();
   }
 
-  /** The input normalisation the weights expect. */
+  /** {@return the input normalisation the weights expect} */
   public Normalisation normalisation() {
     return config.normalisation();
   }
 
-  /** A copy of {@code W_enc}, {@code [2][d][F]} flat. */
+  /** {@return a copy of {@code W_enc}, {@code [2][d][F]} flat} */
   public float[] encoderWeights() {
     return wEnc.clone();
   }
 
-  /** A copy of {@code W_dec}, {@code [F][2][d]} flat. */
+  /** {@return a copy of {@code W_dec}, {@code [F][2][d]} flat} */
   public float[] decoderWeights() {
     return wDec.clone();
   }
 
-  /** A copy of {@code b_enc}, {@code [F]}. */
+  /** {@return a copy of {@code b_enc}, {@code [F]}} */
   public float[] encoderBias() {
     return bEnc.clone();
   }
 
-  /** A copy of {@code b_dec}, {@code [2][d]} flat. */
+  /** {@return a copy of {@code b_dec}, {@code [2][d]} flat} */
   public float[] decoderBias() {
     return bDec.clone();
   }
 
-  /** A copy of {@code d_i^m}, latent {@code i}'s decoder for model {@code m}. */
+  /**
+   * {@return a copy of {@code d_i^m}, latent {@code i}'s decoder for model {@code m}}
+   *
+   * @param latent the latent i, in [0, F)
+   * @param model 0 for the base (A), 1 for the target (B)
+   */
   public float[] decoder(int latent, int model) {
     checkLatent(latent);
     checkModel(model);
@@ -143,14 +162,24 @@ public final class Crosscoder {
     return out;
   }
 
-  /** {@code W_enc[m][j][i]}. */
+  /**
+   * {@return {@code W_enc[m][j][i]}}
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   * @param j the input dimension, in [0, d)
+   * @param latent the latent i, in [0, F)
+   */
   public float encoderWeight(int model, int j, int latent) {
     checkModel(model);
     checkLatent(latent);
     return wEnc[(model * d() + j) * dictionarySize() + latent];
   }
 
-  /** {@code |d_i^m|} for every latent (a fresh array of F), from f64 sums. */
+  /**
+   * {@return {@code |d_i^m|} for every latent (a fresh array of F), from f64 sums}
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   */
   public double[] decoderNorms(int model) {
     checkModel(model);
     return (model == 0 ? normA : normB).clone();
@@ -161,6 +190,8 @@ public final class Crosscoder {
    * BatchTopK inference threshold applied where the sparsity is BatchTopK. Inputs are
    * normalised activations of length d.
    *
+   * @param xA the base's normalised activation, length d
+   * @param xB the target's normalised activation, length d
    * @return a fresh array of F non-negative values
    */
   public float[] encode(float[] xA, float[] xB) {
@@ -172,6 +203,11 @@ public final class Crosscoder {
   /**
    * Encodes {@code rows} tokens of a row-major batch ({@code rows x d} each) into {@code codes}
    * ({@code rows x F}, row-major).
+   *
+   * @param rows number of tokens
+   * @param xA the base's normalised activations, {@code rows x d}
+   * @param xB the target's normalised activations, {@code rows x d}
+   * @param codes where the codes go, {@code rows x F}
    */
   public void encodeBatch(int rows, float[] xA, float[] xB, float[] codes) {
     int d = d();
@@ -222,6 +258,7 @@ public final class Crosscoder {
    * The reconstruction of one token from its code {@code f} (length F):
    * {@code x^_m = sum_i f_i d_i^m + b_dec^m}, in normalised units.
    *
+   * @param f the code, length F
    * @return {@code [x^_A, x^_B]}, two fresh arrays of length d
    */
   public float[][] decode(float[] f) {
@@ -230,7 +267,14 @@ public final class Crosscoder {
     return out;
   }
 
-  /** Decodes {@code rows} codes ({@code rows x F}) into row-major {@code rows x d} arrays. */
+  /**
+   * Decodes {@code rows} codes ({@code rows x F}) into row-major {@code rows x d} arrays.
+   *
+   * @param rows number of tokens
+   * @param codes the codes, {@code rows x F}
+   * @param outA where the base's reconstructions go, {@code rows x d}
+   * @param outB where the target's reconstructions go, {@code rows x d}
+   */
   public void decodeBatch(int rows, float[] codes, float[] outA, float[] outB) {
     int d = d();
     int f = dictionarySize();
@@ -280,6 +324,7 @@ public final class Crosscoder {
    * BatchTopK crosscoder is refused. Designated shared latents stay shared only if both
    * models have the same scale factor, so the folded crosscoder declares none.
    *
+   * @return a crosscoder without normalisation that computes the same latents and reconstructions
    * @throws IllegalStateException for a BatchTopK crosscoder with a non-zero threshold
    */
   public Crosscoder foldNormalisation() {

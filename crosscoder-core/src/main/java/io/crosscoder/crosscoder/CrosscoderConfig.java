@@ -38,22 +38,41 @@ public record CrosscoderConfig(int d, int dictionarySize, Sparsity sparsity, int
     }
   }
 
-  /** L1 sparsity with {@code lambda}, no shared latents, no normalisation. */
+  /**
+   * L1 sparsity with {@code lambda}, no shared latents, no normalisation.
+   *
+   * @param d activation width of each model
+   * @param dictionarySize number of latents F
+   * @param lambda L1 coefficient, finite and at least 0
+   * @return the configuration
+   */
   public static CrosscoderConfig l1(int d, int dictionarySize, double lambda) {
     return new CrosscoderConfig(d, dictionarySize, new Sparsity.L1(lambda), 0, Normalisation.none());
   }
 
-  /** The same configuration with another normalisation. */
+  /**
+   * {@return the same configuration with another normalisation}
+   *
+   * @param n the normalisation
+   */
   public CrosscoderConfig withNormalisation(Normalisation n) {
     return new CrosscoderConfig(d, dictionarySize, sparsity, sharedLatents, n);
   }
 
-  /** The same configuration with another sparsity. */
+  /**
+   * {@return the same configuration with another sparsity}
+   *
+   * @param s the sparsity
+   */
   public CrosscoderConfig withSparsity(Sparsity s) {
     return new CrosscoderConfig(d, dictionarySize, s, sharedLatents, normalisation);
   }
 
-  /** The same configuration with {@code s} designated shared latents. */
+  /**
+   * {@return the same configuration with {@code s} designated shared latents}
+   *
+   * @param s number of designated shared latents, in [0, F]
+   */
   public CrosscoderConfig withSharedLatents(int s) {
     return new CrosscoderConfig(d, dictionarySize, sparsity, s, normalisation);
   }

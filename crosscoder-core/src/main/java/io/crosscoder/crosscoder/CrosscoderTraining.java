@@ -78,17 +78,19 @@ public final class CrosscoderTraining {
     this.progress = b.progress;
   }
 
-  /** A builder; {@link Builder#dictionarySize} is the one setting without a default. */
+  /** {@return a builder; {@link Builder#dictionarySize} is the one setting without a default} */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** The training settings of every run, defaults resolved (the learning rate and warm-up included). */
+  /** {@return the training settings of every run, defaults resolved (the learning rate and warm-up included)} */
   public TrainingConfig config() {
     return config;
   }
 
-  /** How each model's activations are normalised before training (default {@link Normalisation.Kind#SCALE}). */
+  /**
+   * {@return how each model's activations are normalised before training (default {@link Normalisation.Kind#SCALE})}
+   */
   public Normalisation.Kind normalisation() {
     return normalisation;
   }
@@ -104,6 +106,8 @@ public final class CrosscoderTraining {
    * after the run, so running again returns the same crosscoder at once; delete it when the
    * crosscoder is saved, since a run with other settings refuses it.
    *
+   * @param source paired activations; read, not closed
+   * @return the trained crosscoder, its last metrics and the run's warnings
    * @throws io.crosscoder.InvalidInputException if the checkpoint is not one of this run (other
    *     settings or width), or the data turn out to be malformed
    * @throws CrosscoderException if the backend cannot be had, the data hold no tokens, a file
@@ -215,6 +219,10 @@ public final class CrosscoderTraining {
   /**
    * Builds a {@link CrosscoderTraining}; every setter checks its argument at once and throws an
    * {@link IllegalArgumentException} saying what was wrong. Not thread-safe.
+   *
+   * <p>Setters of one value may be called again: the last call wins. The backend is the exception:
+   * it is chosen once, by name or by instance, and a second choice throws {@link
+   * IllegalStateException} rather than silently replacing the first.
    */
   public static final class Builder {
     private final TrainingConfig.Builder config = TrainingConfig.builder().steps(1000);
@@ -229,7 +237,12 @@ public final class CrosscoderTraining {
 
     private Builder() {}
 
-    /** The number of latents F, at least 1 (required). */
+    /**
+     * The number of latents F, at least 1 (required).
+     *
+     * @param f number of latents, at least 1
+     * @return this builder
+     */
     public Builder dictionarySize(int f) {
       config.dictionarySize(f);
       dictionarySizeSet = true;
@@ -240,25 +253,43 @@ public final class CrosscoderTraining {
      * The sparsity objective (default {@code Sparsity.l1(2)}): {@code Sparsity.l1(lambda)} with a
      * finite {@code lambda >= 0}, or {@code Sparsity.batchTopK(k)} with {@code 1 <= k <= F}
      * (checked by {@link #build}); a BatchTopK threshold is learned, so none may be given.
+     *
+     * @param sparsity L1 or BatchTopK (without a threshold: training learns it)
+     * @return this builder
      */
     public Builder sparsity(Sparsity sparsity) {
       config.sparsity(sparsity);
       return this;
     }
 
-    /** The fraction of designated shared latents, in {@code [0, 1]} (default 0). */
+    /**
+     * The fraction of designated shared latents, in {@code [0, 1]} (default 0).
+     *
+     * @param fraction share of the latents, in [0, 1]
+     * @return this builder
+     */
     public Builder sharedFraction(double fraction) {
       config.sharedFraction(fraction);
       return this;
     }
 
-    /** Optimiser steps, at least 1 (default 1000). */
+    /**
+     * Optimiser steps, at least 1 (default 1000).
+     *
+     * @param steps optimiser steps, at least 1
+     * @return this builder
+     */
     public Builder steps(long steps) {
       config.steps(steps);
       return this;
     }
 
-    /** Tokens per step, at least 1 (default 4096). */
+    /**
+     * Tokens per step, at least 1 (default 4096).
+     *
+     * @param tokens tokens per step, at least 1
+     * @return this builder
+     */
     public Builder batchSize(int tokens) {
       config.batchSize(tokens);
       return this;
@@ -267,6 +298,9 @@ public final class CrosscoderTraining {
     /**
      * The peak learning rate, finite and positive as an f32 (default: {@code min(1e-2, max(2e-4 *
      * sqrt(16384 / F), 4 / steps))}, see {@link TrainingConfig#defaultLearningRate}).
+     *
+     * @param lr peak learning rate, finite and positive as a float
+     * @return this builder
      */
     public Builder learningRate(double lr) {
       if (!(lr > 0) || !(lr <= Float.MAX_VALUE) || (float) lr == 0f) {
@@ -276,19 +310,34 @@ public final class CrosscoderTraining {
       return this;
     }
 
-    /** Steps of linear learning-rate warm-up, at least 0 (default: 5% of the steps, at most 1000). */
+    /**
+     * Steps of linear learning-rate warm-up, at least 0 (default: 5% of the steps, at most 1000).
+     *
+     * @param steps warm-up steps, at least 0
+     * @return this builder
+     */
     public Builder warmupSteps(long steps) {
       config.warmupSteps(steps);
       return this;
     }
 
-    /** The seed of the initialisation, the data order and the normalisation sample (default 0). */
+    /**
+     * The seed of the initialisation, the data order and the normalisation sample (default 0).
+     *
+     * @param seed the seed
+     * @return this builder
+     */
     public Builder seed(long seed) {
       config.seed(seed);
       return this;
     }
 
-    /** How each model's activations are normalised (default {@link Normalisation.Kind#SCALE}: mean squared norm d). */
+    /**
+     * How each model's activations are normalised (default {@link Normalisation.Kind#SCALE}: mean squared norm d).
+     *
+     * @param kind the kind of input normalisation
+     * @return this builder
+     */
     public Builder normalisation(Normalisation.Kind kind) {
       this.normalisation = Objects.requireNonNull(kind, "normalisation");
       return this;
@@ -298,33 +347,59 @@ public final class CrosscoderTraining {
      * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it the
      * system property {@code crosscoder.backend}, the environment variable {@code
      * CROSSCODER_BACKEND}, then the best available backend decide. The backend is opened and
-     * closed by each run.
+     * closed by each run; {@link #build()} checks that it is available on this machine.
+     *
+     * @param name the provider's name, any case
+     * @return this builder
+     * @throws IllegalArgumentException if the name is blank or no provider has it
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
      */
     public Builder backend(String name) {
       Objects.requireNonNull(name, "backend");
       if (name.isBlank()) {
         throw new IllegalArgumentException("backend name is blank");
       }
+      requireNoBackendYet();
       if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equalsIgnoreCase(name.trim()))) {
         throw new IllegalArgumentException("no compute backend named '" + name + "'. "
             + ComputeBackends.describeAvailable());
       }
       this.backendName = name.trim();
-      this.backendInstance = null;
       return this;
     }
 
-    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    /**
+     * Uses this backend instance; the caller keeps ownership and closes it after the last run.
+     *
+     * @param backend an open backend
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     */
     public Builder backend(ComputeBackend backend) {
-      this.backendInstance = Objects.requireNonNull(backend, "backend");
-      this.backendName = null;
+      Objects.requireNonNull(backend, "backend");
+      requireNoBackendYet();
+      this.backendInstance = backend;
       return this;
+    }
+
+    private void requireNoBackendYet() {
+      if (backendName != null) {
+        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      }
+      if (backendInstance != null) {
+        throw new IllegalStateException("the backend was already set to an instance ("
+            + backendInstance.name() + "); choose it once");
+      }
     }
 
     /**
      * Writes the whole training state atomically to {@code file} every {@code everySteps} steps
      * (at least 1) and at the end; a run that finds the file resumes from it and ends bit-identical
      * to an uninterrupted run. Default: no checkpoint.
+     *
+     * @param file the checkpoint file (not a folder)
+     * @param everySteps steps between checkpoints, at least 1
+     * @return this builder
      */
     public Builder checkpoint(Path file, long everySteps) {
       Objects.requireNonNull(file, "checkpoint");
@@ -342,6 +417,9 @@ public final class CrosscoderTraining {
     /**
      * Writes every step's metrics to {@code file} as JSON Lines ({@link JsonLinesMetricsWriter}),
      * replacing it, or appending to it when the run resumes. Default: none.
+     *
+     * @param file the JSON Lines file (not a folder)
+     * @return this builder
      */
     public Builder metricsFile(Path file) {
       Objects.requireNonNull(file, "metricsFile");
@@ -356,6 +434,9 @@ public final class CrosscoderTraining {
      * Receives a {@link TrainingMetrics} (a {@link io.crosscoder.progress.ProgressEvent}) after
      * every step, on the training thread; a listener that throws stops the run (the checkpoint
      * keeps what was saved). Default: none.
+     *
+     * @param listener the listener
+     * @return this builder
      */
     public Builder progress(ProgressListener listener) {
       this.progress = Objects.requireNonNull(listener, "progress");
@@ -365,12 +446,18 @@ public final class CrosscoderTraining {
     /**
      * The training run.
      *
+     * @return the training run, immutable; it may be run more than once
      * @throws IllegalStateException if the dictionary size was not set, or BatchTopK's {@code k}
      *     exceeds it
+     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
+     *     on this machine (saying why, and which are)
      */
     public CrosscoderTraining build() {
       if (!dictionarySizeSet) {
         throw new IllegalStateException("dictionarySize must be set");
+      }
+      if (backendName != null) {
+        ComputeBackends.select(backendName);
       }
       return new CrosscoderTraining(this, config.build());
     }

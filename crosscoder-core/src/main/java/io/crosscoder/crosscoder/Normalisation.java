@@ -44,12 +44,22 @@ public final class Normalisation {
     this.meanB = meanB;
   }
 
-  /** No normalisation. */
+  /**
+   * No normalisation.
+   *
+   * @return the identity normalisation
+   */
   public static Normalisation none() {
     return NONE;
   }
 
-  /** Scale-only normalisation with the given positive, finite factors. */
+  /**
+   * Scale-only normalisation with the given positive, finite factors.
+   *
+   * @param scaleA the base's factor
+   * @param scaleB the target's factor
+   * @return the normalisation
+   */
   public static Normalisation scale(double scaleA, double scaleB) {
     checkScale(scaleA, "A");
     checkScale(scaleB, "B");
@@ -59,6 +69,12 @@ public final class Normalisation {
   /**
    * Mean-centred normalisation: per-model means (same length d, finite, copied) and positive,
    * finite scale factors.
+   *
+   * @param meanA the base's mean
+   * @param meanB the target's mean
+   * @param scaleA the base's factor
+   * @param scaleB the target's factor
+   * @return the normalisation, holding copies of the means
    */
   public static Normalisation meanCentred(float[] meanA, float[] meanB, double scaleA, double scaleB) {
     Objects.requireNonNull(meanA, "meanA");
@@ -83,17 +99,21 @@ public final class Normalisation {
     }
   }
 
-  /** Which normalisation this is. */
+  /** {@return which normalisation this is} */
   public Kind kind() {
     return kind;
   }
 
-  /** The width the means are for (only for {@link Kind#MEAN_CENTRED}). */
+  /** {@return the width the means are for (only for {@link Kind#MEAN_CENTRED})} */
   public OptionalInt d() {
     return meanA == null ? OptionalInt.empty() : OptionalInt.of(meanA.length);
   }
 
-  /** The scale factor {@code s_m} of model {@code m} (0 = A/base, 1 = B/target). */
+  /**
+   * {@return the scale factor {@code s_m} of model {@code m} (0 = A/base, 1 = B/target)}
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   */
   public double scale(int model) {
     return switch (model) {
       case 0 -> scaleA;
@@ -102,14 +122,26 @@ public final class Normalisation {
     };
   }
 
-  /** A copy of the mean {@code mu_m} of model {@code m}: zeros of length {@code d} when not centred. */
+  /**
+   * {@return a copy of the mean {@code mu_m} of model {@code m}: zeros of length {@code d} when not centred}
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   * @param d the width
+   */
   public float[] mean(int model, int d) {
     scale(model);
     float[] mu = model == 0 ? meanA : meanB;
     return mu == null ? new float[d] : mu.clone();
   }
 
-  /** In place: {@code x[offset..offset+d) := (x - mu_m) * s_m}. */
+  /**
+   * In place: {@code x[offset..offset+d) := (x - mu_m) * s_m}.
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   * @param x the activations
+   * @param offset where the row starts in {@code x}
+   * @param d the width
+   */
   public void apply(int model, float[] x, int offset, int d) {
     if (kind == Kind.NONE) {
       return;
@@ -123,7 +155,14 @@ public final class Normalisation {
     }
   }
 
-  /** In place, the inverse of {@link #apply}: {@code x := x / s_m + mu_m}. */
+  /**
+   * In place, the inverse of {@link #apply}: {@code x := x / s_m + mu_m}.
+   *
+   * @param model 0 for the base (A), 1 for the target (B)
+   * @param x the normalised activations
+   * @param offset where the row starts in {@code x}
+   * @param d the width
+   */
   public void restore(int model, float[] x, int offset, int d) {
     if (kind == Kind.NONE) {
       return;
@@ -146,6 +185,13 @@ public final class Normalisation {
   /**
    * Estimates the normalisation of {@code kind} from at most {@code maxTokens} tokens of one
    * epoch of {@code source} (batches of {@code batchSize}, order from {@code seed}).
+   *
+   * @param kind the kind of normalisation
+   * @param source paired activations; read, not closed
+   * @param batchSize tokens per batch read
+   * @param seed seed of the order
+   * @param maxTokens the most tokens to read
+   * @return the normalisation estimated from the sample
    */
   public static Normalisation estimate(Kind kind, ActivationSource source, int batchSize, long seed, long maxTokens) {
     Objects.requireNonNull(kind, "kind");
@@ -162,7 +208,7 @@ public final class Normalisation {
   }
 
   /**
-   * Accumulates, in f64, what {@link #SCALE} and {@link #MEAN_CENTRED} need from a sample of
+   * Accumulates, in f64, what {@link Kind#SCALE} and {@link Kind#MEAN_CENTRED} need from a sample of
    * paired activations. Not thread-safe.
    */
   public static final class Estimator {
@@ -173,7 +219,11 @@ public final class Normalisation {
     private double sqB;
     private long tokens;
 
-    /** An estimator for width {@code d >= 1}. */
+    /**
+     * An estimator for width {@code d >= 1}.
+     *
+     * @param d the width, at least 1
+     */
     public Estimator(int d) {
       if (d < 1) {
         throw new IllegalArgumentException("d must be >= 1, got " + d);
@@ -183,7 +233,13 @@ public final class Normalisation {
       this.sumB = new double[d];
     }
 
-    /** Adds the {@code rows} tokens of a row-major batch ({@code rows x d} each). */
+    /**
+     * Adds the {@code rows} tokens of a row-major batch ({@code rows x d} each).
+     *
+     * @param rows number of tokens
+     * @param base the base's activations, {@code rows x d}
+     * @param target the target's activations, {@code rows x d}
+     */
     public void add(int rows, float[] base, float[] target) {
       if ((long) rows * d > base.length || (long) rows * d > target.length) {
         throw new IllegalArgumentException("batch of " + rows + " x " + d + " does not fit the arrays");
@@ -202,7 +258,11 @@ public final class Normalisation {
       tokens += rows;
     }
 
-    /** Adds a batch. */
+    /**
+     * Adds a batch.
+     *
+     * @param batch the batch
+     */
     public void add(ActivationBatch batch) {
       if (batch.d() != d) {
         throw new IllegalArgumentException("batch width " + batch.d() + " but estimator width " + d);
@@ -210,12 +270,20 @@ public final class Normalisation {
       add(batch.rows(), batch.base(), batch.target());
     }
 
-    /** Tokens seen. */
+    /**
+     * Tokens seen.
+     *
+     * @return the number of tokens seen
+     */
     public long tokens() {
       return tokens;
     }
 
-    /** The normalisation of {@code kind} for the tokens seen (at least one, with non-zero spread). */
+    /**
+     * {@return the normalisation of {@code kind} for the tokens seen (at least one, with non-zero spread)}
+     *
+     * @param kind the kind of normalisation
+     */
     public Normalisation build(Kind kind) {
       Objects.requireNonNull(kind, "kind");
       if (kind == Kind.NONE) {

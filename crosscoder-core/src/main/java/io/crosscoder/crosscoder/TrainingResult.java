@@ -41,6 +41,8 @@ public record TrainingResult(Crosscoder crosscoder, TrainingConfig config, Train
   /**
    * The analysis of the crosscoder's decoders (relative norms, classes with the default
    * thresholds, decoder cosines), without activations.
+   *
+   * @return the analysis of the decoders alone
    */
   public CrosscoderReport report() {
     return CrosscoderReport.of("trained crosscoder", crosscoder, ClassThresholds.defaults(), null);
@@ -51,6 +53,10 @@ public record TrainingResult(Crosscoder crosscoder, TrainingConfig config, Train
    * {@code heldOut} (raw activations, ideally not the training data): explained variance, L0, dead
    * latents, firing frequencies and latent scaling of the target-only latents. See {@link
    * CrosscoderReport#of(String, Crosscoder, ActivationSource, long)}.
+   *
+   * @param heldOut held-out paired activations; read, not closed
+   * @param maxTokens the most tokens to evaluate on
+   * @return the analysis with held-out explained variance, L0, dead latents and latent scaling
    */
   public CrosscoderReport report(ActivationSource heldOut, long maxTokens) {
     return CrosscoderReport.of("trained crosscoder", crosscoder, heldOut, maxTokens);

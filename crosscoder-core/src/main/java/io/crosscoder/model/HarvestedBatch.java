@@ -37,7 +37,7 @@ public record HarvestedBatch(long firstSequence, int[][] sequences, long[] docum
     }
   }
 
-  /** The number of kept rows. */
+  /** {@return the number of kept rows} */
   public int rows() {
     return activations.rows();
   }

@@ -78,62 +78,64 @@ public final class Harvester {
   /** Tokens per sequence when none is set: 128, or the models' maximum if smaller. */
   public static final int DEFAULT_CONTEXT = 128;
 
-  /** A builder; {@link Builder#base}, {@link Builder#target}, {@link Builder#site} and {@link Builder#text} are required. */
+  /**
+   * {@return a builder; {@link Builder#base}, {@link Builder#target}, {@link Builder#site} and {@link Builder#text} are required}
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** The site read. */
+  /** {@return the site read} */
   public Site site() {
     return site;
   }
 
-  /** The activation width d. */
+  /** {@return the activation width d} */
   public int width() {
     return base.width();
   }
 
-  /** Tokens per sequence, special tokens included. */
+  /** {@return tokens per sequence, special tokens included} */
   public int contextLength() {
     return contextLength;
   }
 
-  /** Sequences per forward pass. */
+  /** {@return sequences per forward pass} */
   public int batchSequences() {
     return batchSequences;
   }
 
-  /** The most rows kept ({@link Long#MAX_VALUE}: the whole corpus). */
+  /** {@return the most rows kept ({@link Long#MAX_VALUE}: the whole corpus)} */
   public long maxTokens() {
     return maxTokens;
   }
 
-  /** Whether the first position of each sequence is kept. */
+  /** {@return whether the first position of each sequence is kept} */
   public boolean keepsFirstPosition() {
     return keepFirstPosition;
   }
 
-  /** Whether special tokens are kept. */
+  /** {@return whether special tokens are kept} */
   public boolean keepsSpecialTokens() {
     return keepSpecialTokens;
   }
 
-  /** The base model. */
+  /** {@return the base model} */
   public LanguageModel base() {
     return base;
   }
 
-  /** The target model. */
+  /** {@return the target model} */
   public LanguageModel target() {
     return target;
   }
 
-  /** The corpus. */
+  /** {@return the corpus} */
   public TextSource text() {
     return text;
   }
 
-  /** One line on what is kept, for files and reports. */
+  /** {@return one line on what is kept, for files and reports} */
   public String rowRule() {
     return "padding dropped; " + (keepFirstPosition ? "first position kept" : "first position of each sequence dropped")
         + "; " + (keepSpecialTokens ? "special tokens kept" : "special tokens dropped") + "; sequences of "
@@ -143,6 +145,8 @@ public final class Harvester {
   /**
    * Harvests the whole corpus (up to {@link Builder#maxTokens} rows) and hands each batch to
    * {@code sink}, in order.
+   *
+   * @param sink receives each batch, on the calling thread
    */
   public void run(Consumer<HarvestedBatch> sink) {
     run(0, 0, sink);
@@ -153,6 +157,10 @@ public final class Harvester {
    * resumed harvest has), counting {@code rowsDone} rows as already kept. The sequences skipped are
    * tokenized but not run through the models, so a resumed harvest gives exactly the batches that
    * an uninterrupted one would have given from there.
+   *
+   * @param skipSequences sequences already harvested
+   * @param rowsDone rows already kept
+   * @param sink receives each batch, on the calling thread
    */
   public void run(long skipSequences, long rowsDone, Consumer<HarvestedBatch> sink) {
     Objects.requireNonNull(sink, "sink");
@@ -232,25 +240,45 @@ public final class Harvester {
 
     private Builder() {}
 
-    /** The base model (A). */
+    /**
+     * The base model (A).
+     *
+     * @param model the model; the caller closes it
+     * @return this builder
+     */
     public Builder base(LanguageModel model) {
       this.base = Objects.requireNonNull(model, "base");
       return this;
     }
 
-    /** The target model (B), the one derived from the base. */
+    /**
+     * The target model (B), the one derived from the base.
+     *
+     * @param model the model; the caller closes it
+     * @return this builder
+     */
     public Builder target(LanguageModel model) {
       this.target = Objects.requireNonNull(model, "target");
       return this;
     }
 
-    /** Where to read the residual stream. */
+    /**
+     * Where to read the residual stream.
+     *
+     * @param site the site
+     * @return this builder
+     */
     public Builder site(Site site) {
       this.site = Objects.requireNonNull(site, "site");
       return this;
     }
 
-    /** The corpus both models read. */
+    /**
+     * The corpus both models read.
+     *
+     * @param text the corpus
+     * @return this builder
+     */
     public Builder text(TextSource text) {
       this.text = Objects.requireNonNull(text, "text");
       return this;
@@ -259,6 +287,9 @@ public final class Harvester {
     /**
      * Tokens per sequence, the model's special tokens included (default {@value Harvester#DEFAULT_CONTEXT},
      * or the models' maximum if smaller); a longer document is cut into several sequences.
+     *
+     * @param tokens tokens per sequence, at least 2
+     * @return this builder
      */
     public Builder contextLength(int tokens) {
       if (tokens < 2) {
@@ -268,7 +299,12 @@ public final class Harvester {
       return this;
     }
 
-    /** Sequences per forward pass (default 16). */
+    /**
+     * Sequences per forward pass (default 16).
+     *
+     * @param sequences sequences per pass, at least 1
+     * @return this builder
+     */
     public Builder batchSequences(int sequences) {
       if (sequences < 1) {
         throw new IllegalArgumentException("batch must hold at least 1 sequence, got " + sequences);
@@ -277,7 +313,12 @@ public final class Harvester {
       return this;
     }
 
-    /** The most rows (tokens) to keep; the default is the whole corpus. */
+    /**
+     * The most rows (tokens) to keep; the default is the whole corpus.
+     *
+     * @param tokens the most rows to keep, at least 1
+     * @return this builder
+     */
     public Builder maxTokens(long tokens) {
       if (tokens < 1) {
         throw new IllegalArgumentException("max tokens must be at least 1, got " + tokens);
@@ -286,19 +327,34 @@ public final class Harvester {
       return this;
     }
 
-    /** Whether to keep the first position of each sequence (default false: its norm is an outlier). */
+    /**
+     * Whether to keep the first position of each sequence (default false: its norm is an outlier).
+     *
+     * @param keep whether to keep it
+     * @return this builder
+     */
     public Builder keepFirstPosition(boolean keep) {
       this.keepFirstPosition = keep;
       return this;
     }
 
-    /** Whether to keep special tokens such as {@code [SEP]} (default false). */
+    /**
+     * Whether to keep special tokens such as {@code [SEP]} (default false).
+     *
+     * @param keep whether to keep them
+     * @return this builder
+     */
     public Builder keepSpecialTokens(boolean keep) {
       this.keepSpecialTokens = keep;
       return this;
     }
 
-    /** Receives a {@code "harvest"} event per batch, counting kept tokens. */
+    /**
+     * Receives a {@code "harvest"} event per batch, counting kept tokens.
+     *
+     * @param listener the listener
+     * @return this builder
+     */
     public Builder progress(ProgressListener listener) {
       this.progress = Objects.requireNonNull(listener, "progress");
       return this;
@@ -307,6 +363,7 @@ public final class Harvester {
     /**
      * The harvester.
      *
+     * @return the harvester
      * @throws IllegalStateException if a required setting is missing
      * @throws InvalidInputException if the models do not fit together (site out of range, widths or
      *     special tokens differ, context too long)

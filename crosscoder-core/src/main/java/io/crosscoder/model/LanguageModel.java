@@ -13,25 +13,25 @@ import java.util.Map;
  * session, mappings and device memory.
  */
 public interface LanguageModel extends AutoCloseable {
-  /** A short name for reports, e.g. {@code "bge-small-en"} or the model folder's name. */
+  /** {@return a short name for reports, e.g. {@code "bge-small-en"} or the model folder's name} */
   String name();
 
-  /** One line: architecture, blocks, width, weights' dtype, and what runs it. */
+  /** {@return one line: architecture, blocks, width, weights' dtype, and what runs it} */
   String description();
 
-  /** The number of transformer blocks. */
+  /** {@return the number of transformer blocks} */
   int layers();
 
-  /** The residual stream's width {@code d}. */
+  /** {@return the residual stream's width {@code d}} */
   int width();
 
-  /** The longest sequence the model accepts (its position embeddings or configured maximum). */
+  /** {@return the longest sequence the model accepts (its position embeddings or configured maximum)} */
   int maxSequenceLength();
 
-  /** The id used to pad sequences of a batch (it never reaches an output that is kept). */
+  /** {@return the id used to pad sequences of a batch (it never reaches an output that is kept)} */
   int padId();
 
-  /** The model's tokenizer, owned by the model (closing the model closes it). */
+  /** {@return the model's tokenizer, owned by the model (closing the model closes it)} */
   Tokenizer tokenizer();
 
   /**
@@ -39,12 +39,17 @@ public interface LanguageModel extends AutoCloseable {
    * {@code float[sequences * length * width]}, the row of position {@code t} of sequence {@code
    * s} at {@code (s * length + t) * width}. Rows of padding positions hold unspecified values.
    *
+   * @param batch right-padded sequences of token ids
+   * @param sites where to read the residual stream
+   * @return for each requested site, its activations {@code sequences x length x width} row-major
    * @throws io.crosscoder.InvalidInputException if a site is out of range, a sequence is longer
    *     than {@link #maxSequenceLength()}, or an id is outside the vocabulary
    */
   Map<Site, float[]> forward(TokenBatch batch, Collection<Site> sites);
 
-  /** Whether {@link #logitLens} works: the model has a language-model head (decoders do; BERT embedding models do not). */
+  /**
+   * {@return whether {@link #logitLens} works: the model has a language-model head (decoders do; BERT embedding models do not)}
+   */
   boolean hasLanguageModelHead();
 
   /**
@@ -53,11 +58,14 @@ public interface LanguageModel extends AutoCloseable {
    * vocabularySize]}. Applied to {@code resid_post} of the last block, this gives the model's own
    * logits; applied elsewhere, the "logit lens".
    *
+   * @param residual rows of the residual stream, {@code rows x width} row-major
+   * @param rows number of rows
+   * @return the logits, {@code rows x vocabulary} row-major, a fresh array
    * @throws UnsupportedOperationException if {@link #hasLanguageModelHead()} is false
    */
   float[] logitLens(float[] residual, int rows);
 
-  /** The number of logits per row of {@link #logitLens}. */
+  /** {@return the number of logits per row of {@link #logitLens}} */
   int vocabularySize();
 
   /** Frees everything the model holds. Idempotent. */

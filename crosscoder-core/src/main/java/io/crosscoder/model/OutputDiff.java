@@ -78,34 +78,81 @@ public final class OutputDiff {
     }
   }
 
-  /** A builder; base, target and text are required. */
+  /** {@return a builder; base, target and text are required} */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** A position with a large KL: where it is and what each model expected next. */
+  /**
+   * A position with a large KL: where it is and what each model expected next.
+   *
+   * @param kl {@code KL(p_target || p_base)} of the next-token distributions there, in nats
+   * @param document the document's index in the corpus
+   * @param sequence the sequence's index in the pass
+   * @param position the position in the sequence, 0-based
+   * @param sequenceIds the sequence's token ids, for the context
+   * @param baseTop the base model's most likely next token
+   * @param baseTopProbability its probability under the base model
+   * @param targetTop the target model's most likely next token
+   * @param targetTopProbability its probability under the target model
+   */
   public record Position(double kl, long document, long sequence, int position, int[] sequenceIds,
       int baseTop, double baseTopProbability, int targetTop, double targetTopProbability) {}
 
-  /** The mean KL at positions followed by one token. */
+  /**
+   * The mean KL at positions followed by one token.
+   *
+   * @param token the next token
+   * @param count the positions it follows
+   * @param meanKl the mean KL there, in nats
+   */
   public record TokenKl(int token, long count, double meanKl) {}
 
-  /** The mean KL over one document's positions. */
+  /**
+   * The mean KL over one document's positions.
+   *
+   * @param document the document's index in the corpus
+   * @param id the document's id
+   * @param positions the positions measured in it
+   * @param meanKl the mean KL over them, in nats
+   */
   public record DocumentKl(long document, String id, long positions, double meanKl) {}
 
   /**
    * The activation difference lens at one block's output: the norm of the mean difference at each
    * lens position (index {@code lensPositions} is the mean over all positions), and the tokens each
    * promotes most through the base model's logit lens, with their logits.
+   *
+   * @param layer the block whose output is read
+   * @param meanDifferenceNorm {@code |mean(x_target - x_base)|} at each lens position, then over all positions
+   * @param promoted for each lens position (then all), the 10 tokens the mean difference promotes most
+   * @param promotedLogits their logits through the base model's logit lens
    */
   public record LensLayer(int layer, double[] meanDifferenceNorm, int[][] promoted, double[][] promotedLogits) {}
 
-  /** Everything the pass measured. */
+  /**
+   * Everything the pass measured.
+   *
+   * @param sequences sequences run
+   * @param positions positions at which KL was measured
+   * @param meanKl the mean KL, in nats
+   * @param maxKl the largest KL
+   * @param klQuantiles the 50th, 90th and 99th percentiles of KL (nearest rank)
+   * @param largest the positions with the largest KL, largest first
+   * @param tokens the mean KL per next token
+   * @param documents the mean KL per document
+   * @param lensPositions the first positions the lens averages separately
+   * @param lens the activation difference lens at every block
+   */
   public record Result(long sequences, long positions, double meanKl, double maxKl, double[] klQuantiles,
       List<Position> largest, List<TokenKl> tokens, List<DocumentKl> documents, int lensPositions,
       List<LensLayer> lens) {}
 
-  /** Runs both models over the corpus (up to the position limit) and returns the diffs. */
+  /**
+   * Runs both models over the corpus (up to the position limit) and returns the diffs.
+   *
+   * @return the measurements
+   */
   public Result run() {
     Sequences cut = new Sequences(base.tokenizer(), target.tokenizer(), text, contextLength, batchSequences);
     int d = base.width();
@@ -355,25 +402,45 @@ public final class OutputDiff {
 
     private Builder() {}
 
-    /** The base model. */
+    /**
+     * The base model.
+     *
+     * @param m the model; the caller closes it
+     * @return this builder
+     */
     public Builder base(LanguageModel m) {
       this.base = Objects.requireNonNull(m, "base");
       return this;
     }
 
-    /** The target model. */
+    /**
+     * The target model.
+     *
+     * @param m the model; the caller closes it
+     * @return this builder
+     */
     public Builder target(LanguageModel m) {
       this.target = Objects.requireNonNull(m, "target");
       return this;
     }
 
-    /** The corpus. */
+    /**
+     * The corpus.
+     *
+     * @param t the corpus
+     * @return this builder
+     */
     public Builder text(TextSource t) {
       this.text = Objects.requireNonNull(t, "text");
       return this;
     }
 
-    /** Tokens per sequence, as for {@link Harvester.Builder#contextLength}. */
+    /**
+     * Tokens per sequence, as for {@link Harvester.Builder#contextLength}.
+     *
+     * @param tokens tokens per sequence
+     * @return this builder
+     */
     public Builder contextLength(int tokens) {
       if (tokens < 2) {
         throw new IllegalArgumentException("context length must be at least 2 tokens, got " + tokens);
@@ -382,7 +449,12 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Sequences per forward pass (default 8). */
+    /**
+     * Sequences per forward pass (default 8).
+     *
+     * @param n sequences per pass, at least 1
+     * @return this builder
+     */
     public Builder batchSequences(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("batch must hold at least 1 sequence, got " + n);
@@ -391,7 +463,12 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Positions at which KL is measured (default 20,000). */
+    /**
+     * Positions at which KL is measured (default 20,000).
+     *
+     * @param n positions, at least 1
+     * @return this builder
+     */
     public Builder maxPositions(long n) {
       if (n < 1) {
         throw new IllegalArgumentException("max positions must be at least 1, got " + n);
@@ -400,7 +477,12 @@ public final class OutputDiff {
       return this;
     }
 
-    /** The first positions the lens averages separately (default 5). */
+    /**
+     * The first positions the lens averages separately (default 5).
+     *
+     * @param n positions, in [1, 64]
+     * @return this builder
+     */
     public Builder lensPositions(int n) {
       if (n < 1 || n > 64) {
         throw new IllegalArgumentException("lens positions must be in [1, 64], got " + n);
@@ -409,7 +491,12 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Positions with the largest KL kept for the report (default 20). */
+    /**
+     * Positions with the largest KL kept for the report (default 20).
+     *
+     * @param n positions, at least 1
+     * @return this builder
+     */
     public Builder largest(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("largest must be at least 1, got " + n);
@@ -418,7 +505,12 @@ public final class OutputDiff {
       return this;
     }
 
-    /** Receives an {@code "output diff"} event per batch. */
+    /**
+     * Receives an {@code "output diff"} event per batch.
+     *
+     * @param p the listener
+     * @return this builder
+     */
     public Builder progress(ProgressListener p) {
       this.progress = Objects.requireNonNull(p, "progress");
       return this;
@@ -427,6 +519,7 @@ public final class OutputDiff {
     /**
      * The diff.
      *
+     * @return the diff
      * @throws IllegalStateException if base, target or text is missing
      * @throws InvalidInputException if a model has no head or the models differ in vocabulary or shape
      */

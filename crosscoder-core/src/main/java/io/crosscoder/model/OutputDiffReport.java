@@ -43,6 +43,13 @@ public final class OutputDiffReport implements Report {
   /**
    * The report of {@code result}, with tokens and contexts decoded by {@code tokenizer} (the base
    * model's; it must stay open while the report is rendered).
+   *
+   * @param baseName the base model's name, for the text
+   * @param targetName the target model's name
+   * @param text the corpus's description
+   * @param result what {@link OutputDiff#run()} returned
+   * @param tokenizer the base model's tokenizer
+   * @return the report
    */
   public static OutputDiffReport of(String baseName, String targetName, String text, OutputDiff.Result result,
       Tokenizer tokenizer) {
@@ -50,7 +57,7 @@ public final class OutputDiffReport implements Report {
         Objects.requireNonNull(text), Objects.requireNonNull(result), Objects.requireNonNull(tokenizer));
   }
 
-  /** What was measured. */
+  /** {@return what was measured} */
   public OutputDiff.Result result() {
     return result;
   }

@@ -14,6 +14,8 @@ public record Quote(String before, String token, String after) {
   /**
    * The quote as Markdown: the token in bold, its leading space outside the bold, every character
    * Markdown or a table cell would read escaped.
+   *
+   * @return the Markdown text
    */
   public String markdown() {
     String t = token.strip();
@@ -21,7 +23,12 @@ public record Quote(String before, String token, String after) {
     return escape(before) + lead + "**" + escape(t) + "**" + escape(after);
   }
 
-  /** Text safe in Markdown and inside a table cell. */
+  /**
+   * Text safe in Markdown and inside a table cell.
+   *
+   * @param s any text
+   * @return the text with Markdown's and tables' special characters escaped
+   */
   public static String escape(String s) {
     return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
         .replace("`", "\\`").replace("<", "&lt;");
@@ -35,6 +42,10 @@ public record Quote(String before, String token, String after) {
   /**
    * The quote of position {@code pos} of {@code ids}.
    *
+   * @param tok the tokenizer that made {@code ids}
+   * @param ids a sequence of token ids
+   * @param pos the quoted position
+   * @return the token with up to {@link #BEFORE} tokens before it and {@link #AFTER} after, decoded
    * @throws IllegalArgumentException if {@code pos} is outside {@code ids}
    */
   public static Quote of(Tokenizer tok, int[] ids, int pos) {
@@ -73,7 +84,12 @@ public record Quote(String before, String token, String after) {
     return ids.isEmpty() ? "" : tok.decode(ids.stream().mapToInt(Integer::intValue).toArray());
   }
 
-  /** Line breaks and other control characters as visible marks. */
+  /**
+   * Line breaks and other control characters as visible marks.
+   *
+   * @param s any text
+   * @return the text on one line
+   */
   public static String clean(String s) {
     StringBuilder sb = new StringBuilder(s.length());
     s.codePoints().forEach(c -> {

@@ -29,7 +29,7 @@ public record Site(Kind kind, int layer) {
     /** The residual stream leaving the block. */
     RESID_POST;
 
-    /** {@code resid_pre} or {@code resid_post}. */
+    /** {@return {@code resid_pre} or {@code resid_post}} */
     public String label() {
       return name().toLowerCase(Locale.ROOT);
     }
@@ -43,12 +43,20 @@ public record Site(Kind kind, int layer) {
     }
   }
 
-  /** The output of block {@code layer}. */
+  /**
+   * {@return the output of block {@code layer}}
+   *
+   * @param layer the block, 0-based
+   */
   public static Site residPost(int layer) {
     return new Site(Kind.RESID_POST, layer);
   }
 
-  /** The input of block {@code layer}. */
+  /**
+   * {@return the input of block {@code layer}}
+   *
+   * @param layer the block, 0-based
+   */
   public static Site residPre(int layer) {
     return new Site(Kind.RESID_PRE, layer);
   }
@@ -57,6 +65,8 @@ public record Site(Kind kind, int layer) {
    * Parses {@code "resid_post 6"}, {@code "resid_post.6"}, {@code "resid_pre6"} or TransformerLens's
    * {@code "blocks.6.hook_resid_post"} (case-insensitive).
    *
+   * @param text {@code resid_pre L}, {@code resid_post L} or {@code blocks.L.hook_resid_post}
+   * @return the site
    * @throws InvalidInputException naming the text when it is none of these
    */
   public static Site parse(String text) {
@@ -78,6 +88,8 @@ public record Site(Kind kind, int layer) {
   /**
    * The index of this site in Hugging Face's {@code hidden_states} list: the number of blocks the
    * stream has passed ({@code layer} for {@code resid_pre}, {@code layer + 1} for {@code resid_post}).
+   *
+   * @return the number of blocks the stream has passed at this site
    */
   public int blocksBefore() {
     return kind == Kind.RESID_PRE ? layer : layer + 1;
@@ -86,6 +98,8 @@ public record Site(Kind kind, int layer) {
   /**
    * Checks that a model with {@code layers} blocks has this site.
    *
+   * @param layers the model's number of blocks
+   * @param model the model's name, for the message
    * @throws InvalidInputException naming {@code model} and the valid range otherwise
    */
   public void requireIn(int layers, String model) {

@@ -32,7 +32,12 @@ public record TokenBatch(int sequences, int length, int[] ids, int[] lengths) {
     }
   }
 
-  /** A batch of unpadded sequences, padded on the right with {@code pad}. */
+  /**
+   * {@return a batch of unpadded sequences, padded on the right with {@code pad}}
+   *
+   * @param sequences the token ids of each sequence, at least one id each
+   * @param pad the padding id
+   */
   public static TokenBatch of(int[][] sequences, int pad) {
     int length = 1;
     for (int[] s : sequences) {
@@ -48,12 +53,17 @@ public record TokenBatch(int sequences, int length, int[] ids, int[] lengths) {
     return new TokenBatch(sequences.length, length, ids, lengths);
   }
 
-  /** The id at position {@code t} of sequence {@code s}. */
+  /**
+   * {@return the id at position {@code t} of sequence {@code s}}
+   *
+   * @param s the sequence
+   * @param t the position
+   */
   public int id(int s, int t) {
     return ids[s * length + t];
   }
 
-  /** The number of real (unpadded) tokens. */
+  /** {@return the number of real (unpadded) tokens} */
   public long tokens() {
     long n = 0;
     for (int l : lengths) {

@@ -38,13 +38,15 @@ public final class CompositeReport implements Report {
    *
    * @param title the Markdown title
    * @param summary a paragraph under the title (may be empty)
+   * @param parts the parts by JSON name, in order
+   * @return the report
    */
   public static CompositeReport of(String title, String summary, Map<String, ? extends Report> parts) {
     return new CompositeReport(Objects.requireNonNull(title), Objects.requireNonNull(summary),
         java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parts)));
   }
 
-  /** The parts, in order. */
+  /** {@return the parts, in order} */
   public Map<String, Report> parts() {
     return parts;
   }

@@ -34,14 +34,24 @@ public final class DiffAnalysis {
   /**
    * A compared pair, its statistics (with row statistics where computed) and, when the spectral
    * analysis ran on it, its spectrum (else null).
+   *
+   * @param pair the compared pair
+   * @param statistics its fused-pass sums
+   * @param spectrum its spectral analysis, or null when none ran
    */
   public record PairResult(TensorPair pair, PairStatistics statistics, MatrixSpectrum spectrum) {
+    /** Checks that the pair and its statistics are there. */
     public PairResult {
       Objects.requireNonNull(pair, "pair");
       Objects.requireNonNull(statistics, "statistics");
     }
 
-    /** A pair without a spectral analysis. */
+    /**
+     * A pair without a spectral analysis.
+     *
+     * @param pair the compared pair
+     * @param statistics its fused-pass sums
+     */
     public PairResult(TensorPair pair, PairStatistics statistics) {
       this(pair, statistics, null);
     }
@@ -51,11 +61,29 @@ public final class DiffAnalysis {
   public static final List<String> SPECTRAL_METRICS = List.of("sigma_max", "stable_rank", "energy_rank",
       "energy_captured", "subspace_overlap", "principal_cosine_min", "spectral_error");
 
-  /** How the comparison ran, for the report header. */
+  /**
+   * How the comparison ran, for the report header.
+   *
+   * @param base the base checkpoint
+   * @param target the target checkpoint
+   * @param backend the compute backend's description
+   * @param threads worker threads used
+   * @param seconds wall time of the comparison
+   * @param bytesRead tensor bytes read by the passes
+   */
   public record RunInfo(CheckpointSummary base, CheckpointSummary target, String backend, int threads,
       double seconds, long bytesRead) {}
 
-  /** Builds the report. {@code results} are in the order tensors should be listed. */
+  /**
+   * Builds the report. {@code results} are in the order tensors should be listed.
+   *
+   * @param run how the comparison ran
+   * @param metrics the metrics, in column order
+   * @param results the pairs' results
+   * @param alignment how the tensors were paired
+   * @param mapping the layer mapping for models of different depth, else null
+   * @return the report
+   */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping) {
     return analyze(run, metrics, results, alignment, mapping, List.of());
@@ -64,6 +92,14 @@ public final class DiffAnalysis {
   /**
    * Builds the report, with {@code sourceNotes} (what the formats did to read the checkpoints,
    * {@link io.crosscoder.checkpoint.Checkpoint#notes()}) listed before the alignment's notes.
+   *
+   * @param run how the comparison ran
+   * @param metrics the metrics, in column order
+   * @param results the pairs' results, in report order
+   * @param alignment how the tensors were paired
+   * @param mapping the layer mapping for models of different depth, else null
+   * @param sourceNotes what the formats did to read the checkpoints
+   * @return the report
    */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes) {
@@ -74,6 +110,15 @@ public final class DiffAnalysis {
    * Builds the report with the spectral analysis's results ({@code spectral}: the options it ran
    * with, or null when it did not run): each analysed pair gets the {@link #SPECTRAL_METRICS}, and
    * groups get them pooled as {@link #spectralDescriptions} says.
+   *
+   * @param run how the comparison ran
+   * @param metrics the metrics, in column order
+   * @param results the pairs' results, in report order
+   * @param alignment how the tensors were paired
+   * @param mapping the layer mapping for models of different depth, else null
+   * @param sourceNotes what the formats did to read the checkpoints
+   * @param spectral the spectral analysis's options, or null when it did not run
+   * @return the report
    */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes, SpectralOptions spectral) {
@@ -217,6 +262,9 @@ public final class DiffAnalysis {
 
   /**
    * What the spectral metrics mean, with the options they ran with, and how groups pool them.
+   *
+   * @param o the options the analysis ran with
+   * @return each spectral metric's name and description, in report order
    */
   public static Map<String, String> spectralDescriptions(SpectralOptions o) {
     String how = String.format(java.util.Locale.ROOT, "randomised SVD of D = B - A (l = %d, q = %d, seed %d)",

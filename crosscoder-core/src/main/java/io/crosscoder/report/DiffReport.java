@@ -6,12 +6,17 @@ import java.io.IOException;
 import java.io.Writer;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The result of a weight-space comparison: per tensor, per (layer, kind), per layer, per kind, per
  * band, the whole model, what could not be compared, a lineage verdict and findings in plain
  * words. Immutable. Render it with {@link #toMarkdown()}, {@link #toJson()}, {@link #toCsv()} or
  * {@link #write(java.nio.file.Path, ReportFormat)}.
+ *
+ * <p>A value: two reports are {@linkplain #equals equal} when every component but {@link #seconds()}
+ * is, so the same comparison run twice gives equal reports; the run's timing stays available in
+ * {@link #seconds()} and {@link #gigabytesPerSecond()}. The lists are unmodifiable copies.
  *
  * @param base the base checkpoint
  * @param target the target checkpoint
@@ -66,6 +71,7 @@ public record DiffReport(
   /** Rows (tokens) with a cosine below this count as moved in {@link TensorDiff#rowsBelowThreshold()}. */
   public static final double ROW_COSINE_THRESHOLD = 0.9;
 
+  /** Copies the lists, so that the report cannot change afterwards. */
   public DiffReport {
     metrics = List.copyOf(metrics);
     tensors = List.copyOf(tensors);
@@ -80,12 +86,41 @@ public record DiffReport(
     findings = List.copyOf(findings);
   }
 
-  /** Throughput of the passes in GB/s (10^9 bytes per second). */
+  /** Equal when every component but {@link #seconds()} (the run's timing) is equal. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DiffReport r && Objects.equals(base, r.base) && Objects.equals(target, r.target)
+        && Objects.equals(backend, r.backend) && threads == r.threads && bytesRead == r.bytesRead
+        && metrics.equals(r.metrics) && tensors.equals(r.tensors) && byLayerKind.equals(r.byLayerKind)
+        && byLayer.equals(r.byLayer) && byKind.equals(r.byKind) && bands.equals(r.bands)
+        && Objects.equals(overall, r.overall) && onlyInBase.equals(r.onlyInBase) && onlyInTarget.equals(r.onlyInTarget)
+        && shapeMismatches.equals(r.shapeMismatches) && alignmentNotes.equals(r.alignmentNotes)
+        && Objects.equals(layerMapping, r.layerMapping) && Objects.equals(lineage, r.lineage)
+        && findings.equals(r.findings) && Objects.equals(spectral, r.spectral);
+  }
+
+  /** Consistent with {@link #equals}: leaves out {@link #seconds()}. */
+  @Override
+  public int hashCode() {
+    return Objects.hash(base, target, backend, threads, bytesRead, metrics, tensors, byLayerKind, byLayer, byKind,
+        bands, overall, onlyInBase, onlyInTarget, shapeMismatches, alignmentNotes, layerMapping, lineage, findings,
+        spectral);
+  }
+
+  /**
+   * Throughput of the passes in GB/s (10^9 bytes per second).
+   *
+   * @return bytes read over seconds, in 10^9 bytes per second; 0 when no time was measured
+   */
   public double gigabytesPerSecond() {
     return seconds <= 0 ? 0 : bytesRead / seconds / 1e9;
   }
 
-  /** The {@code n} tensors with the largest relative change, largest first. */
+  /**
+   * {@return the {@code n} tensors with the largest relative change, largest first}
+   *
+   * @param n how many
+   */
   public List<TensorDiff> mostChanged(int n) {
     return tensors.stream()
         .filter(t -> !Double.isNaN(t.metric("relative_change")))

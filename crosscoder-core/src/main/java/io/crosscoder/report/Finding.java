@@ -8,12 +8,29 @@ package io.crosscoder.report;
  */
 public record Finding(Severity severity, String text) {
   /** How much attention a finding needs. */
-  public enum Severity { INFO, WARNING }
+  public enum Severity {
+    /** An observation about the change. */
+    INFO,
+    /** A problem with the input (NaNs, tensors that could not be compared, ...). */
+    WARNING
+  }
 
+  /**
+   * An observation.
+   *
+   * @param text the sentence
+   * @return the finding, of severity {@link Severity#INFO}
+   */
   public static Finding info(String text) {
     return new Finding(Severity.INFO, text);
   }
 
+  /**
+   * A problem with the input.
+   *
+   * @param text the sentence
+   * @return the finding, of severity {@link Severity#WARNING}
+   */
   public static Finding warning(String text) {
     return new Finding(Severity.WARNING, text);
   }

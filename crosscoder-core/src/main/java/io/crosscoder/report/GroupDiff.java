@@ -17,10 +17,17 @@ import java.util.Map;
  * @param metrics metric values (metrics that use rows are absent)
  */
 public record GroupDiff(String label, Integer layer, String kind, int tensors, long elements, Map<String, Double> metrics) {
+  /** Copies the metrics, so that the value cannot change afterwards. */
   public GroupDiff {
     metrics = Collections.unmodifiableMap(new LinkedHashMap<>(metrics));
   }
 
+  /**
+   * The value of a metric.
+   *
+   * @param name the metric's name
+   * @return its value, NaN when absent
+   */
   public double metric(String name) {
     Double v = metrics.get(name);
     return v == null ? Double.NaN : v;

@@ -45,6 +45,7 @@ public record LineageVerdict(Kind kind, String sentence, int matrices, double si
    *     a sample of its rows)
    */
   public record MatrixCosine(String name, long elements, double cosine) {
+    /** Checks the name and a non-negative element count. */
     public MatrixCosine {
       Objects.requireNonNull(name, "name");
       if (elements < 0) {
@@ -58,6 +59,10 @@ public record LineageVerdict(Kind kind, String sentence, int matrices, double si
    * cosine, or of another rank are the caller's to leave out; this method only skips NaN cosines.
    * {@code what} names the evidence in the sentence ({@code "matrix weights"}, or {@code "sampled
    * matrix weights"}).
+   *
+   * @param matrices each matrix's cosine and size
+   * @param what the evidence's name in the sentence
+   * @return the verdict
    */
   public static LineageVerdict judge(List<MatrixCosine> matrices, String what) {
     List<MatrixCosine> usable = matrices.stream().filter(m -> !Double.isNaN(m.cosine())).toList();
@@ -104,6 +109,8 @@ public record LineageVerdict(Kind kind, String sentence, int matrices, double si
    * Whether the findings that read the diff as a change (where it concentrates by depth, the most
    * changed layers, kinds, tensors and token rows) are left out: true for {@link Kind#UNRELATED},
    * where those numbers compare two independent sets of weights and their ranking is noise.
+   *
+   * @return true when the findings that read the diff as a change are left out
    */
   public boolean gatesFindings() {
     return kind == Kind.UNRELATED;
@@ -112,6 +119,8 @@ public record LineageVerdict(Kind kind, String sentence, int matrices, double si
   /**
    * For an unrelated target, the sentence that marks the tables: what their numbers are when the
    * models share no training. Empty otherwise.
+   *
+   * @return the caveat, or empty when the tables can be read as changes
    */
   public Optional<String> tableCaveat() {
     return gatesFindings()

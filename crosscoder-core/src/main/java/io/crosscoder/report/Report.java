@@ -16,10 +16,20 @@ import java.nio.file.StandardCopyOption;
  * atomic files is shared.
  */
 public interface Report {
-  /** Writes the report in {@code format} to {@code out} (not closed). */
+  /**
+   * Writes the report in {@code format} to {@code out} (not closed).
+   *
+   * @param out where to write; not closed
+   * @param format the format
+   * @throws IOException if {@code out} fails
+   */
   void writeTo(Writer out, ReportFormat format) throws IOException;
 
-  /** The report in {@code format}. */
+  /**
+   * {@return the report in {@code format}}
+   *
+   * @param format the format
+   */
   default String render(ReportFormat format) {
     StringWriter w = new StringWriter();
     try {
@@ -30,17 +40,17 @@ public interface Report {
     return w.toString();
   }
 
-  /** The report as Markdown. */
+  /** {@return the report as Markdown} */
   default String toMarkdown() {
     return render(ReportFormat.MARKDOWN);
   }
 
-  /** The report as JSON. */
+  /** {@return the report as JSON} */
   default String toJson() {
     return render(ReportFormat.JSON);
   }
 
-  /** The report as CSV. */
+  /** {@return the report as CSV} */
   default String toCsv() {
     return render(ReportFormat.CSV);
   }
@@ -48,6 +58,8 @@ public interface Report {
   /**
    * The report rendered now in every format it has, as a report that needs nothing it was made from
    * (a tokenizer or model that is about to be closed, say).
+   *
+   * @return the rendered report, independent of what it was made from
    */
   default Report snapshot() {
     java.util.EnumMap<ReportFormat, String> done = new java.util.EnumMap<>(ReportFormat.class);
@@ -67,7 +79,12 @@ public interface Report {
     };
   }
 
-  /** Writes the report to {@code file} atomically (a temporary file renamed over it). */
+  /**
+   * Writes the report to {@code file} atomically (a temporary file renamed over it).
+   *
+   * @param file the file, replaced atomically
+   * @param format the format
+   */
   default void write(Path file, ReportFormat format) {
     Path dir = file.toAbsolutePath().getParent();
     try {

@@ -35,14 +35,22 @@ public enum ReportFormat {
     this.extension = extension;
   }
 
-  /** Usual file extension, without the dot. */
+  /**
+   * Usual file extension, without the dot.
+   *
+   * @return the extension, without the dot
+   */
   public String extension() {
     return extension;
   }
 
   abstract void write(DiffReport report, Writer out) throws IOException;
 
-  /** The format for {@code md}, {@code markdown}, {@code json} or {@code csv} (any case). */
+  /**
+   * {@return the format for {@code md}, {@code markdown}, {@code json} or {@code csv} (any case)}
+   *
+   * @param s the name
+   */
   public static Optional<ReportFormat> parse(String s) {
     String v = s.trim().toLowerCase(Locale.ROOT);
     for (ReportFormat f : values()) {

@@ -1,5 +1,6 @@
 package io.crosscoder.report;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +42,7 @@ public record TensorDiff(
     long nonFinite,
     String note) {
 
+  /** Copies the shape, metrics and rows, so that the value cannot change afterwards. */
   public TensorDiff {
     Objects.requireNonNull(name, "name");
     shape = shape.clone();
@@ -48,12 +50,42 @@ public record TensorDiff(
     lowestRows = List.copyOf(lowestRows);
   }
 
+  /** {@return the logical shape compared, a fresh copy} */
   @Override
   public long[] shape() {
     return shape.clone();
   }
 
-  /** Number of elements compared. */
+  /**
+   * Equal when every component is, the shape compared by content (a record would compare the
+   * array's identity) and metric values by {@link Double#equals} (NaN equals NaN).
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TensorDiff t && name.equals(t.name) && Objects.equals(targetName, t.targetName)
+        && Objects.equals(layer, t.layer) && Objects.equals(kind, t.kind) && Arrays.equals(shape, t.shape)
+        && Objects.equals(baseDtype, t.baseDtype) && Objects.equals(targetDtype, t.targetDtype)
+        && baseQuantized == t.baseQuantized && targetQuantized == t.targetQuantized && metrics.equals(t.metrics)
+        && rowsCompared == t.rowsCompared && rowsBelowThreshold == t.rowsBelowThreshold
+        && lowestRows.equals(t.lowestRows) && nonFinite == t.nonFinite && Objects.equals(note, t.note);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, targetName, layer, kind, Arrays.hashCode(shape), baseDtype, targetDtype, baseQuantized,
+        targetQuantized, metrics, rowsCompared, rowsBelowThreshold, lowestRows, nonFinite, note);
+  }
+
+  @Override
+  public String toString() {
+    return "TensorDiff[name=" + name + ", targetName=" + targetName + ", layer=" + layer + ", kind=" + kind
+        + ", shape=" + Arrays.toString(shape) + ", baseDtype=" + baseDtype + ", targetDtype=" + targetDtype
+        + ", baseQuantized=" + baseQuantized + ", targetQuantized=" + targetQuantized + ", metrics=" + metrics
+        + ", rowsCompared=" + rowsCompared + ", rowsBelowThreshold=" + rowsBelowThreshold + ", lowestRows="
+        + lowestRows + ", nonFinite=" + nonFinite + ", note=" + note + "]";
+  }
+
+  /** {@return number of elements compared} */
   public long elements() {
     long n = 1;
     for (long d : shape) {
@@ -62,12 +94,21 @@ public record TensorDiff(
     return n;
   }
 
-  /** The value of a metric, NaN when absent. */
+  /**
+   * {@return the value of a metric, NaN when absent}
+   *
+   * @param metricName the metric's name
+   */
   public double metric(String metricName) {
     Double v = metrics.get(metricName);
     return v == null ? Double.NaN : v;
   }
 
-  /** A row of a matrix and the cosine between its base and target versions. */
+  /**
+   * A row of a matrix and the cosine between its base and target versions.
+   *
+   * @param row the row index
+   * @param cosine cosine between the base's and the target's row
+   */
   public record RowChange(long row, double cosine) {}
 }

@@ -11,12 +11,22 @@ import java.util.stream.Stream;
 public final class HeldOut {
   private HeldOut() {}
 
-  /** The documents that train: all but every {@code n}-th. */
+  /**
+   * {@return the documents that train: all but every {@code n}-th}
+   *
+   * @param source the corpus
+   * @param n every n-th document is held out, at least 2
+   */
   public static TextSource training(TextSource source, int n) {
     return filter(source, n, false);
   }
 
-  /** The documents held out: every {@code n}-th. */
+  /**
+   * {@return the documents held out: every {@code n}-th}
+   *
+   * @param source the corpus
+   * @param n every n-th document is held out, at least 2
+   */
   public static TextSource evaluation(TextSource source, int n) {
     return filter(source, n, true);
   }

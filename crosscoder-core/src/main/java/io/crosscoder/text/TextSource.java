@@ -11,13 +11,14 @@ import java.util.stream.Stream;
  * .txt} files, JSON Lines with a text field, and the bundled English corpus.
  */
 public interface TextSource {
-  /** What the corpus is, for reports: e.g. {@code "europarl-en (1,270 documents, bundled)"}. */
+  /** {@return what the corpus is, for reports: e.g. {@code "europarl-en (1,270 documents, bundled)"}} */
   String description();
 
   /**
    * The documents, in order, with indices 0, 1, 2, ... The caller closes the stream, which closes
    * any file it opened.
    *
+   * @return the documents, in a fixed order; the caller closes the stream
    * @throws io.crosscoder.InvalidInputException if the corpus is empty, not UTF-8 text, or
    *     otherwise unreadable (naming the file, and the line where there is one); may be thrown
    *     while the stream is consumed

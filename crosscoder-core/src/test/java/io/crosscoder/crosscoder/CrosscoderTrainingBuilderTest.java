@@ -61,6 +61,17 @@ class CrosscoderTrainingBuilderTest {
   }
 
   @Test
+  void theBackendIsChosenOnce() {
+    var reference = new io.crosscoder.testing.ReferenceBackend();
+    CrosscoderTraining.Builder b = CrosscoderTraining.builder().dictionarySize(8).backend(reference);
+    assertThatThrownBy(() -> b.backend(new io.crosscoder.testing.ReferenceBackend()))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("the backend was already set to an instance (" + reference.name() + "); choose it once");
+    // The failed second choice changed nothing: the builder still builds with the first.
+    assertThat(b.build()).isNotNull();
+  }
+
+  @Test
   void aRejectedValueLeavesTheBuilderAsItWas() {
     CrosscoderTraining.Builder b = CrosscoderTraining.builder().dictionarySize(64).steps(300).learningRate(2e-3);
     assertThatThrownBy(() -> b.steps(-5)).isInstanceOf(IllegalArgumentException.class);

@@ -24,6 +24,22 @@ class CpuBackendProviderTest {
   }
 
   @Test
+  void buildersAcceptTheNameInAnyCaseAndRunOnIt() {
+    try (var base = new io.crosscoder.testing.InMemoryCheckpoint("base");
+        var target = new io.crosscoder.testing.InMemoryCheckpoint("target")) {
+      base.add("model.layers.0.mlp.up_proj.weight", DType.F32, new long[] {2, 2}, new float[] {1, 2, 3, 4});
+      target.add("model.layers.0.mlp.up_proj.weight", DType.F32, new long[] {2, 2}, new float[] {1, 2, 3, 6});
+      var report = io.crosscoder.ModelDiffer.builder().backend(" CPU ").build().compare(base, target);
+      assertThat(report.backend()).startsWith("cpu: ");
+      // cosine of (1, 2, 3, 4) and (1, 2, 3, 6): 38 / sqrt(30 * 50).
+      assertThat(report.tensors().get(0).metric("cosine")).isCloseTo(38 / Math.sqrt(1500),
+          org.assertj.core.api.Assertions.within(1e-9));
+    }
+    assertThat(io.crosscoder.crosscoder.CrosscoderTraining.builder().dictionarySize(4).backend("Cpu").build())
+        .isNotNull();
+  }
+
+  @Test
   void reasonNamesTheVectorPathWhenTheModuleIsPresent() {
     // This build runs its tests with --add-modules jdk.incubator.vector.
     Availability a = new CpuBackendProvider().availability();

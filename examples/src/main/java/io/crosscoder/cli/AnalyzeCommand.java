@@ -26,9 +26,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * strongest latents of each class with their contexts ({@link StoreAnalysis}).
  */
 @Command(name = "analyze", mixinStandardHelpOptions = true,
-    description = {"Analyses a crosscoder (ours, or the ckkissane / dictionary_learning layouts):",
-        "relative decoder norms and classes, decoder cosines; with --activations, explained variance,",
-        "L0, dead latents and latent scaling (nu_rec, nu_err) of the target-only latents."})
+    description = "Analyses a crosscoder (ours, or the ckkissane / dictionary_learning layouts):"
+        + " relative decoder norms and classes, decoder cosines; with --activations, explained variance,"
+        + " L0, dead latents and latent scaling (nu_rec, nu_err) of the target-only latents.")
 final class AnalyzeCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -37,7 +37,8 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   @Option(names = "--activations", paramLabel = "DIR",
       description = "Held-out paired activations: a folder from 'harvest' (then the report shows each class's"
-          + " strongest latents with their contexts), of .safetensors shards (base, target) or of .npy pairs.")
+          + " strongest latents with their contexts), of .safetensors shards (base, target) or of .npy pairs;"
+          + " default: none (the decoder-only analysis).")
   Path activations;
 
   @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "1000000",
@@ -48,7 +49,7 @@ final class AnalyzeCommand implements Callable<Integer> {
       description = "Report format; default ${DEFAULT-VALUE}.")
   ReportFormat format;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here instead of stdout.")
+  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here; default: stdout.")
   Path out;
 
   @Override

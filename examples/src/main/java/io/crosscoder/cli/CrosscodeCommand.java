@@ -19,10 +19,10 @@ import picocli.CommandLine.Model.CommandSpec;
  * latents, weight diff, one report.
  */
 @Command(name = "crosscode", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"The whole model diff in one run: harvests both models' residual streams on a corpus (every",
-        "10th document held out), compares their next-token predictions (decoders), trains a crosscoder,",
-        "analyses it on the held-out text with each class's strongest latents and their contexts, diffs the",
-        "weights, and writes one report (OUT/report.md, and to stdout). Rerunning resumes or reuses every stage."})
+    description = "The whole model diff in one run: harvests both models' residual streams on a corpus (every"
+        + " 10th document held out), compares their next-token predictions (decoders), trains a crosscoder,"
+        + " analyses it on the held-out text with each class's strongest latents and their contexts, diffs the"
+        + " weights, and writes one report (OUT/report.md, and to stdout). Rerunning resumes or reuses every stage.")
 final class CrosscodeCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -32,14 +32,14 @@ final class DiffCommand implements Callable<Integer> {
       converter = FormatConverter.class, description = "Report format (default: ${DEFAULT-VALUE}).")
   ReportFormat format;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here (atomically) instead of stdout.")
+  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here (atomically); default: stdout.")
   Path out;
 
-  @Option(names = "--params", paramLabel = "REGEX", description = "Compare only tensors whose name contains a match.")
+  @Option(names = "--params", paramLabel = "REGEX", description = "Compare only tensors whose name contains a match; default: every tensor.")
   String params;
 
   @Option(names = "--backend", paramLabel = "NAME",
-      description = "Compute backend (cpu, cuda); default: \\$CROSSCODER_BACKEND, else the best available.")
+      description = "Compute backend (cpu, cuda); default: CROSSCODER_BACKEND, else the best available.")
   String backend;
 
   @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")

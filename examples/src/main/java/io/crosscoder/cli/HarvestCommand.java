@@ -21,9 +21,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * after a kill resumes.
  */
 @Command(name = "harvest", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Runs two models (bundled names, .onnx files or Hugging Face decoder folders) over a corpus",
-        "and stores their paired residual streams at one site, with each token's context, in a folder",
-        "that 'train' and 'analyze' read. Rerunning the same command after a kill resumes."})
+    description = "Runs two models (bundled names, .onnx files or Hugging Face decoder folders) over a corpus"
+        + " and stores their paired residual streams at one site, with each token's context, in a folder"
+        + " that 'train' and 'analyze' read. Rerunning the same command after a kill resumes.")
 final class HarvestCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

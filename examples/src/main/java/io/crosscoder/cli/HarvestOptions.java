@@ -12,12 +12,13 @@ final class HarvestOptions {
   Integer layer;
 
   @Option(names = "--site", paramLabel = "SITE",
-      description = "The site by name instead: 'resid_pre L', 'resid_post L' or 'blocks.L.hook_resid_post'.")
+      description = "The site by name instead: 'resid_pre L', 'resid_post L' or 'blocks.L.hook_resid_post';"
+          + " default: resid_post of --layer.")
   String site;
 
   @Option(names = "--text", paramLabel = "CORPUS", defaultValue = "europarl-en",
-      description = {"A .txt file (documents separated by blank lines), a .jsonl file (field text), a folder of",
-          ".txt files, or a bundled corpus; default ${DEFAULT-VALUE} (1,270 English Europarl documents)."})
+      description = "A .txt file (documents separated by blank lines), a .jsonl file (field text), a folder of"
+          + " .txt files, or a bundled corpus; default ${DEFAULT-VALUE} (1,270 English Europarl documents).")
   String text = "europarl-en";
 
   @Option(names = "--tokens", paramLabel = "N",

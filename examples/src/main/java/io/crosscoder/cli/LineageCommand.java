@@ -18,8 +18,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * from, ranked from a sample of rows of every matrix and confirmed with a full pass over the best.
  */
 @Command(name = "lineage", mixinStandardHelpOptions = true,
-    description = {"Ranks candidate bases of TARGET by how much of its weights each one explains (a sample of",
-        "rows per matrix), then confirms the best with a full weight diff."})
+    description = "Ranks candidate bases of TARGET by how much of its weights each one explains (a sample of"
+        + " rows per matrix), then confirms the best with a full weight diff.")
 final class LineageCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -44,13 +44,13 @@ final class LineageCommand implements Callable<Integer> {
       converter = FormatConverter.class, description = "Report format (default: ${DEFAULT-VALUE}).")
   ReportFormat format;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here (atomically) instead of stdout.")
+  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here (atomically); default: stdout.")
   Path out;
 
-  @Option(names = "--params", paramLabel = "REGEX", description = "Use only tensors whose name contains a match.")
+  @Option(names = "--params", paramLabel = "REGEX", description = "Use only tensors whose name contains a match; default: every tensor.")
   String params;
 
-  @Option(names = "--backend", paramLabel = "NAME", description = "Compute backend (cpu, cuda).")
+  @Option(names = "--backend", paramLabel = "NAME", description = "Compute backend (cpu, cuda); default: CROSSCODER_BACKEND, else the best available.")
   String backend;
 
   @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")

@@ -13,8 +13,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code crosscoder synthetic}: the diff of a generated Qwen2-shaped pair with a planted change. */
 @Command(name = "synthetic", mixinStandardHelpOptions = true,
-    description = {"Generates a Qwen2-shaped base and a copy with a planted change (late layers move most,",
-        "embedding rows 100-109 redrawn, norms untouched) and diffs them: a check with known answers."})
+    description = "Generates a Qwen2-shaped base and a copy with a planted change (late layers move most,"
+        + " embedding rows 100-109 redrawn, norms untouched) and diffs them: a check with known answers.")
 final class SyntheticCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -22,13 +22,14 @@ final class SyntheticCommand implements Callable<Integer> {
   Path folder;
 
   @Option(names = "--shape", paramLabel = "tiny|1.5b", defaultValue = "tiny",
-      description = "tiny (12 layers, hidden 256) or 1.5b (Qwen2-1.5B, 2 x 3.1 GB in bf16).")
+      description = "tiny (12 layers, hidden 256) or 1.5b (Qwen2-1.5B, 2 x 3.1 GB in bf16); default ${DEFAULT-VALUE}.")
   String shape;
 
-  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md", converter = FormatConverter.class)
+  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md", converter = FormatConverter.class,
+      description = "Report format; default ${DEFAULT-VALUE}.")
   ReportFormat format;
 
-  @Option(names = "--out", paramLabel = "FILE")
+  @Option(names = "--out", paramLabel = "FILE", description = "Write the report here; default: stdout.")
   Path out;
 
   @Override

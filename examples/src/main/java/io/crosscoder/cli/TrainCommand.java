@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
  * deleted once the crosscoder is saved; a rerun after a kill resumes from it.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Trains a two-model crosscoder (L1 or BatchTopK) on paired activations: a folder of",
-        ".safetensors shards with tensors base and target [tokens, d], or .npy pairs.",
+    description = {"Trains a two-model crosscoder (L1 or BatchTopK) on paired activations: a folder of"
+        + " .safetensors shards with tensors base and target [tokens, d], or .npy pairs.",
         "Rerunning the same command after a kill resumes from OUT.ckpt."})
 final class TrainCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -39,8 +39,8 @@ final class TrainCommand implements Callable<Integer> {
   int dictSize;
 
   @Option(names = "--sparsity", paramLabel = "l1:LAMBDA|batchtopk:K", required = true,
-      description = {"l1:LAMBDA (Anthropic's decoder-norm-weighted L1 with coefficient LAMBDA) or",
-          "batchtopk:K (Minder et al., K active latents per token on average); required."})
+      description = "l1:LAMBDA (Anthropic's decoder-norm-weighted L1 with coefficient LAMBDA) or"
+          + " batchtopk:K (Minder et al., K active latents per token on average); required.")
   String sparsity;
 
   @Option(names = "--shared-fraction", paramLabel = "P", defaultValue = "0",
@@ -56,12 +56,12 @@ final class TrainCommand implements Callable<Integer> {
   int batch;
 
   @Option(names = "--lr", paramLabel = "LR",
-      description = {"Peak learning rate; default min(1e-2, max(2e-4 * sqrt(16384 / F), 4 / steps)):",
-          "Gao et al.'s 1/sqrt(F) rule for long runs, more for short ones."})
+      description = "Peak learning rate; default min(1e-2, max(2e-4 * sqrt(16384 / F), 4 / steps)):"
+          + " Gao et al.'s 1/sqrt(F) rule for long runs, more for short ones.")
   Double lr;
 
   @Option(names = "--warmup", paramLabel = "N",
-      description = "Learning-rate warm-up steps; default 5% of the steps, at most 1000.")
+      description = "Learning-rate warm-up steps; default 5%% of the steps, at most 1000.")
   Long warmup;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
@@ -69,8 +69,8 @@ final class TrainCommand implements Callable<Integer> {
   long seed;
 
   @Option(names = "--normalisation", paramLabel = "scale|mean-centred|none", defaultValue = "scale",
-      description = {"Per-model input normalisation: scale to mean squared norm d, centre first, or none;",
-          "default ${DEFAULT-VALUE}."})
+      description = "Per-model input normalisation: scale to mean squared norm d, centre first, or none;"
+          + " default ${DEFAULT-VALUE}.")
   String normalisation;
 
   @Option(names = "--out", paramLabel = "CC.safetensors", required = true, description = "Where to write the crosscoder (required).")

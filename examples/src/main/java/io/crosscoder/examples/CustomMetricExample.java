@@ -14,7 +14,10 @@ import java.nio.file.Path;
  * io.crosscoder.metric.PairStatistics}), so it costs no extra pass over the weights, and it is
  * computed for every tensor and, pooled, for every layer, kind and band.
  *
- * <p>Run: {@code ./crosscoder-example CustomMetricExample [BASE TARGET]} or from your IDE.
+ * <p>Run it from your IDE, or from the repository root after {@code ./crosscoder} has built the
+ * project once: {@code java $(bin/jvm-flags) -cp 'examples/target/classes:examples/target/lib/*'
+ * io.crosscoder.examples.CustomMetricExample [BASE TARGET]} (without arguments it generates a small
+ * synthetic pair).
  */
 public final class CustomMetricExample {
   public static void main(String[] args) throws Exception {

@@ -37,8 +37,8 @@ class TrainCommandTest {
     List<String> lines = Files.readAllLines(dir.resolve("cc.safetensors.metrics.jsonl"));
     JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
     assertThat(last.get("step").asLong()).isEqualTo(1500);
-    assertThat(last.get("explainedVarianceBase").asDouble()).isGreaterThan(0.95);
-    assertThat(last.get("explainedVarianceTarget").asDouble()).isGreaterThan(0.95);
+    assertThat(last.get("explained_variance_base").asDouble()).isGreaterThan(0.95);
+    assertThat(last.get("explained_variance_target").asDouble()).isGreaterThan(0.95);
     assertThat(last.get("l0").asDouble()).isEqualTo(3.0);
 
     Crosscoder c = CrosscoderFiles.load(cc);

@@ -18,14 +18,20 @@ import java.util.Objects;
 
 /**
  * A {@link ProgressListener} that writes each {@link TrainingMetrics} it receives as one JSON object
- * per line, {@code {"step":1,"tokens":4096,"reconstructionLoss":...}}: the record's component names
- * as keys except {@code totalSteps}; non-finite numbers as the strings {@code "NaN"}, {@code
- * "Infinity"}, {@code "-Infinity"}. Other events are ignored. Each line is flushed, so a run killed
+ * per line, {@code {"step":1,"tokens":4096,"reconstruction_loss":...}}: the record's component
+ * names in snake_case, as in every JSON file the project writes ({@link #KEYS}, in this order),
+ * except {@code totalSteps}; a non-finite number (NaN, infinite) is {@code null}, since JSON has no
+ * spelling for it (an L1 run's {@code threshold}, for one). Other events are ignored. Each line is flushed, so a run killed
  * mid-way leaves complete lines. Not thread-safe (a trainer reports from one thread); the caller
  * closes it, which closes the writer.
  */
 public final class JsonLinesMetricsWriter implements ProgressListener, Closeable {
   private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  /** The keys of each line, in order. */
+  public static final java.util.List<String> KEYS = java.util.List.of("step", "tokens", "reconstruction_loss",
+      "sparsity_loss", "auxiliary_loss", "total_loss", "l0", "explained_variance_base", "explained_variance_target",
+      "dead_fraction", "learning_rate", "lambda", "gradient_norm", "threshold");
   private final Writer out;
 
   /** Writes to {@code out}. */
@@ -63,17 +69,17 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("step", m.step());
     row.put("tokens", m.tokens());
-    row.put("reconstructionLoss", number(m.reconstructionLoss()));
-    row.put("sparsityLoss", number(m.sparsityLoss()));
-    row.put("auxiliaryLoss", number(m.auxiliaryLoss()));
-    row.put("totalLoss", number(m.totalLoss()));
+    row.put("reconstruction_loss", number(m.reconstructionLoss()));
+    row.put("sparsity_loss", number(m.sparsityLoss()));
+    row.put("auxiliary_loss", number(m.auxiliaryLoss()));
+    row.put("total_loss", number(m.totalLoss()));
     row.put("l0", number(m.l0()));
-    row.put("explainedVarianceBase", number(m.explainedVarianceBase()));
-    row.put("explainedVarianceTarget", number(m.explainedVarianceTarget()));
-    row.put("deadFraction", number(m.deadFraction()));
-    row.put("learningRate", number(m.learningRate()));
+    row.put("explained_variance_base", number(m.explainedVarianceBase()));
+    row.put("explained_variance_target", number(m.explainedVarianceTarget()));
+    row.put("dead_fraction", number(m.deadFraction()));
+    row.put("learning_rate", number(m.learningRate()));
     row.put("lambda", number(m.lambda()));
-    row.put("gradientNorm", number(m.gradientNorm()));
+    row.put("gradient_norm", number(m.gradientNorm()));
     row.put("threshold", number(m.threshold()));
     try {
       out.write(MAPPER.writeValueAsString(row));
@@ -84,8 +90,8 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
     }
   }
 
-  private static Object number(double v) {
-    return Double.isFinite(v) ? (Object) v : Double.toString(v);
+  private static Double number(double v) {
+    return Double.isFinite(v) ? v : null;
   }
 
   @Override

@@ -29,8 +29,8 @@ import java.util.Iterator;
  * <pre>
  * bytes 0..7    magic "XCTRAIN1"
  * bytes 8..15   header length H, unsigned little-endian 64-bit
- * bytes 16..    H bytes of UTF-8 JSON: {"format":1, "config":{...TrainingConfig.describe()},
- *               "d":.., "step":.., "batchesConsumed":.., "thresholdBits":.., "seed":..,
+ * bytes 16..    H bytes of UTF-8 JSON: {"format":2, "config":{...TrainingConfig.describe()},
+ *               "d":.., "step":.., "batches_consumed":.., "threshold_bits":.., "seed":..,
  *               "tensors":[{"name":"params","dtype":"F32","count":N,"offset":O}, "adamM", "adamV",
  *               {"name":"tokensSinceFired","dtype":"I64","count":F,...}]}
  * then zero padding to a multiple of 64, then the tensors, little-endian, at "offset" bytes
@@ -43,6 +43,9 @@ import java.util.Iterator;
  * one, never a torn one. Reading checks every size against the configuration before mapping.
  */
 final class TrainingCheckpoint {
+  /** Version of the header: 2 since its keys are snake_case (1 had camelCase keys). */
+  static final int FORMAT = 2;
+
   static final byte[] MAGIC = "XCTRAIN1".getBytes(StandardCharsets.US_ASCII);
   private static final int MAX_HEADER = 1 << 20;
   private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -58,12 +61,12 @@ final class TrainingCheckpoint {
     Path tmp = dir.resolve(file.getFileName() + ".tmp");
     long n = params.size();
     ObjectNode header = MAPPER.createObjectNode();
-    header.put("format", 1);
+    header.put("format", FORMAT);
     header.set("config", MAPPER.valueToTree(config.describe()));
     header.put("d", d);
     header.put("step", state.step());
-    header.put("batchesConsumed", state.batchesConsumed());
-    header.put("thresholdBits", Float.floatToRawIntBits(state.threshold()));
+    header.put("batches_consumed", state.batchesConsumed());
+    header.put("threshold_bits", Float.floatToRawIntBits(state.threshold()));
     header.put("seed", config.seed());
     ArrayNode tensors = header.putArray("tensors");
     long offset = 0;
@@ -146,7 +149,11 @@ final class TrainingCheckpoint {
       } catch (IOException e) {
         throw bad(file, null, "the header is not valid JSON: " + e.getMessage());
       }
-      if (header == null || header.path("format").asInt(-1) != 1) {
+      if (header != null && header.path("format").asInt(-1) == 1) {
+        throw bad(file, null, "was written by an earlier version of crosscoder (checkpoint format 1, camelCase"
+            + " keys); it cannot be resumed: delete it to train from the start");
+      }
+      if (header == null || header.path("format").asInt(-1) != FORMAT) {
         throw bad(file, null, "unknown checkpoint format " + (header == null ? "null" : header.path("format")));
       }
       JsonNode expected = MAPPER.readTree(MAPPER.writeValueAsBytes(config.describe()));
@@ -193,12 +200,12 @@ final class TrainingCheckpoint {
         tokensSinceFired[i] = counters.getLong();
       }
       long step = header.path("step").asLong(-1);
-      long consumed = header.path("batchesConsumed").asLong(-1);
+      long consumed = header.path("batches_consumed").asLong(-1);
       if (step < 0 || step > config.steps() || consumed < step) {
         throw bad(file, "step", "step " + step + " and batchesConsumed " + consumed
             + " are not a valid position in a run of " + config.steps() + " steps");
       }
-      return new State(step, consumed, Float.intBitsToFloat(header.path("thresholdBits").asInt()));
+      return new State(step, consumed, Float.intBitsToFloat(header.path("threshold_bits").asInt()));
     } catch (IOException e) {
       throw new InvalidInputException(file, null, "cannot read the checkpoint: " + e.getMessage(), e);
     }

@@ -332,44 +332,45 @@ public final class TrainingConfig {
   }
 
   /**
-   * The settings as an ordered map of names to numbers and strings, for logs and for checking that
-   * a checkpoint belongs to this configuration. Floats are widened to double exactly.
+   * The settings as an ordered map of snake_case names (as in every JSON file the project writes)
+   * to numbers and strings, for logs and for checking that a checkpoint belongs to this
+   * configuration. Floats are widened to double exactly.
    */
   public Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
     switch (sparsity) {
       case Sparsity.L1 l1 -> {
         m.put("sparsity", "l1");
-        m.put("l1Coefficient", (double) (float) l1.lambda());
+        m.put("l1_coefficient", (double) (float) l1.lambda());
       }
       case Sparsity.BatchTopK t -> {
         m.put("sparsity", "batch_top_k");
         m.put("k", t.k());
       }
     }
-    m.put("dictionarySize", dictionarySize);
-    m.put("batchSize", batchSize);
+    m.put("dictionary_size", dictionarySize);
+    m.put("batch_size", batchSize);
     m.put("steps", steps);
-    m.put("learningRate", (double) learningRate);
-    m.put("warmupSteps", warmupSteps);
-    m.put("decayFraction", decayFraction);
-    m.put("lambdaWarmupFraction", lambdaWarmupFraction);
-    m.put("auxK", auxK);
-    m.put("auxWeight", (double) auxWeight);
-    m.put("deadTokens", deadTokens);
-    m.put("sharedFraction", sharedFraction);
-    m.put("sharedPenaltyFactor", (double) sharedPenaltyFactor);
-    m.put("gradientClipNorm", (double) gradientClipNorm);
+    m.put("learning_rate", (double) learningRate);
+    m.put("warmup_steps", warmupSteps);
+    m.put("decay_fraction", decayFraction);
+    m.put("lambda_warmup_fraction", lambdaWarmupFraction);
+    m.put("aux_k", auxK);
+    m.put("aux_weight", (double) auxWeight);
+    m.put("dead_tokens", deadTokens);
+    m.put("shared_fraction", sharedFraction);
+    m.put("shared_penalty_factor", (double) sharedPenaltyFactor);
+    m.put("gradient_clip_norm", (double) gradientClipNorm);
     m.put("beta1", (double) beta1);
     m.put("beta2", (double) beta2);
     m.put("epsilon", (double) epsilon);
     m.put("seed", seed);
-    m.put("thresholdBeta", (double) thresholdBeta);
-    m.put("thresholdStartStep", thresholdStartStep);
-    m.put("decoderInitNorm", (double) decoderInitNorm);
-    m.put("biasInitBatches", biasInitBatches);
-    m.put("metricsEvery", metricsEvery);
-    m.put("sparseDecoding", sparseDecoding);
+    m.put("threshold_beta", (double) thresholdBeta);
+    m.put("threshold_start_step", thresholdStartStep);
+    m.put("decoder_init_norm", (double) decoderInitNorm);
+    m.put("bias_init_batches", biasInitBatches);
+    m.put("metrics_every", metricsEvery);
+    m.put("sparse_decoding", sparseDecoding);
     return m;
   }
 

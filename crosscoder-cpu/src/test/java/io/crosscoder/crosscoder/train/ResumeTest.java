@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -108,6 +109,19 @@ class ResumeTest {
         .isInstanceOf(InvalidInputException.class).hasMessageContaining("header length");
   }
 
+  @Test
+  void checkpointOfTheCamelCaseFormatIsRefusedSayingWhatToDo(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("old.ckpt");
+    byte[] json = "{\"format\":1,\"config\":{\"dictionarySize\":8}}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16 + json.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.put("XCTRAIN1".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putLong(json.length).put(json);
+    Files.write(ckpt, b.array());
+    Sparsity v = Sparsity.l1(1);
+    assertThatThrownBy(() -> CrosscoderTrainer.resume(kernels, config(v), TestData.gaussian(7, 6), ckpt))
+        .isInstanceOf(InvalidInputException.class).hasMessageContaining("old.ckpt")
+        .hasMessageContaining("checkpoint format 1").hasMessageContaining("delete it");
+  }
+
   @ParameterizedTest
   @MethodSource("objectives")
   void metricsAreWrittenAsJsonLines(Sparsity v) throws Exception {
@@ -121,9 +135,14 @@ class ResumeTest {
     var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[2]);
     assertThat(node.get("step").asLong()).isEqualTo(3);
     assertThat(node.get("tokens").asLong()).isEqualTo(48);
-    assertThat(node.get("reconstructionLoss").isDouble()).isTrue();
+    assertThat(node.get("reconstruction_loss").isDouble()).isTrue();
+    // Every key, in order, snake_case like the other files the project writes.
+    java.util.List<String> keys = new java.util.ArrayList<>();
+    node.fieldNames().forEachRemaining(keys::add);
+    assertThat(keys).isEqualTo(JsonLinesMetricsWriter.KEYS).allMatch(k -> k.matches("[a-z0-9_]+"));
     if (v instanceof Sparsity.L1) {
-      assertThat(node.get("threshold").asText()).isEqualTo("NaN");
+      // No threshold in an L1 run: NaN in the record, null in JSON (not the string "NaN").
+      assertThat(node.get("threshold").isNull()).isTrue();
     } else {
       assertThat(node.get("threshold").isDouble()).isTrue();
     }
