@@ -1,7 +1,7 @@
 package io.crosscoder.examples;
 
-import io.crosscoder.backend.Kernels;
-import io.crosscoder.cpu.kernels.CpuKernels;
+import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.CrosscoderTraining;
 import io.crosscoder.crosscoder.Sparsity;
@@ -71,8 +71,9 @@ public final class RealModelCrosscoderExample {
     // 3. Analyse on held-out text: classes, explained variance, and each class's strongest latents
     //    with the contexts they fire on.
     try (ActivationStore heldOut = ActivationStore.open(out.resolve("held-out"));
-        Kernels kernels = CpuKernels.withDefaults()) {
-      CrosscoderReport report = StoreAnalysis.analyze("bge-small-en -> v1.5", result.crosscoder(), heldOut, kernels,
+        ComputeBackend backend = ComputeBackends.select(null).create()) {    // the best available: cuda, else cpu
+      CrosscoderReport report = StoreAnalysis.analyze("bge-small-en -> v1.5", result.crosscoder(), heldOut,
+          backend.kernels(),
           Long.MAX_VALUE, ProgressListener.NONE);
       System.out.println(report.toMarkdown());
     }
