@@ -1,7 +1,9 @@
 package io.crosscoder.crosscoder.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
 import java.io.BufferedWriter;
@@ -12,6 +14,7 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -34,20 +37,67 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
   }
 
   /**
-   * Writes to {@code file} in UTF-8, appending when {@code append} (a resumed run) and replacing it
-   * otherwise.
+   * Writes to {@code file} in UTF-8, replacing it ({@code append} false, a fresh run) or appending
+   * to it as it is ({@code append} true). A resumed run uses {@link #resume} instead, which first
+   * drops the lines the checkpoint does not cover.
    *
    * @throws CrosscoderException if the file cannot be opened
    */
   public static JsonLinesMetricsWriter open(Path file, boolean append) {
     try {
       BufferedWriter w = append
-          ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
-              java.nio.file.StandardOpenOption.APPEND)
+          ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
           : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
       return new JsonLinesMetricsWriter(w);
     } catch (IOException e) {
       throw new CrosscoderException("cannot open the metrics file " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Continues the metrics of a run resumed at {@code step}: keeps the complete lines of steps
+   * {@code <= step} (in their order, byte for byte) and drops the rest, which the killed run wrote
+   * after its last checkpoint and the resumed run writes again, and a torn last line; the kept
+   * lines replace the file atomically ({@link OutputFiles}), then the writer appends. So after any
+   * number of kills and resumes the file holds one line per reported step, as an uninterrupted
+   * run's does. A missing file is created.
+   *
+   * @throws CrosscoderException if the file cannot be read or written
+   */
+  public static JsonLinesMetricsWriter resume(Path file, long step) {
+    if (Files.isRegularFile(file)) {
+      byte[] all;
+      try {
+        all = Files.readAllBytes(file);
+      } catch (IOException e) {
+        throw new CrosscoderException("cannot read the metrics file " + file + ": " + e.getMessage(), e);
+      }
+      java.io.ByteArrayOutputStream kept = new java.io.ByteArrayOutputStream(all.length);
+      int start = 0;
+      for (int i = 0; i < all.length; i++) {
+        if (all[i] == '\n') {
+          long s = stepOf(all, start, i);
+          if (s >= 0 && s <= step) {
+            kept.write(all, start, i + 1 - start);
+          }
+          start = i + 1;
+        }
+      }
+      if (kept.size() != all.length) {
+        OutputFiles.writeStream(file, kept::writeTo);
+      }
+    }
+    return open(file, true);
+  }
+
+  /** The {@code "step"} of the JSON line {@code [from, to)}, or -1 if it is not a metrics line. */
+  private static long stepOf(byte[] bytes, int from, int to) {
+    try {
+      JsonNode n = MAPPER.readTree(bytes, from, to - from);
+      JsonNode s = n == null ? null : n.get("step");
+      return s != null && s.canConvertToLong() ? s.asLong() : -1;
+    } catch (IOException e) {
+      return -1;
     }
   }
 
