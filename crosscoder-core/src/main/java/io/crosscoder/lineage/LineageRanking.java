@@ -1,5 +1,6 @@
 package io.crosscoder.lineage;
 
+import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -101,7 +102,7 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
   @Override
   public void writeTo(Writer out, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> out.write(markdown());
+      case MARKDOWN -> out.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(out, json());
         out.write('\n');

@@ -1,5 +1,6 @@
 package io.crosscoder.model;
 
+import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -58,7 +59,7 @@ public final class OutputDiffReport implements Report {
   @Override
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> w.write(markdown());
+      case MARKDOWN -> w.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(w, json());
         w.write('\n');

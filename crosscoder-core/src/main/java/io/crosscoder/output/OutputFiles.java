@@ -168,8 +168,9 @@ public final class OutputFiles {
    * name) where an output does not exist yet. Nothing is written before this check.
    *
    * @param outputs option name to path (for example {@code "--out"}), null values ignored
-   * @param inputs argument name to path (a file or a folder; an output inside an input folder is
-   *     allowed), null values ignored
+   * @param inputs argument name to path (a file or a folder: an output anywhere inside an input
+   *     folder is refused too, since it could replace an input file or become one), null values
+   *     ignored
    * @throws InvalidInputException naming both arguments and the file
    */
   public static void requireDistinct(Map<String, Path> outputs, Map<String, Path> inputs) {
@@ -181,6 +182,11 @@ public final class OutputFiles {
         if (same(o.getValue(), in.getValue())) {
           throw new InvalidInputException(o.getValue(), null, o.getKey() + " names the input " + in.getKey()
               + "; writing it would destroy the input. Name another file.");
+        }
+        if (Files.isDirectory(in.getValue()) && canonical(o.getValue()).startsWith(canonical(in.getValue()))) {
+          throw new InvalidInputException(o.getValue(), null, o.getKey() + " lies inside the input folder "
+              + in.getKey() + " (" + in.getValue() + "), where it could replace or add to the input. Write it"
+              + " elsewhere.");
         }
       }
       for (int j = i + 1; j < outs.size(); j++) {

@@ -1,5 +1,6 @@
 package io.crosscoder.report;
 
+import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -53,6 +54,7 @@ public final class CompositeReport implements Report {
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
       case MARKDOWN -> {
+        w = PrintableText.filter(w);
         w.write("# " + title + "\n\n");
         if (!summary.isEmpty()) {
           w.write(summary + "\n\n");

@@ -1,5 +1,6 @@
 package io.crosscoder.report;
 
+import io.crosscoder.text.PrintableText;
 import io.crosscoder.align.LayerMapping;
 import io.crosscoder.spectral.SpectralOptions;
 import java.io.IOException;
@@ -98,6 +99,8 @@ public record DiffReport(
    * #JSON_SCHEMA}) or CSV (one row per tensor pair). */
   @Override
   public void writeTo(Writer out, ReportFormat format) throws IOException {
-    format.write(this, out);
+    // Markdown goes to terminals: names read from files are escaped (PrintableText's one rule).
+    format.write(this, format == ReportFormat.MARKDOWN ? PrintableText.filter(out) : out);
+    out.flush();
   }
 }

@@ -7,7 +7,9 @@ import io.crosscoder.crosscoder.analysis.CrosscoderReport;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.output.OutputFiles;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -47,6 +49,13 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (out != null) {
+      Map<String, Path> inputs = new java.util.HashMap<>();
+      inputs.put("CC", file);
+      inputs.put("--activations", activations);
+      OutputFiles.requireDistinct(Map.of("--out", out), inputs);
+      OutputFiles.checkTarget(out);
+    }
     Crosscoder coder = CrosscoderFiles.load(file);
     String label = file.getFileName().toString();
     CrosscoderReport report;

@@ -1,5 +1,6 @@
 package io.crosscoder.crosscoder.analysis;
 
+import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -255,7 +256,7 @@ public final class CrosscoderReport implements Report {
   @Override
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> w.write(markdown());
+      case MARKDOWN -> w.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(w, json());
         w.write('\n');
