@@ -1,6 +1,5 @@
 package io.crosscoder.lineage;
 
-import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -10,6 +9,7 @@ import io.crosscoder.report.CheckpointSummary;
 import io.crosscoder.report.LineageVerdict;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.List;

@@ -1,8 +1,8 @@
 package io.crosscoder.report;
 
-import io.crosscoder.text.PrintableText;
 import io.crosscoder.align.LayerMapping;
 import io.crosscoder.spectral.SpectralOptions;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Comparator;

@@ -6,16 +6,16 @@ import io.crosscoder.crosscoder.analysis.ClassThresholds;
 import io.crosscoder.crosscoder.analysis.CrosscoderReport;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
-import io.crosscoder.report.ReportFormat;
 import io.crosscoder.output.OutputFiles;
+import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code crosscoder analyze CC.safetensors}: relative decoder norms, latent classes, decoder

@@ -1,18 +1,18 @@
 package io.crosscoder.cli;
 
 import io.crosscoder.io.models.BundledModel;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
 import io.crosscoder.spectral.SpectralOptions;
-import io.crosscoder.output.OutputFiles;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code crosscoder diff BASE TARGET}: the weight-space comparison of two checkpoints. */
 @Command(name = "diff", mixinStandardHelpOptions = true,

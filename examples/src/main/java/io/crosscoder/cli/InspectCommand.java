@@ -1,18 +1,18 @@
 package io.crosscoder.cli;
 
-import io.crosscoder.text.PrintableText;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.io.models.BundledModel;
 import io.crosscoder.tensor.TensorView;
+import io.crosscoder.text.PrintableText;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code crosscoder inspect PATH}: validates a checkpoint and lists its tensors and metadata. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,

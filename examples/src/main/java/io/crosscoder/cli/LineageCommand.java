@@ -3,17 +3,17 @@ package io.crosscoder.cli;
 import io.crosscoder.io.models.BundledModel;
 import io.crosscoder.lineage.LineageFinder;
 import io.crosscoder.lineage.LineageRanking;
-import io.crosscoder.report.ReportFormat;
 import io.crosscoder.output.OutputFiles;
+import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code crosscoder lineage TARGET CANDIDATE...}: which of the candidates the target was trained

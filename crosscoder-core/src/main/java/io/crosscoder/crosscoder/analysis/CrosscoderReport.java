@@ -1,6 +1,5 @@
 package io.crosscoder.crosscoder.analysis;
 
-import io.crosscoder.text.PrintableText;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -12,6 +11,7 @@ import io.crosscoder.crosscoder.CrosscoderConfig;
 import io.crosscoder.model.Quote;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayList;
