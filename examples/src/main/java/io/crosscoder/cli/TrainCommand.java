@@ -105,6 +105,8 @@ final class TrainCommand implements Callable<Integer> {
     OutputFiles.checkTarget(out);
     OutputFiles.checkTarget(checkpoint);
     OutputFiles.checkTarget(metricsFile);
+    // Bad arguments are refused before the lock file is made.
+    training(checkpoint, metricsFile, null);
     TrainingResult result;
     try (OutputLock lock = OutputLock.acquire(out.resolveSibling(out.getFileName() + ".lock"), "training into " + out);
         ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {

@@ -3,7 +3,6 @@ package io.crosscoder.crosscoder.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.crosscoder.CrosscoderException;
-import io.crosscoder.output.OutputFiles;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
 import java.io.BufferedWriter;
@@ -11,6 +10,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,36 +55,42 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
   }
 
   /**
-   * Continues the metrics of a run resumed at {@code step}: keeps the complete lines of steps
-   * {@code <= step} (in their order, byte for byte) and drops the rest, which the killed run wrote
-   * after its last checkpoint and the resumed run writes again, and a torn last line; the kept
-   * lines replace the file atomically ({@link OutputFiles}), then the writer appends. So after any
-   * number of kills and resumes the file holds one line per reported step, as an uninterrupted
+   * Continues the metrics of a run resumed at {@code step}: keeps the complete lines up to and
+   * including that step and cuts the file at the first line after it (or at a torn or unreadable
+   * line), which the killed run wrote after its last checkpoint and the resumed run writes again;
+   * then appends. The cut is one {@code truncate(2)}, which a kill leaves done or not done, and the
+   * file is read one line at a time (a run of millions of steps needs no memory for it). So after
+   * any number of kills and resumes the file holds one line per reported step, as an uninterrupted
    * run's does. A missing file is created.
    *
    * @throws CrosscoderException if the file cannot be read or written
    */
   public static JsonLinesMetricsWriter resume(Path file, long step) {
     if (Files.isRegularFile(file)) {
-      byte[] all;
-      try {
-        all = Files.readAllBytes(file);
-      } catch (IOException e) {
-        throw new CrosscoderException("cannot read the metrics file " + file + ": " + e.getMessage(), e);
-      }
-      java.io.ByteArrayOutputStream kept = new java.io.ByteArrayOutputStream(all.length);
-      int start = 0;
-      for (int i = 0; i < all.length; i++) {
-        if (all[i] == '\n') {
-          long s = stepOf(all, start, i);
-          if (s >= 0 && s <= step) {
-            kept.write(all, start, i + 1 - start);
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        long keep = 0;
+        java.io.InputStream in = new java.io.BufferedInputStream(java.nio.channels.Channels.newInputStream(ch), 1 << 16);
+        java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(512);
+        for (int c = in.read(); c >= 0; c = in.read()) {
+          if (c != '\n') {
+            line.write(c);
+            continue;
           }
-          start = i + 1;
+          byte[] bytes = line.toByteArray();
+          long s = stepOf(bytes, 0, bytes.length);
+          if (s < 0 || s > step) {
+            break;
+          }
+          keep += bytes.length + 1;
+          line.reset();
         }
-      }
-      if (kept.size() != all.length) {
-        OutputFiles.writeStream(file, kept::writeTo);
+        if (keep < ch.size()) {
+          ch.truncate(keep);
+          ch.force(true);
+        }
+      } catch (IOException e) {
+        throw new CrosscoderException("cannot cut the metrics file " + file + " back to step " + step + ": "
+            + e.getMessage(), e);
       }
     }
     return open(file, true);
