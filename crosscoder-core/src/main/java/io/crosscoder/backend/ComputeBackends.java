@@ -35,8 +35,9 @@ public final class ComputeBackends {
    * The provider to use. {@code explicit} (may be null or blank) wins over the property, which
    * wins over the environment variable.
    *
-   * @throws CrosscoderException if the named provider is missing or unavailable (saying why and
-   *     which are available), or if none is available
+   * @throws io.crosscoder.InvalidInputException if no provider has the name (a bad argument)
+   * @throws CrosscoderException if the named provider is unavailable (saying why and which are
+   *     available), or if none is available
    */
   public static ComputeBackendProvider select(String explicit) {
     String name = firstNonBlank(explicit, System.getProperty(PROPERTY), System.getenv(ENVIRONMENT));
@@ -52,7 +53,9 @@ public final class ComputeBackends {
           return p;
         }
       }
-      throw new CrosscoderException("no compute backend named '" + wanted + "'. " + describeAvailable());
+      // A name no provider has is a bad argument (exit status 2), not a failure of the machine.
+      throw new io.crosscoder.InvalidInputException(null, null, "no compute backend named '" + wanted + "'. "
+          + describeAvailable());
     }
     for (ComputeBackendProvider p : PROVIDERS) {
       if (p.availability().available()) {

@@ -101,7 +101,8 @@ public final class CrosscoderTraining {
    * rank, see {@link ComputeBackends#select}); the normalisation estimated from the first 200,000
    * tokens of one epoch in the seed's order; the trainer, resumed from the checkpoint file when
    * it exists, else started from the seed; the run to its last step, sending every step's {@link
-   * TrainingMetrics} to the metrics file (appended to when resuming) and to the progress listener,
+   * TrainingMetrics} to the metrics file (when resuming, cut back to the checkpoint's step, then
+   * appended to, so that it holds one line per step whatever the kills) and to the progress listener,
    * and writing the checkpoint at the configured interval and at the end. The checkpoint stays
    * after the run, so running again returns the same crosscoder at once; delete it when the
    * crosscoder is saved, since a run with other settings refuses it.
@@ -125,7 +126,9 @@ public final class CrosscoderTraining {
       try (CrosscoderTrainer trainer = resume
               ? CrosscoderTrainer.resume(backend.kernels(), config, data, checkpoint)
               : CrosscoderTrainer.start(backend.kernels(), config, data);
-          JsonLinesMetricsWriter jsonl = metricsFile == null ? null : JsonLinesMetricsWriter.open(metricsFile, resume)) {
+          JsonLinesMetricsWriter jsonl = metricsFile == null ? null : resume
+              ? JsonLinesMetricsWriter.resume(metricsFile, trainer.step())
+              : JsonLinesMetricsWriter.open(metricsFile, false)) {
         long from = trainer.step();
         ProgressListener listener = ProgressListener.on(TrainingMetrics.class, m -> last[0] = m);
         if (jsonl != null) {
@@ -416,7 +419,8 @@ public final class CrosscoderTraining {
 
     /**
      * Writes every step's metrics to {@code file} as JSON Lines ({@link JsonLinesMetricsWriter}),
-     * replacing it, or appending to it when the run resumes. Default: none.
+     * replacing it; a resumed run first cuts it back to the checkpoint's step ({@link
+     * JsonLinesMetricsWriter#resume}), then appends. Default: none.
      *
      * @param file the JSON Lines file (not a folder)
      * @return this builder

@@ -9,6 +9,7 @@ import io.crosscoder.report.CheckpointSummary;
 import io.crosscoder.report.LineageVerdict;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.List;
@@ -101,7 +102,7 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
   @Override
   public void writeTo(Writer out, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> out.write(markdown());
+      case MARKDOWN -> out.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(out, json());
         out.write('\n');

@@ -81,16 +81,27 @@ public record PairStatistics(
   /**
    * Cosine similarity {@code A.B / (|A| |B|)}, clamped to [-1, 1]. Two all-zero tensors have
    * cosine 1 (they are equal); one all-zero tensor against a non-zero one has cosine 0.
+   *
+   * <p><b>Non-finite values.</b> The sums leave out pairs with a NaN or infinite element; the
+   * cosine of what is left would look like an answer about the whole tensor, and with every pair
+   * left out (a tensor all NaN or all infinite on one side) it would be the "both zero" 1. So the
+   * cosine is NaN (not computed) whenever {@link #nonFinite()} is above zero: such a tensor never
+   * counts as kept or as changed, in the lineage verdict or anywhere else, and the report counts
+   * its non-finite values instead.
    */
   public double cosine() {
-    return cosine(dot, baseSquares, targetSquares);
+    return nonFinite > 0 ? Double.NaN : cosine(dot, baseSquares, targetSquares);
   }
 
   /**
    * Relative change {@code |B - A| / |A|}: 0 when nothing changed, positive infinity when the
-   * base is all zeros and the target is not.
+   * base is all zeros and the target is not, NaN (not computed) when a pair is non-finite, as
+   * for {@link #cosine()}.
    */
   public double relativeChange() {
+    if (nonFinite > 0) {
+      return Double.NaN;
+    }
     if (baseSquares == 0) {
       return diffSquares == 0 ? 0 : Double.POSITIVE_INFINITY;
     }
@@ -102,12 +113,24 @@ public record PairStatistics(
     return count == 0 ? 0 : (double) changed / count;
   }
 
-  /** Cosine from sums, with the zero-norm cases of {@link #cosine()}. */
+  /**
+   * Cosine from sums, with the zero-norm cases of {@link #cosine()}. The denominator is {@code
+   * sqrt(aa bb)} in one rounding where that product is a normal f64, so a tensor compared with
+   * itself ({@code dot == aa == bb}) gets exactly 1 (the correctly rounded square root of a
+   * correctly rounded square is the number itself); clamped to [-1, 1]. NaN if a sum is NaN.
+   */
   public static double cosine(double dot, double aa, double bb) {
+    if (Double.isNaN(dot) || Double.isNaN(aa) || Double.isNaN(bb)) {
+      return Double.NaN;
+    }
     if (aa == 0 || bb == 0) {
       return aa == 0 && bb == 0 ? 1 : 0;
     }
-    double c = dot / (Math.sqrt(aa) * Math.sqrt(bb));
+    double product = aa * bb;
+    double norms = product >= Double.MIN_NORMAL && product < Double.POSITIVE_INFINITY
+        ? Math.sqrt(product)
+        : Math.sqrt(aa) * Math.sqrt(bb);
+    double c = dot / norms;
     return Math.max(-1, Math.min(1, c));
   }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Locale;
@@ -65,7 +66,7 @@ public final class OutputDiffReport implements Report {
   @Override
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> w.write(markdown());
+      case MARKDOWN -> w.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(w, json());
         w.write('\n');

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.LinkedHashMap;
@@ -55,6 +56,7 @@ public final class CompositeReport implements Report {
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
       case MARKDOWN -> {
+        w = PrintableText.filter(w);
         w.write("# " + title + "\n\n");
         if (!summary.isEmpty()) {
           w.write(summary + "\n\n");

@@ -295,7 +295,11 @@ public final class DiffAnalysis {
     final List<MatrixSpectrum> spectra = new ArrayList<>();
 
     void add(PairStatistics s, long n, MatrixSpectrum sp) {
-      sums = sums.merge(s);
+      // A tensor with NaN or infinite values has no metrics of its own (PairStatistics#cosine),
+      // and its finite part must not speak for it in the group either: its sums stay out.
+      if (s.nonFinite() == 0) {
+        sums = sums.merge(s);
+      }
       tensors++;
       elements += n;
       if (sp != null) {

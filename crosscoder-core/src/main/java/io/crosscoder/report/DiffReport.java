@@ -2,6 +2,7 @@ package io.crosscoder.report;
 
 import io.crosscoder.align.LayerMapping;
 import io.crosscoder.spectral.SpectralOptions;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Comparator;
@@ -133,6 +134,8 @@ public record DiffReport(
    * #JSON_SCHEMA}) or CSV (one row per tensor pair). */
   @Override
   public void writeTo(Writer out, ReportFormat format) throws IOException {
-    format.write(this, out);
+    // Markdown goes to terminals: names read from files are escaped (PrintableText's one rule).
+    format.write(this, format == ReportFormat.MARKDOWN ? PrintableText.filter(out) : out);
+    out.flush();
   }
 }

@@ -355,7 +355,8 @@ final class Findings {
   private static void nonFinite(DiffReport r, List<Finding> out) {
     List<TensorDiff> bad = r.tensors().stream().filter(t -> t.nonFinite() > 0).toList();
     if (!bad.isEmpty()) {
-      out.add(Finding.warning(bad.size() + " tensors hold NaN or infinite values, left out of their metrics: "
+      out.add(Finding.warning(bad.size() + " tensors hold NaN or infinite values; they get no cosine or relative change and stay out of the"
+          + " groups and the lineage verdict: "
           + bad.stream().limit(5).map(t -> t.name() + " (" + t.nonFinite() + " elements)").collect(Collectors.joining(", "))
           + (bad.size() > 5 ? " and " + (bad.size() - 5) + " more" : "") + "."));
     }

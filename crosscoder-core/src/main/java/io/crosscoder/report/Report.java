@@ -1,7 +1,9 @@
 package io.crosscoder.report;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.output.OutputFiles;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -80,25 +82,20 @@ public interface Report {
   }
 
   /**
-   * Writes the report to {@code file} atomically (a temporary file renamed over it).
+   * Writes the report to {@code file} atomically by {@link OutputFiles}' rule: a fresh temporary
+   * sibling (mode from the umask, as any new file) renamed over the target, so a kill leaves the
+   * old report or the new one.
    *
    * @param file the file, replaced atomically
    * @param format the format
+   * @throws io.crosscoder.InvalidInputException if {@code file} is a folder, a device or a FIFO
+   * @throws CrosscoderException if it cannot be written (permissions, a full disk)
    */
   default void write(Path file, ReportFormat format) {
-    Path dir = file.toAbsolutePath().getParent();
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-      try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-        writeTo(w, format);
-      } catch (IOException | RuntimeException e) {
-        Files.deleteIfExists(tmp);
-        throw e;
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new CrosscoderException("cannot write the report to " + file + ": " + e.getMessage(), e);
-    }
+    OutputFiles.writeStream(file, out -> {
+      Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
+      writeTo(w, format);
+      w.flush();
+    });
   }
 }

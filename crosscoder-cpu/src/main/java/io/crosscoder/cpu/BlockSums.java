@@ -163,4 +163,25 @@ final class BlockSums {
   boolean finite() {
     return Double.isFinite(dot + baseSquares + targetSquares + diffSquares + maxAbsDiff);
   }
+
+  /**
+   * Sums of squares below which a block is recomputed exactly: {@code 2^-90}. Each fused
+   * multiply-add into an f32 lane rounds to the f32 grid, whose spacing near zero is {@code
+   * 2^-149}, so products of elements below about {@code 1e-19} (subnormal or normal) vanish or
+   * keep a few bits: two unrelated tensors of such values would come out "both zero, cosine 1",
+   * and values near {@code 1e-23} would get cosine 0. A block of at most {@link PairPass#BLOCK}
+   * elements loses at most {@code 4096 * 2^-149 = 2^-137} this way, nothing next to sums of
+   * {@code 2^-90} or more. All-zero blocks take the exact path too (their sums cannot tell zeros
+   * from vanished products); it costs little.
+   */
+  static final double TINY = 0x1p-90;
+
+  /**
+   * Whether the fast f32 sums of this block cannot be used as they are: a sum is not finite (a NaN
+   * or infinite element, or an f32 overflow), or a sum of squares is below {@link #TINY}. Such
+   * blocks go to {@link ExactBlock}, whose products are formed in f64.
+   */
+  boolean needsExact() {
+    return !finite() || !(Math.min(baseSquares, targetSquares) >= TINY);
+  }
 }

@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * One fused pass over rows {@code [rowFrom, rowTo)} of a tensor pair: splits each logical row into
  * blocks of at most {@value #BLOCK} elements, runs the kernel on each, recomputes a block with
- * {@link ExactBlock} when its fast sums are not finite, and adds the f64 block sums up per row and
+ * {@link ExactBlock} when its fast sums are not finite or are too small to trust ({@link BlockSums#needsExact}), and adds the f64 block sums up per row and
  * in total. Block boundaries depend only on the row length, never on the path, so the plain path,
  * the generic path and both kernels cut the data the same way.
  *
@@ -76,7 +76,7 @@ final class PairPass {
         int n = (int) Math.min(BLOCK, columns - c);
         long at = r * columns + c;
         kernel.plainBlock(a, kindA, at, b, kindB, at, n, sums);
-        if (!sums.finite()) {
+        if (sums.needsExact()) {
           Elements.decode(typeA, a, at, scratch.a, 0, n);
           Elements.decode(typeB, b, at, scratch.b, 0, n);
           ExactBlock.accumulate(scratch.a, scratch.b, n, sums);
@@ -98,7 +98,7 @@ final class PairPass {
         a.read(r, c, scratch.a, n);
         b.read(r, c, scratch.b, n);
         kernel.arrayBlock(scratch.a, scratch.b, n, sums);
-        if (!sums.finite()) {
+        if (sums.needsExact()) {
           ExactBlock.accumulate(scratch.a, scratch.b, n, sums);
         }
         row.add(sums);

@@ -10,14 +10,16 @@ import io.crosscoder.io.activations.ActivationStore;
 import io.crosscoder.io.activations.StoreAnalysis;
 import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code crosscoder analyze CC.safetensors}: relative decoder norms, latent classes, decoder
@@ -54,6 +56,13 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (out != null) {
+      Map<String, Path> inputs = new java.util.HashMap<>();
+      inputs.put("CC", file);
+      inputs.put("--activations", activations);
+      OutputFiles.requireDistinct(Map.of("--out", out), inputs);
+      OutputFiles.checkTarget(out);
+    }
     Crosscoder coder = CrosscoderFiles.load(file);
     String label = file.getFileName().toString();
     CrosscoderReport report;

@@ -46,23 +46,65 @@ public final class CrosscoderCli implements java.util.concurrent.Callable<Intege
     cl.setOut(out);
     cl.setErr(err);
     cl.setParameterExceptionHandler((ex, a) -> {
-      err.println("crosscoder: " + ex.getMessage());
+      err.println("crosscoder: " + oneLine(ex.getMessage(), ex));
       err.println("Run 'crosscoder " + (ex.getCommandLine().getCommandName().equals("crosscoder") ? ""
           : ex.getCommandLine().getCommandName() + " ") + "--help' for usage.");
       return BAD_INPUT;
     });
-    cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
-      if (ex instanceof InvalidInputException) {
-        err.println("crosscoder: " + ex.getMessage());
-        return BAD_INPUT;
-      }
-      if (ex instanceof CrosscoderException || ex instanceof IllegalArgumentException) {
-        err.println("crosscoder: " + ex.getMessage());
-        return 1;
-      }
-      throw ex;
-    });
-    return cl.execute(args);
+    cl.setExecutionExceptionHandler((ex, cmd, parse) -> exitStatus(ex, err));
+    try {
+      return cl.execute(args);
+    } catch (RuntimeException | Error e) {
+      // What picocli lets through (an Error thrown by a command, for one) gets the same one line.
+      return exitStatus(e, err);
+    }
+  }
+
+  /**
+   * The one mapping from a failure to an exit status and a one-line message (never a stack trace;
+   * set {@code CROSSCODER_DEBUG=1} to get one on stderr as well):
+   *
+   * <ul>
+   *   <li>2, bad input: {@link InvalidInputException} (a file, a tensor, an output that cannot be
+   *       a file, outputs naming inputs) and {@link IllegalArgumentException} / {@link
+   *       IllegalStateException}, which the library's builders throw for a bad argument ({@code
+   *       --steps 0}, {@code --lr NaN}, {@code --backend bogus}, a bad {@code --params} regex,
+   *       {@code batchtopk:K} with K above F);
+   *   <li>1, the environment: any other {@link CrosscoderException} (a file that cannot be
+   *       written, a full disk, a lock held by another run, no backend), I/O errors, running out
+   *       of memory, and anything unexpected (said to be an internal error).
+   * </ul>
+   */
+  static int exitStatus(Throwable ex, PrintWriter err) {
+    if (System.getenv("CROSSCODER_DEBUG") != null) {
+      ex.printStackTrace(err);
+    }
+    if (ex instanceof InvalidInputException || ex instanceof IllegalArgumentException
+        || ex instanceof IllegalStateException) {
+      err.println("crosscoder: " + oneLine(ex.getMessage(), ex));
+      return BAD_INPUT;
+    }
+    if (ex instanceof CrosscoderException || ex instanceof java.io.UncheckedIOException) {
+      err.println("crosscoder: " + oneLine(ex.getMessage(), ex));
+      return 1;
+    }
+    if (ex instanceof java.io.IOException io) {
+      err.println("crosscoder: input/output error: " + oneLine(io.getMessage(), io));
+      return 1;
+    }
+    if (ex instanceof OutOfMemoryError) {
+      err.println("crosscoder: out of memory; give the JVM more heap (JAVA_OPTS=-Xmx...) or use smaller batches");
+      return 1;
+    }
+    err.println("crosscoder: internal error: " + oneLine(ex.getClass().getName() + ": " + ex.getMessage(), ex)
+        + " (set CROSSCODER_DEBUG=1 for the stack trace, and please report it)");
+    return 1;
+  }
+
+  /** The message on one line, control characters escaped; the exception's class when it has none. */
+  private static String oneLine(String message, Throwable ex) {
+    String m = message == null || message.isBlank() ? ex.getClass().getSimpleName() : message;
+    return io.crosscoder.text.PrintableText.escape(m.replace("\r\n", " ").replace('\n', ' ').replace('\r', ' '));
   }
 
   /** The version from the jar manifest, or "development". */

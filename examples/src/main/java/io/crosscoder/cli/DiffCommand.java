@@ -1,16 +1,18 @@
 package io.crosscoder.cli;
 
 import io.crosscoder.io.models.BundledModel;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.ReportFormat;
 import io.crosscoder.spectral.SpectralOptions;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code crosscoder diff BASE TARGET}: the weight-space comparison of two checkpoints. */
 @Command(name = "diff", mixinStandardHelpOptions = true,
@@ -72,7 +74,14 @@ final class DiffCommand implements Callable<Integer> {
         options = options.withEnergyEpsilon(spectralEps);
       }
     }
-    DiffReport report = Diffs.run(BundledModel.resolve(base), BundledModel.resolve(target), params, backend, threads,
+    Path basePath = BundledModel.resolve(base);
+    Path targetPath = BundledModel.resolve(target);
+    if (out != null) {
+      // Before the comparison: --out naming an input, a folder or a device is refused, nothing written.
+      OutputFiles.requireDistinct(Map.of("--out", out), Map.of("BASE", basePath, "TARGET", targetPath));
+      OutputFiles.checkTarget(out);
+    }
+    DiffReport report = Diffs.run(basePath, targetPath, params, backend, threads,
         !noProgress, options);
     Diffs.emit(report, format, out, spec.commandLine().getOut(), spec.commandLine().getErr());
     return 0;

@@ -3,15 +3,17 @@ package io.crosscoder.cli;
 import io.crosscoder.io.models.BundledModel;
 import io.crosscoder.lineage.LineageFinder;
 import io.crosscoder.lineage.LineageRanking;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.report.ReportFormat;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code crosscoder lineage TARGET CANDIDATE...}: which of the candidates the target was trained
@@ -72,6 +74,15 @@ final class LineageCommand implements Callable<Integer> {
       b.threads(threads);
     }
     List<Path> paths = candidates.stream().map(BundledModel::resolve).toList();
+    if (out != null) {
+      Map<String, Path> inputs = new java.util.LinkedHashMap<>();
+      inputs.put("TARGET", BundledModel.resolve(target));
+      for (int i = 0; i < paths.size(); i++) {
+        inputs.put("CANDIDATE " + candidates.get(i), paths.get(i));
+      }
+      OutputFiles.requireDistinct(Map.of("--out", out), inputs);
+      OutputFiles.checkTarget(out);
+    }
     LineageRanking ranking;
     try (ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
       if (bar != null) {

@@ -43,7 +43,10 @@ final class ProgressBarListener implements ProgressListener, AutoCloseable {
     }
     bar.stepTo(e.unit().equals("bytes") ? e.done() >> 20 : e.done());
     if (!e.detail().isEmpty()) {
-      bar.setExtraMessage(e.detail().length() > 40 ? "…" + e.detail().substring(e.detail().length() - 39) : e.detail());
+      // The detail is often a tensor name read from a file: escaped (PrintableText's rule) before it
+      // reaches the terminal.
+      String detail = io.crosscoder.text.PrintableText.escape(e.detail());
+      bar.setExtraMessage(detail.length() > 40 ? "…" + detail.substring(detail.length() - 39) : detail);
     }
   }
 

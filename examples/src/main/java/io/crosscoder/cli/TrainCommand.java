@@ -9,10 +9,14 @@ import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.io.activations.ActivationShards;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
+import io.crosscoder.output.OutputFiles;
+import io.crosscoder.output.OutputLock;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -95,8 +99,17 @@ final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     Path checkpoint = out.resolveSibling(out.getFileName() + ".ckpt");
     Path metricsFile = metrics != null ? metrics : out.resolveSibling(out.getFileName() + ".metrics.jsonl");
+    // Every output is checked before anything is read or written: a folder, a device or an input
+    // named as an output is refused now, not after hours of training.
+    OutputFiles.requireDistinct(outputs(checkpoint, metricsFile), Map.of("ACTIVATIONS", activations));
+    OutputFiles.checkTarget(out);
+    OutputFiles.checkTarget(checkpoint);
+    OutputFiles.checkTarget(metricsFile);
+    // Bad arguments are refused before the lock file is made.
+    training(checkpoint, metricsFile, null);
     TrainingResult result;
-    try (ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
+    try (OutputLock lock = OutputLock.acquire(out.resolveSibling(out.getFileName() + ".lock"), "training into " + out);
+        ProgressBarListener bar = noProgress ? null : ProgressBarListener.forTerminal()) {
       CrosscoderTraining training = training(checkpoint, metricsFile, bar);
       try (ActivationShards source = ActivationShards.open(activations)) {
         TrainingConfig c = training.config();
@@ -106,9 +119,10 @@ final class TrainCommand implements Callable<Integer> {
             + String.format(Locale.ROOT, "%.3g", c.learningRate()) + " after " + c.warmupSteps() + " warm-up steps");
         result = training.train(source);
       }
+      // Inside the lock: a second run must not see the checkpoint gone before the crosscoder is there.
+      CrosscoderFiles.save(out, result.crosscoder());
+      Files.deleteIfExists(checkpoint);
     }
-    CrosscoderFiles.save(out, result.crosscoder());
-    Files.deleteIfExists(checkpoint);
     TrainingMetrics m = result.lastStep();
     err.println(String.format(Locale.ROOT, "crosscoder: wrote %s (metrics in %s): step %d, explained variance %.3f"
             + " (base) / %.3f (target), L0 %.1f, %.1f%% dead latents; %.0f s on %s", out, metricsFile, m.step(),
@@ -116,6 +130,15 @@ final class TrainCommand implements Callable<Integer> {
         result.backend()));
     result.warnings().forEach(w -> err.println("crosscoder: warning: " + w));
     return 0;
+  }
+
+  /** The files this run writes, by the option that names them (the checkpoint follows --out). */
+  private Map<String, Path> outputs(Path checkpoint, Path metricsFile) {
+    Map<String, Path> m = new LinkedHashMap<>();
+    m.put("--out", out);
+    m.put("--metrics", metricsFile);
+    m.put("the checkpoint (--out + .ckpt)", checkpoint);
+    return m;
   }
 
   /** The front door configured from the options; a bad value is bad input (exit status 2). */

@@ -130,8 +130,9 @@ class CrosscoderCliTest {
     assertThat(format.status()).isEqualTo(2);
     assertThat(format.err()).contains("unknown format 'xml'");
 
+    // A backend no provider has is a bad argument (2); one that exists but cannot run here is the environment (1).
     Run backend = cli("diff", pair.base().toString(), pair.target().toString(), "--backend", "tpu");
-    assertThat(backend.status()).isEqualTo(1);
+    assertThat(backend.status()).isEqualTo(2);
     assertThat(backend.err()).contains("no compute backend named 'tpu'").contains("cpu (available");
   }
 }

@@ -132,9 +132,13 @@ class CrosscoderTrainingTest {
     assertThat(resumed.crosscoder().encoderWeights()).isEqualTo(straight.crosscoder().encoderWeights());
     assertThat(resumed.crosscoder().config()).isEqualTo(straight.crosscoder().config());
     assertThat(resumed.lastStep()).isEqualTo(straight.lastStep());
-    // Steps 1..55 were written before the stop (55 threw after being recorded), then 41..90 on resume.
+    // Steps 1..55 were written before the stop (55 threw after being recorded); the resume cut the
+    // file back to the checkpoint's step 40 and wrote 41..90: one line per step, in order.
     List<String> lines = Files.readAllLines(metrics);
-    assertThat(lines).hasSize(55 + 50);
+    assertThat(lines).hasSize(90);
+    for (int i = 0; i < lines.size(); i++) {
+      assertThat(lines.get(i)).startsWith("{\"step\":" + (i + 1) + ",");
+    }
 
     // Run again: the checkpoint holds the finished run, so the same crosscoder comes back at once.
     TrainingResult again;

@@ -11,6 +11,7 @@ import io.crosscoder.crosscoder.CrosscoderConfig;
 import io.crosscoder.model.Quote;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.text.PrintableText;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayList;
@@ -255,7 +256,7 @@ public final class CrosscoderReport implements Report {
   @Override
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
-      case MARKDOWN -> w.write(markdown());
+      case MARKDOWN -> w.write(PrintableText.escapeText(markdown()));
       case JSON -> {
         MAPPER.writeValue(w, json());
         w.write('\n');

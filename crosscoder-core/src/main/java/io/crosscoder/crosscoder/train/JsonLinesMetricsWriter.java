@@ -1,5 +1,6 @@
 package io.crosscoder.crosscoder.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.progress.ProgressEvent;
@@ -9,9 +10,11 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -40,20 +43,73 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
   }
 
   /**
-   * Writes to {@code file} in UTF-8, appending when {@code append} (a resumed run) and replacing it
-   * otherwise.
+   * Writes to {@code file} in UTF-8, replacing it ({@code append} false, a fresh run) or appending
+   * to it as it is ({@code append} true). A resumed run uses {@link #resume} instead, which first
+   * drops the lines the checkpoint does not cover.
    *
    * @throws CrosscoderException if the file cannot be opened
    */
   public static JsonLinesMetricsWriter open(Path file, boolean append) {
     try {
       BufferedWriter w = append
-          ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
-              java.nio.file.StandardOpenOption.APPEND)
+          ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
           : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
       return new JsonLinesMetricsWriter(w);
     } catch (IOException e) {
       throw new CrosscoderException("cannot open the metrics file " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Continues the metrics of a run resumed at {@code step}: keeps the complete lines up to and
+   * including that step and cuts the file at the first line after it (or at a torn or unreadable
+   * line), which the killed run wrote after its last checkpoint and the resumed run writes again;
+   * then appends. The cut is one {@code truncate(2)}, which a kill leaves done or not done, and the
+   * file is read one line at a time (a run of millions of steps needs no memory for it). So after
+   * any number of kills and resumes the file holds one line per reported step, as an uninterrupted
+   * run's does. A missing file is created.
+   *
+   * @throws CrosscoderException if the file cannot be read or written
+   */
+  public static JsonLinesMetricsWriter resume(Path file, long step) {
+    if (Files.isRegularFile(file)) {
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        long keep = 0;
+        java.io.InputStream in = new java.io.BufferedInputStream(java.nio.channels.Channels.newInputStream(ch), 1 << 16);
+        java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(512);
+        for (int c = in.read(); c >= 0; c = in.read()) {
+          if (c != '\n') {
+            line.write(c);
+            continue;
+          }
+          byte[] bytes = line.toByteArray();
+          long s = stepOf(bytes, 0, bytes.length);
+          if (s < 0 || s > step) {
+            break;
+          }
+          keep += bytes.length + 1;
+          line.reset();
+        }
+        if (keep < ch.size()) {
+          ch.truncate(keep);
+          ch.force(true);
+        }
+      } catch (IOException e) {
+        throw new CrosscoderException("cannot cut the metrics file " + file + " back to step " + step + ": "
+            + e.getMessage(), e);
+      }
+    }
+    return open(file, true);
+  }
+
+  /** The {@code "step"} of the JSON line {@code [from, to)}, or -1 if it is not a metrics line. */
+  private static long stepOf(byte[] bytes, int from, int to) {
+    try {
+      JsonNode n = MAPPER.readTree(bytes, from, to - from);
+      JsonNode s = n == null ? null : n.get("step");
+      return s != null && s.canConvertToLong() ? s.asLong() : -1;
+    } catch (IOException e) {
+      return -1;
     }
   }
 

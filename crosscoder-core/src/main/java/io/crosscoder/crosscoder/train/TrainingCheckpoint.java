@@ -8,6 +8,7 @@ import io.crosscoder.CrosscoderException;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.tensor.DType;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -16,8 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -57,8 +56,6 @@ final class TrainingCheckpoint {
 
   static void write(Path file, Kernels kernels, TrainingConfig config, int d, State state,
       DeviceBuffer params, DeviceBuffer adamM, DeviceBuffer adamV, long[] tokensSinceFired) {
-    Path dir = file.toAbsolutePath().getParent();
-    Path tmp = dir.resolve(file.getFileName() + ".tmp");
     long n = params.size();
     ObjectNode header = MAPPER.createObjectNode();
     header.put("format", FORMAT);
@@ -84,37 +81,35 @@ final class TrainingCheckpoint {
       throw new CrosscoderException("cannot encode the checkpoint header: " + e.getMessage(), e);
     }
     long dataStart = align(16 + json.length);
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING);
-        Arena arena = Arena.ofConfined()) {
+    long countersAt = offset;
+    long end = dataStart + offset + tokensSinceFired.length * 8L;
+    // OutputFiles: a fresh NAME.tmp (a stray one from a kill is deleted first), forced, renamed.
+    OutputFiles.write(file, ch -> {
       ByteBuffer head = ByteBuffer.allocate((int) dataStart).order(ByteOrder.LITTLE_ENDIAN);
       head.put(MAGIC).putLong(json.length).put(json);
       head.position(0);
       writeFully(ch, head, 0);
-      DeviceBuffer[] buffers = {params, adamM, adamV};
-      for (int i = 0; i < buffers.length; i++) {
-        MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, dataStart + i * n * 4, n * 4, arena);
-        kernels.download(buffers[i], 0, seg, DType.F32, n);
+      // Real blocks before the mapping: a full disk fails as an IOException here, not as SIGBUS.
+      ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(1 << 20, end - dataStart));
+      for (long at = dataStart; at < end; ) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), end - at));
+        at += writeFully(ch, zeros, at);
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        DeviceBuffer[] buffers = {params, adamM, adamV};
+        for (int i = 0; i < buffers.length; i++) {
+          MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, dataStart + i * n * 4, n * 4, arena);
+          kernels.download(buffers[i], 0, seg, DType.F32, n);
+          seg.force();
+        }
       }
       ByteBuffer counters = ByteBuffer.allocate(tokensSinceFired.length * 8).order(ByteOrder.LITTLE_ENDIAN);
       for (long c : tokensSinceFired) {
         counters.putLong(c);
       }
       counters.flip();
-      writeFully(ch, counters, dataStart + offset);
-      ch.force(true);
-    } catch (IOException e) {
-      throw new CrosscoderException("cannot write the checkpoint " + tmp + ": " + e.getMessage(), e);
-    }
-    try {
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } catch (IOException e) {
-      throw new CrosscoderException("cannot move " + tmp + " to " + file + ": " + e.getMessage(), e);
-    }
+      writeFully(ch, counters, dataStart + countersAt);
+    });
   }
 
   /**
@@ -219,11 +214,12 @@ final class TrainingCheckpoint {
     return (at + 63) & ~63L;
   }
 
-  private static void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+  private static long writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
     long p = position;
     while (b.hasRemaining()) {
       p += ch.write(b, p);
     }
+    return p - position;
   }
 
   private static void readFully(FileChannel ch, ByteBuffer b, long position) throws IOException {

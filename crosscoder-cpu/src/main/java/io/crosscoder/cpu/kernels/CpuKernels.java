@@ -503,16 +503,25 @@ public final class CpuKernels implements Kernels {
   private double reduce(CpuBuffer xb, boolean squares) {
     long n = xb.size();
     int parts = (int) Math.max(1, Math.min(threads(), n / GRAIN));
-    double[] partial = new double[parts];
-    // Part bounds fall on SUM_BLOCK multiples so the result does not depend on the thread count.
     long blocks = (n + ElementwiseOps.SUM_BLOCK - 1) / ElementwiseOps.SUM_BLOCK;
+    if (parts == 1 || blocks > Integer.MAX_VALUE) {
+      return squares ? ops.sumOfSquares(xb.segment, 0, n) : ops.sum(xb.segment, 0, n);
+    }
+    // One f64 per block, added in block order below: the same additions in the same order as the
+    // one-thread sum, so the total does not depend on the thread count (a resumed run on a machine
+    // with other cores, or another CPU quota, continues bit for bit).
+    double[] block = new double[(int) blocks];
     pool.run(parts, p -> {
-      long from = Math.min(n, blocks * p / parts * ElementwiseOps.SUM_BLOCK);
-      long to = Math.min(n, blocks * (p + 1) / parts * ElementwiseOps.SUM_BLOCK);
-      partial[p] = squares ? ops.sumOfSquares(xb.segment, from, to) : ops.sum(xb.segment, from, to);
+      long b0 = blocks * p / parts;
+      long b1 = blocks * (p + 1) / parts;
+      for (long bi = b0; bi < b1; bi++) {
+        long from = bi * ElementwiseOps.SUM_BLOCK;
+        long to = Math.min(n, from + ElementwiseOps.SUM_BLOCK);
+        block[(int) bi] = squares ? ops.sumOfSquares(xb.segment, from, to) : ops.sum(xb.segment, from, to);
+      }
     });
     double total = 0;
-    for (double d : partial) {
+    for (double d : block) {
       total += d;
     }
     return total;

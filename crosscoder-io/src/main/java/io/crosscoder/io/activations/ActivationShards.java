@@ -392,6 +392,8 @@ public final class ActivationShards implements ActivationSource {
           int n = (int) Math.min(chunkCap, s.tokens() - row);
           s.base().readFloats(row * d, chunkA, 0, n * d);
           s.target().readFloats(row * d, chunkB, 0, n * d);
+          requireFinite(s, "base", chunkA, row, n);
+          requireFinite(s, "target", chunkB, row, n);
           row += n;
           chunkRows = n;
           chunkAt = 0;
@@ -401,6 +403,19 @@ public final class ActivationShards implements ActivationSource {
         row = 0;
       }
       return false;
+    }
+
+    /**
+     * NaN or infinite activations are refused where they are read, naming the shard, the model and
+     * the row: training or analysing them would only give NaN losses and explained variances.
+     */
+    private void requireFinite(ActivationShard s, String model, float[] chunk, long firstRow, int rows) {
+      for (int i = 0; i < rows * d; i++) {
+        if (!Float.isFinite(chunk[i])) {
+          throw new InvalidInputException(s.name(), model, "row " + (firstRow + i / d) + ", column " + (i % d)
+              + " holds " + chunk[i] + "; activations must be finite (drop or fix the rows where a model overflowed)");
+        }
+      }
     }
 
     @Override

@@ -14,6 +14,7 @@ import io.crosscoder.io.safetensors.SafetensorsWriter;
 import io.crosscoder.model.HarvestedBatch;
 import io.crosscoder.model.Harvester;
 import io.crosscoder.model.Site;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
@@ -217,7 +218,14 @@ public final class ActivationStore implements AutoCloseable {
   private static void requireEmpty(Path folder) throws IOException {
     try (DirectoryStream<Path> s = Files.newDirectoryStream(folder)) {
       for (Path p : s) {
-        if (!p.getFileName().toString().equals(LOCK)) {
+        String name = p.getFileName().toString();
+        // What a run killed before its first manifest leaves: temporary files and the tokenizer
+        // copy, both written again now. They must not make the rerun refuse its own folder.
+        if (name.endsWith(".tmp") || name.equals(TOKENIZER)) {
+          Files.deleteIfExists(p);
+          continue;
+        }
+        if (!name.equals(LOCK)) {
           throw new InvalidInputException(folder, null, "is not empty and holds no " + MANIFEST + " (found "
               + p.getFileName() + "); harvest into a new or empty folder");
         }
@@ -262,17 +270,14 @@ public final class ActivationStore implements AutoCloseable {
   }
 
   private static void writeManifest(Path folder, ObjectNode manifest) throws IOException {
-    Path tmp = folder.resolve(MANIFEST + ".tmp");
-    Files.writeString(tmp, JSON.writeValueAsString(manifest) + "\n", StandardCharsets.UTF_8);
-    try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-      c.force(true);
-    }
-    Files.move(tmp, folder.resolve(MANIFEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    byte[] json = (JSON.writeValueAsString(manifest) + "\n").getBytes(StandardCharsets.UTF_8);
+    OutputFiles.writeStream(folder.resolve(MANIFEST), out -> out.write(json));
   }
 
   private static void copyAtomically(Path from, Path to) throws IOException {
     Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
-    Files.copy(from, tmp, StandardCopyOption.REPLACE_EXISTING);
+    Files.deleteIfExists(tmp);
+    Files.copy(from, tmp);
     Files.move(tmp, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 

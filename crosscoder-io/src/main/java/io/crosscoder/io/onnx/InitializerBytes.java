@@ -3,6 +3,7 @@ package io.crosscoder.io.onnx;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.checkpoint.ModelFolder;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -135,6 +136,7 @@ final class InitializerBytes {
       throw new InvalidInputException(file, t.name(), "external data location '" + location
           + "' must be a relative path inside the model's folder " + folder);
     }
+    side = ModelFolder.requireInside(folder, side, file, t.name());
     long offset = number(t, entries, "offset", 0);
     long length = number(t, entries, "length", bytes);
     if (length != bytes) {

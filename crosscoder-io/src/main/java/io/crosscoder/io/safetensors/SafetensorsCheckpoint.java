@@ -2,6 +2,7 @@ package io.crosscoder.io.safetensors;
 
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.checkpoint.ModelFolder;
 import io.crosscoder.tensor.TensorView;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +63,7 @@ final class SafetensorsCheckpoint implements Checkpoint {
     index.weightMap().forEach((tensor, shard) -> byShard.computeIfAbsent(shard, s -> new ArrayList<>()).add(tensor));
     List<Path> shardFiles = new ArrayList<>();
     for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
-      Path shard = folder.resolve(e.getKey());
+      Path shard = ModelFolder.requireInside(folder, folder.resolve(e.getKey()), index.file(), null);
       if (!Files.isRegularFile(shard)) {
         List<String> names = e.getValue();
         throw new InvalidInputException(index.file(), null, "weight_map puts " + names.size() + " tensor"

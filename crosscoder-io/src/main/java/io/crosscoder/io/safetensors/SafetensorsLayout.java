@@ -22,7 +22,8 @@ import java.util.Set;
  * tensors ordered by dtype (descending in the reference's dtype order, which puts wider types
  * first so that every tensor starts aligned to its element size), then by name (UTF-8 byte
  * order); data packed without padding; the header JSON compact, {@code __metadata__} first when
- * there is any, then the tensors in layout order; spaces appended so that its length is a
+ * there is any (its entries in the map's order when it has one, else in key order, so that the
+ * bytes never depend on a hash order), then the tensors in layout order; spaces appended so that its length is a
  * multiple of 8 and the data section starts 8-aligned.
  *
  * <p>Immutable.
@@ -153,7 +154,12 @@ final class SafetensorsLayout {
       g.writeStartObject();
       if (metadata != null && !metadata.isEmpty()) {
         g.writeObjectFieldStart(SafetensorsHeader.METADATA_KEY);
-        for (Map.Entry<String, String> e : metadata.entrySet()) {
+        // A map with an order (LinkedHashMap, TreeMap) is written in it; any other (Map.of, HashMap)
+        // in key order. Map.of's iteration order changes from one JVM to the next, so without this
+        // a file written again by another process (a resumed harvest) would differ byte for byte.
+        Map<String, String> ordered = metadata instanceof java.util.SequencedMap<String, String>
+            ? metadata : new java.util.TreeMap<>(metadata);
+        for (Map.Entry<String, String> e : ordered.entrySet()) {
           g.writeStringField(e.getKey(), e.getValue());
         }
         g.writeEndObject();

@@ -3,6 +3,7 @@ package io.crosscoder.io.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.output.OutputFiles;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
@@ -96,14 +97,19 @@ public final class SafetensorsWriter implements AutoCloseable {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(specs, "specs");
     SafetensorsLayout layout = SafetensorsLayout.of(metadata, specs);
-    Path target = file.toAbsolutePath();
-    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    // A folder, a device or a FIFO is refused here, before any byte is written (OutputFiles' rule).
+    Path target = OutputFiles.checkTarget(file);
+    Path tmp = OutputFiles.temporaryFor(target);
     Arena arena = Arena.ofShared();
     FileChannel channel = null;
     try {
-      channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.READ, StandardOpenOption.WRITE);
-      // Mapping past the end grows the file to the mapped size without writing the data.
+      Files.createDirectories(target.getParent());
+      // A stray temporary file of a killed run (or a link planted under its name) goes first.
+      Files.deleteIfExists(tmp);
+      channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      // The blocks are written (zeros) before the file is mapped: a full disk then fails here with
+      // an IOException, where a store into a sparse mapping would kill the JVM with SIGBUS.
+      reserve(channel, layout.fileSize());
       MemorySegment contents = channel.map(FileChannel.MapMode.READ_WRITE, 0, layout.fileSize(), arena);
       byte[] header = layout.header();
       contents.set(U64_LE, 0, header.length);
@@ -322,6 +328,18 @@ public final class SafetensorsWriter implements AutoCloseable {
           + t.dtype() + " needs " + spec.byteSize() + " bytes but its data has " + t.data().byteSize());
     }
     return spec;
+  }
+
+  /** Writes {@code size} zero bytes at the start of {@code channel}, so that the disk holds its blocks. */
+  private static void reserve(FileChannel channel, long size) throws IOException {
+    java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocateDirect((int) Math.min(size, 1 << 20));
+    long at = 0;
+    while (at < size) {
+      zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+      while (zeros.hasRemaining()) {
+        at += channel.write(zeros, at);
+      }
+    }
   }
 
   private static void move(Path from, Path to) throws IOException {
