@@ -138,6 +138,24 @@ class CrosscodeCommandTest {
     JsonNode second = new ObjectMapper().readTree(again.toString());
     assertThat(second.get("crosscoder")).isEqualTo(r.get("crosscoder"));
     assertThat(second.get("output_diff")).isEqualTo(r.get("output_diff"));
+
+    // The same run as a page: verdict first, every part, the crosscoder's charts and its training curves.
+    StringWriter page = new StringWriter();
+    assertThat(run(page, new StringWriter(), "crosscode", base.toString(), changed.toString(), "--text",
+        corpus.toString(), "--layer", "3", "--tokens", "3000", "--context", "64", "--dict-size", "256", "--steps",
+        "150", "--batch", "256", "--lr", "2e-3", "--out", out.toString(), "--format", "html", "--no-progress")).isZero();
+    String html = Files.readString(out.resolve("report.html"));
+    assertThat(page.toString()).isEqualTo(html);
+    org.jsoup.nodes.Document doc = org.jsoup.Jsoup.parse(html);
+    assertThat(doc.selectFirst("div.verdict").hasClass("derived")).isTrue();
+    assertThat(html.indexOf("class=\"verdict")).isLessThan(html.indexOf("<svg"));
+    assertThat(doc.select("article").eachAttr("id")).containsExactly("part-crosscoder", "part-output_diff",
+        "part-weight_diff");
+    assertThat(doc.select("svg").text()).contains("Relative decoder norm r", "Loss and its parts",
+        "Relative change by layer and parameter kind");
+    assertThat(doc.select("table.latents tbody tr")).hasSize(256);
+    // Output diffs have no charts of their own: their Markdown tables are on the page.
+    assertThat(doc.select("#part-output_diff table")).isNotEmpty();
   }
 
   @Test

@@ -16,7 +16,9 @@ import java.util.List;
  * Reads the training metrics that {@link JsonLinesMetricsWriter} wrote, for charts: one {@link
  * TrainingMetrics} per line, thinned to at most {@code maxPoints} evenly spaced steps (the first
  * and the last always kept) while reading, so that memory stays bounded whatever the file's size.
- * A missing number reads as NaN; {@code totalSteps} is the largest step in the file. Stateless.
+ * A missing number reads as NaN; {@code totalSteps} is the last step in the file. A step at or below
+ * the one before it starts a resumed run (the trainer appends from its last checkpoint): the
+ * points it redoes are dropped for its own. Stateless.
  */
 public final class TrainingMetricsFile {
   /** The longest line read, in characters; a metrics line is about 400. */
@@ -32,7 +34,7 @@ public final class TrainingMetricsFile {
    *
    * @throws InvalidInputException if the file cannot be read, a line is not a JSON object with an
    *     integer {@code step}, a field is neither a number nor {@code "NaN"}/{@code "Infinity"}/{@code
-   *     "-Infinity"}, a line is longer than {@link #MAX_LINE}, or steps do not ascend
+   *     "-Infinity"}, or a line is longer than {@link #MAX_LINE}
    * @throws IllegalArgumentException if {@code maxPoints < 2}
    */
   public static List<TrainingMetrics> read(Path file, int maxPoints) {
@@ -67,8 +69,9 @@ public final class TrainingMetricsFile {
         }
         double[] row = parse(file, lineNo, text);
         if (last != null && row[0] <= last[0]) {
-          throw new InvalidInputException(file, "step", "line " + lineNo + ": step " + (long) row[0]
-              + " does not follow step " + (long) last[0]);
+          // A resumed run appends from its checkpoint's step: its lines replace those of the steps it redoes.
+          double from = row[0];
+          kept.removeIf(k -> k[0] >= from);
         }
         last = row;
         if (seen % stride == 0) {

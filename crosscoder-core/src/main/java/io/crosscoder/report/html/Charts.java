@@ -7,7 +7,6 @@ import java.awt.geom.Ellipse2D;
 import java.awt.geom.Rectangle2D;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
@@ -36,8 +35,9 @@ import org.jfree.svg.ViewBox;
 
 /**
  * Charts drawn by JFreeChart into SVG by JFreeSVG, for the HTML reports: the SVG needs no script
- * to show, scales with the page ({@code viewBox}, no fixed size) and prints as vectors. Every chart
- * gets its own prefix for the ids of its clip paths, so several can share one page.
+ * to show, scales with the page ({@code viewBox}, no fixed size) and prints as vectors. The ids of
+ * a chart's clip paths start with a hash of its drawing, so several charts can share one page and
+ * the same chart is the same text every time.
  *
  * <p>Non-finite values are left out of every chart (a gap in a line, no bar, no point); the caller
  * aggregates or samples large inputs first, since the SVG grows with the points drawn (about 100
@@ -49,7 +49,7 @@ public final class Charts {
   /** Default height of a chart's drawing. */
   public static final int HEIGHT = 340;
 
-  private static final AtomicLong IDS = new AtomicLong();
+  private static final String ID_PLACEHOLDER = "crosscoder-chart-id-";
   private static final Font TITLE = new Font("SansSerif", Font.BOLD, 14);
   private static final Font LABEL = new Font("SansSerif", Font.PLAIN, 12);
   private static final Font TICK = new Font("SansSerif", Font.PLAIN, 11);
@@ -423,9 +423,12 @@ public final class Charts {
 
   private static String svg(JFreeChart chart, int width, int height) {
     SVGGraphics2D g = new SVGGraphics2D(width, height);
-    g.setDefsKeyPrefix("c" + IDS.incrementAndGet() + "-");
+    g.setDefsKeyPrefix(ID_PLACEHOLDER);
     g.setGeomDoubleConverter(Charts::tenth);
     chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
-    return g.getSVGElement(null, false, new ViewBox(0, 0, width, height), null, null);
+    String svg = g.getSVGElement(null, false, new ViewBox(0, 0, width, height), null, null);
+    // Ids from the drawing itself: two charts on a page differ, and the same report renders to the same bytes.
+    String id = "c" + Integer.toHexString(svg.hashCode()) + "-";
+    return svg.replace(ID_PLACEHOLDER, id);
   }
 }

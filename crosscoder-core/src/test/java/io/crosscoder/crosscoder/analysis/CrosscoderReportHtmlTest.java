@@ -153,6 +153,25 @@ class CrosscoderReportHtmlTest {
   }
 
   @Test
+  void aResumedRunsLinesReplaceTheStepsItRedid(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("resumed.jsonl");
+    StringBuilder sb = new StringBuilder();
+    for (int s = 1; s <= 150; s++) {
+      sb.append("{\"step\":").append(s).append(",\"l0\":1}\n");
+    }
+    for (int s = 101; s <= 200; s++) {
+      sb.append("{\"step\":").append(s).append(",\"l0\":2}\n");
+    }
+    Files.writeString(file, sb.toString());
+    List<TrainingMetrics> m = TrainingMetricsFile.read(file, 1000);
+    assertThat(m).hasSize(200);
+    for (int i = 0; i < 200; i++) {
+      assertThat(m.get(i).step()).isEqualTo(i + 1);
+      assertThat(m.get(i).l0()).isEqualTo(i < 100 ? 1 : 2);
+    }
+  }
+
+  @Test
   void badMetricsFilesNameTheFileTheLineAndTheField(@TempDir Path dir) throws Exception {
     Path notJson = dir.resolve("a.jsonl");
     Files.writeString(notJson, "{\"step\":1,\"l0\":3}\n{\"step\":2,\"l0\":\n");
@@ -162,10 +181,6 @@ class CrosscoderReportHtmlTest {
     Files.writeString(badField, "{\"step\":1,\"l0\":\"many\"}\n");
     assertThatThrownBy(() -> TrainingMetricsFile.read(badField, 10)).isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("b.jsonl").hasMessageContaining("l0").hasMessageContaining("line 1");
-    Path backwards = dir.resolve("c.jsonl");
-    Files.writeString(backwards, "{\"step\":5}\n{\"step\":3}\n");
-    assertThatThrownBy(() -> TrainingMetricsFile.read(backwards, 10)).isInstanceOf(InvalidInputException.class)
-        .hasMessageContaining("step 3 does not follow step 5");
     Path noStep = dir.resolve("d.jsonl");
     Files.writeString(noStep, "[1, 2]\n");
     assertThatThrownBy(() -> TrainingMetricsFile.read(noStep, 10)).isInstanceOf(InvalidInputException.class)
