@@ -66,7 +66,7 @@ final class DiffReportHtml {
       case UNRELATED -> "Lineage: these models are unrelated";
       case INCONCLUSIVE -> "Lineage: inconclusive";
     };
-    StringBuilder sb = new StringBuilder("<div class=\"verdict ").append(kind).append("\" id=\"lineage\">")
+    StringBuilder sb = new StringBuilder("<div class=\"verdict ").append(kind).append("\">")
         .append("<strong>").append(head).append("</strong>").append(HtmlPage.escape(v.sentence()));
     v.tableCaveat().ifPresent(c -> sb.append("<p><b>The charts and tables below are not a change:</b> ")
         .append(HtmlPage.escape(c)).append("</p>"));

@@ -94,6 +94,26 @@ class CrosscoderCliTest {
   }
 
   @Test
+  void htmlPageOfTheDiffAndFormatErrors() throws Exception {
+    Path out = dir.resolve("report.html");
+    Run r = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "html", "--out", out.toString(),
+        "--no-progress");
+    assertThat(r.status()).as(r.err()).isZero();
+    org.jsoup.nodes.Document doc = org.jsoup.Jsoup.parse(out.toFile());
+    assertThat(doc.selectFirst("div.verdict").text()).contains("descends from");
+    // Bands, two per-layer line charts, the heat map, and row charts.
+    assertThat(doc.select("figure > svg").size()).isGreaterThanOrEqualTo(4);
+    assertThat(doc.select("h2").eachText()).contains("Findings", "By layer");
+    Run bad = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "pdf");
+    assertThat(bad.status()).isEqualTo(CrosscoderCli.BAD_INPUT);
+    assertThat(bad.err()).contains("unknown format 'pdf': use md, json, csv or html");
+    // The default job has several tables: no CSV, said before any work starts.
+    Run csvJob = cli("--format", "csv");
+    assertThat(csvJob.status()).isEqualTo(CrosscoderCli.BAD_INPUT);
+    assertThat(csvJob.err()).contains("--format csv").contains("use md, json or html");
+  }
+
+  @Test
   void backendsListsEachProviderWithItsAvailabilityAndTheDefault() {
     Run r = cli("backends");
     assertThat(r.status()).isZero();
