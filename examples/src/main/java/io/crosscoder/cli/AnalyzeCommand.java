@@ -79,6 +79,9 @@ final class AnalyzeCommand implements Callable<Integer> {
       spec.commandLine().getOut().flush();
     } else {
       report.write(out, format);
+      if (format == ReportFormat.MARKDOWN) {
+        ChartFiles.writeBeside(report, out);
+      }
       spec.commandLine().getErr().println("crosscoder: wrote the " + format.extension() + " report to " + out);
     }
     return 0;

@@ -102,6 +102,9 @@ final class CrosscodeCommand implements Callable<Integer> {
     CompositeReport report = Crosscode.run(s, err);
     Path file = out.resolve("report." + format.extension());
     report.write(file, format);
+    if (format == ReportFormat.MARKDOWN) {
+      ChartFiles.writeBeside(report, file);
+    }
     PrintWriter stdout = spec.commandLine().getOut();
     stdout.print(report.render(format));
     stdout.flush();

@@ -46,6 +46,7 @@ final class MainJob {
     s.out = Path.of(System.getProperty("java.io.tmpdir"), "crosscoder-default");
     CompositeReport report = Crosscode.run(s, err);
     report.write(s.out.resolve("report.md"), ReportFormat.MARKDOWN);
+    ChartFiles.writeBeside(report, s.out.resolve("report.md"));
     report.write(s.out.resolve("report.html"), ReportFormat.HTML);
     if (format == ReportFormat.JSON) {
       report.write(s.out.resolve("report.json"), ReportFormat.JSON);

@@ -87,6 +87,18 @@ class CrosscoderCliTest {
     assertThat(r.status()).isZero();
     assertThat(r.out()).isEmpty();
     assertThat(Files.readString(out)).contains("## Findings", "concentrates in the late layers");
+    // The page's charts beside it as SVG files, shown as images at the end.
+    String md = Files.readString(out);
+    java.util.List<String> images = java.util.regex.Pattern.compile("!\\[[^\\]]*\\]\\((report-charts/[^)]+\\.svg)\\)")
+        .matcher(md).results().map(m -> m.group(1)).toList();
+    assertThat(md).contains("## Charts");
+    assertThat(images).hasSizeGreaterThanOrEqualTo(4).contains("report-charts/01-relative-change-b-a-a-by-band.svg");
+    for (String image : images) {
+      org.jsoup.nodes.Document svg = org.jsoup.Jsoup.parse(Files.readString(dir.resolve(image)), "",
+          org.jsoup.parser.Parser.xmlParser());
+      assertThat(svg.child(0).tagName()).as(image).isEqualTo("svg");
+      assertThat(svg.select("text").size()).as(image).isGreaterThan(3);
+    }
     Run csv = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "csv", "--params",
         "mlp\\.down_proj", "--no-progress");
     assertThat(csv.status()).isZero();

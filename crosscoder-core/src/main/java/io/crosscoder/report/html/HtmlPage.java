@@ -235,6 +235,38 @@ public final class HtmlPage {
     return sb.append("</figcaption>\n</figure>\n").toString();
   }
 
+  /**
+   * A chart of a page, as a standalone SVG document.
+   *
+   * @param title the chart's title (plain text)
+   * @param svg the SVG document, with its XML declaration
+   */
+  public record Chart(String title, String svg) {}
+
+  private static final Pattern FIGURE_SVG = Pattern.compile("<figure>\\s*(<svg\\b.*?</svg>)", Pattern.DOTALL);
+  private static final Pattern SVG_TEXT = Pattern.compile(">([^<>]+)</text>");
+
+  /**
+   * The charts of a page made here, in page order, each as an SVG file's text: for a Markdown
+   * report that shows the page's charts as images.
+   */
+  public static java.util.List<Chart> charts(String page) {
+    java.util.List<Chart> out = new java.util.ArrayList<>();
+    Matcher m = FIGURE_SVG.matcher(page);
+    while (m.find()) {
+      String svg = m.group(1);
+      Matcher t = SVG_TEXT.matcher(svg);
+      String title = t.find() ? unescape(t.group(1)) : "chart";
+      out.add(new Chart(title, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg + "\n"));
+    }
+    return out;
+  }
+
+  private static String unescape(String s) {
+    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'")
+        .replace("&apos;", "'").replace("&amp;", "&");
+  }
+
   /** A table of plain-text cells (escaped here), the first column as labels and the rest as numbers. */
   public static String dataTable(String[] head, java.util.List<String[]> rows) {
     StringBuilder sb = new StringBuilder("<table><thead><tr>");
