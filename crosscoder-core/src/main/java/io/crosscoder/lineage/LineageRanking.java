@@ -22,7 +22,8 @@ import org.apache.commons.csv.CSVPrinter;
 /**
  * The answer of {@link LineageFinder}: the candidates ranked from the sampled verdicts, the full
  * pass over the best one, and a sentence saying which base the target comes from. Immutable.
- * Renders to Markdown, JSON (schema {@value #JSON_SCHEMA}) and CSV (one row per candidate).
+ * Renders to Markdown, JSON (schema {@value #JSON_SCHEMA}), CSV (one row per candidate) and HTML (the
+ * Markdown as a page).
  *
  * @param target the target checkpoint
  * @param sampleRows rows sampled per matrix
@@ -103,6 +104,7 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
   public void writeTo(Writer out, ReportFormat format) throws IOException {
     switch (format) {
       case MARKDOWN -> out.write(PrintableText.escapeText(markdown()));
+      case HTML -> out.write(io.crosscoder.report.html.HtmlPage.fromMarkdown(PrintableText.escapeText(markdown())));
       case JSON -> {
         MAPPER.writeValue(out, json());
         out.write('\n');

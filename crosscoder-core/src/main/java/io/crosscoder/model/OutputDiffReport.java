@@ -19,7 +19,8 @@ import org.apache.commons.csv.CSVPrinter;
  * The report of an {@link OutputDiff}: per-token KL (summary, the positions, next tokens and
  * documents where the models disagree most, with contexts) and the activation difference lens
  * (per block, the norm of the mean difference at the first positions and the tokens it promotes).
- * Markdown, JSON (schema {@value #JSON_SCHEMA}) or CSV (one row per block of the lens). Immutable.
+ * Markdown, JSON (schema {@value #JSON_SCHEMA}), CSV (one row per block of the lens) or HTML (the
+ * Markdown as a page). Immutable.
  */
 public final class OutputDiffReport implements Report {
   /** JSON schema name and version. */
@@ -67,6 +68,7 @@ public final class OutputDiffReport implements Report {
   public void writeTo(Writer w, ReportFormat format) throws IOException {
     switch (format) {
       case MARKDOWN -> w.write(PrintableText.escapeText(markdown()));
+      case HTML -> w.write(io.crosscoder.report.html.HtmlPage.fromMarkdown(PrintableText.escapeText(markdown())));
       case JSON -> {
         MAPPER.writeValue(w, json());
         w.write('\n');

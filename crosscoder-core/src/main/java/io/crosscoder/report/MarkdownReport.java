@@ -24,6 +24,13 @@ final class MarkdownReport {
   }
 
   void write(Writer w) throws IOException {
+    w.write(markdownText());
+    w.flush();
+  }
+
+  /** The whole note. */
+  String markdownText() {
+    sb.setLength(0);
     header();
     findings();
     layerMapping();
@@ -35,8 +42,7 @@ final class MarkdownReport {
     notCompared();
     allTensors();
     legend();
-    w.write(sb.toString());
-    w.flush();
+    return sb.toString();
   }
 
   private void header() {

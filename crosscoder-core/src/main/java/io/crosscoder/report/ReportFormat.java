@@ -27,6 +27,17 @@ public enum ReportFormat {
     void write(DiffReport r, Writer w) throws IOException {
       CsvReport.write(r, w);
     }
+  },
+  /**
+   * One self-contained page: the Markdown note's text and tables with charts (inline SVG), that
+   * opens offline and asks nothing of any host (see {@link io.crosscoder.report.html.HtmlPage}).
+   */
+  HTML("html") {
+    @Override
+    void write(DiffReport r, Writer w) throws IOException {
+      w.write(new DiffReportHtml(r).page());
+      w.flush();
+    }
   };
 
   private final String extension;
@@ -47,7 +58,7 @@ public enum ReportFormat {
   abstract void write(DiffReport report, Writer out) throws IOException;
 
   /**
-   * {@return the format for {@code md}, {@code markdown}, {@code json} or {@code csv} (any case)}
+   * {@return the format for {@code md}, {@code markdown}, {@code json}, {@code csv} or {@code html} (any case)}
    *
    * @param s the name
    */

@@ -12,6 +12,8 @@ import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
 import io.crosscoder.output.OutputFiles;
 import io.crosscoder.report.ReportFormat;
+import io.crosscoder.crosscoder.train.TrainingMetricsFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -32,6 +34,9 @@ import picocli.CommandLine.Spec;
         + " relative decoder norms and classes, decoder cosines; with --activations, explained variance,"
         + " L0, dead latents and latent scaling (nu_rec, nu_err) of the target-only latents.")
 final class AnalyzeCommand implements Callable<Integer> {
+  /** Steps of the training curves, at most. */
+  static final int TRAINING_POINTS = 1000;
+
   @Spec CommandSpec spec;
 
   @Parameters(paramLabel = "CC", description = "Crosscoder file (.safetensors).")
@@ -47,9 +52,13 @@ final class AnalyzeCommand implements Callable<Integer> {
       description = "Tokens of activations to evaluate on (default: ${DEFAULT-VALUE}).")
   long maxTokens;
 
-  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md", converter = FormatConverter.class,
-      description = "Report format; default ${DEFAULT-VALUE}.")
+  @Option(names = "--format", paramLabel = "md|json|csv|html", defaultValue = "md", converter = FormatConverter.class,
+      description = "Report format; default ${DEFAULT-VALUE}; html is one self-contained page with charts.")
   ReportFormat format;
+
+  @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Training metrics, drawn as training curves in"
+      + " the html report; default CC.metrics.jsonl beside the crosscoder when it exists (what 'train' writes).")
+  Path metrics;
 
   @Option(names = "--out", paramLabel = "FILE", description = "Write the report here; default: stdout.")
   Path out;
@@ -83,11 +92,18 @@ final class AnalyzeCommand implements Callable<Integer> {
         report = CrosscoderReport.of(label, coder, source, maxTokens);
       }
     }
+    Path metricsFile = metrics != null ? metrics : file.resolveSibling(file.getFileName() + ".metrics.jsonl");
+    if (metrics != null || Files.isRegularFile(metricsFile)) {
+      report = report.withTraining(TrainingMetricsFile.read(metricsFile, TRAINING_POINTS));
+    }
     if (out == null) {
       spec.commandLine().getOut().print(report.render(format));
       spec.commandLine().getOut().flush();
     } else {
       report.write(out, format);
+      if (format == ReportFormat.MARKDOWN) {
+        ChartFiles.writeBeside(report, out);
+      }
       spec.commandLine().getErr().println("crosscoder: wrote the " + format.extension() + " report to " + out);
     }
     return 0;

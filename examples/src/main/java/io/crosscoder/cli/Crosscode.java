@@ -6,6 +6,7 @@ import io.crosscoder.crosscoder.CrosscoderTraining;
 import io.crosscoder.crosscoder.TrainingResult;
 import io.crosscoder.crosscoder.analysis.CrosscoderReport;
 import io.crosscoder.crosscoder.analysis.LatentClass;
+import io.crosscoder.crosscoder.train.TrainingMetricsFile;
 import io.crosscoder.io.activations.ActivationStore;
 import io.crosscoder.io.activations.StoreAnalysis;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
@@ -152,6 +153,10 @@ final class Crosscode {
         s.out.resolve("crosscoder.metrics.jsonl").getFileName()));
     result.warnings().forEach(w -> notes.add("warning: " + w));
     cc = cc.withNotes(notes);
+    java.nio.file.Path metricsFile = s.out.resolve("crosscoder.metrics.jsonl");
+    if (java.nio.file.Files.isRegularFile(metricsFile)) {
+      cc = cc.withTraining(TrainingMetricsFile.read(metricsFile, AnalyzeCommand.TRAINING_POINTS));
+    }
     DiffReport weights = ModelDiffer.builder().build().compare(baseModel, targetModel);
     Map<String, Report> ordered = new LinkedHashMap<>();
     ordered.put("crosscoder", cc);

@@ -64,8 +64,9 @@ final class CrosscodeCommand implements Callable<Integer> {
       description = "Folder for the activations, the crosscoder and the report; default ${DEFAULT-VALUE}.")
   Path out;
 
-  @Option(names = "--format", paramLabel = "md|json", defaultValue = "md", converter = FormatConverter.class,
-      description = "Report on stdout and in OUT/report.FORMAT; default ${DEFAULT-VALUE}.")
+  @Option(names = "--format", paramLabel = "md|json|html", defaultValue = "md", converter = FormatConverter.class,
+      description = "Report on stdout and in OUT/report.FORMAT; default ${DEFAULT-VALUE}; html is one"
+          + " self-contained page with charts.")
   ReportFormat format;
 
   @Option(names = "--backend", paramLabel = "NAME",
@@ -78,7 +79,7 @@ final class CrosscodeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (format == ReportFormat.CSV) {
-      throw new InvalidInputException(null, null, "--format csv: the model diff has several tables; use md or json"
+      throw new InvalidInputException(null, null, "--format csv: the model diff has several tables; use md, json or html"
           + " (each part's CSV comes from 'diff' and 'analyze')");
     }
     if (heldOutEvery < 2) {
@@ -102,6 +103,9 @@ final class CrosscodeCommand implements Callable<Integer> {
     CompositeReport report = Crosscode.run(s, err);
     Path file = out.resolve("report." + format.extension());
     report.write(file, format);
+    if (format == ReportFormat.MARKDOWN) {
+      ChartFiles.writeBeside(report, file);
+    }
     PrintWriter stdout = spec.commandLine().getOut();
     stdout.print(report.render(format));
     stdout.flush();

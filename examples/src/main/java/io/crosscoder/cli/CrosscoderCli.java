@@ -28,12 +28,17 @@ import picocli.CommandLine.Command;
 public final class CrosscoderCli implements java.util.concurrent.Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  @CommandLine.Option(names = "--format", paramLabel = "md|json|html", defaultValue = "md",
+      converter = FormatConverter.class, description = "Without a command: the report's format on stdout (default:"
+          + " ${DEFAULT-VALUE}); the job's folder always gets report.md and report.html.")
+  io.crosscoder.report.ReportFormat format;
+
   /** Exit status for bad input. */
   public static final int BAD_INPUT = 2;
 
   @Override
   public Integer call() {
-    return new MainJob().run(spec.commandLine().getOut(), spec.commandLine().getErr());
+    return new MainJob().run(spec.commandLine().getOut(), spec.commandLine().getErr(), format);
   }
 
   public static void main(String[] args) {

@@ -30,8 +30,9 @@ final class DiffCommand implements Callable<Integer> {
       + " merged on read.")
   String target;
 
-  @Option(names = "--format", paramLabel = "md|json|csv", defaultValue = "md",
-      converter = FormatConverter.class, description = "Report format (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--format", paramLabel = "md|json|csv|html", defaultValue = "md",
+      converter = FormatConverter.class, description = "Report format (default: ${DEFAULT-VALUE}); html is one"
+          + " self-contained page with charts.")
   ReportFormat format;
 
   @Option(names = "--out", paramLabel = "FILE", description = "Write the report here (atomically); default: stdout.")

@@ -58,6 +58,9 @@ final class Diffs {
     } else {
       report.write(out, format);
       err.println("crosscoder: wrote the " + format.extension() + " report to " + out);
+      if (format == ReportFormat.MARKDOWN) {
+        ChartFiles.writeBeside(report, out);
+      }
     }
   }
 }

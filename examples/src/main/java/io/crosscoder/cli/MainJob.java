@@ -10,8 +10,9 @@ import java.nio.file.Path;
  * The main job that {@code crosscoder} runs without arguments: the whole model diff of BAAI's
  * bge-small-en v1 against v1.5 (a real base and its further-trained successor, shipped on Maven
  * Central): a crosscoder at {@code resid_post 6} trained on {@value #TOKENS} tokens of the bundled
- * English Europarl text and analysed on held-out documents, with the weight diff, in one Markdown
- * report on stdout. Its files stay in {@code ${java.io.tmpdir}/crosscoder-default}, so a second run
+ * English Europarl text and analysed on held-out documents, with the weight diff, in one report on
+ * stdout (Markdown unless {@code --format} says otherwise; the page with charts is always written
+ * beside it as {@code report.html}). Its files stay in {@code ${java.io.tmpdir}/crosscoder-default}, so a second run
  * reuses them.
  */
 final class MainJob {
@@ -21,6 +22,18 @@ final class MainJob {
   static final int LAYER = 6;
 
   int run(PrintWriter out, PrintWriter err) {
+    return run(out, err, ReportFormat.MARKDOWN);
+  }
+
+  /**
+   * Runs the job and prints the report in {@code format} (md, json or html); the job's folder gets
+   * {@code report.md} and {@code report.html} whatever the format, and {@code report.json} when asked.
+   */
+  int run(PrintWriter out, PrintWriter err, ReportFormat format) {
+    if (format == ReportFormat.CSV) {
+      throw new io.crosscoder.InvalidInputException(null, null, "--format csv: the model diff has several tables;"
+          + " use md, json or html");
+    }
     BundledModel base = BundledModel.BGE_SMALL_EN;
     BundledModel target = BundledModel.BGE_SMALL_EN_V15;
     err.println("crosscoder: the whole model diff of " + base.name() + " -> " + target.name()
@@ -33,7 +46,12 @@ final class MainJob {
     s.out = Path.of(System.getProperty("java.io.tmpdir"), "crosscoder-default");
     CompositeReport report = Crosscode.run(s, err);
     report.write(s.out.resolve("report.md"), ReportFormat.MARKDOWN);
-    out.print(report.render(ReportFormat.MARKDOWN));
+    ChartFiles.writeBeside(report, s.out.resolve("report.md"));
+    report.write(s.out.resolve("report.html"), ReportFormat.HTML);
+    if (format == ReportFormat.JSON) {
+      report.write(s.out.resolve("report.json"), ReportFormat.JSON);
+    }
+    out.print(report.render(format));
     out.flush();
     err.println("crosscoder: the report, the activations and the crosscoder are in " + s.out);
     return 0;

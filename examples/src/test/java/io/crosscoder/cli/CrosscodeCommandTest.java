@@ -180,6 +180,24 @@ class CrosscodeCommandTest {
     assertThat(rel / n).isPositive();
     assertThat(cc.get("notes").toString()).contains(drift)
         .contains(String.format(java.util.Locale.ROOT, "mean cosine of %.4f", cos / n));
+
+    // The same run as a page: verdict first, every part, the crosscoder's charts and its training curves.
+    StringWriter page = new StringWriter();
+    assertThat(run(page, new StringWriter(), "crosscode", base.toString(), changed.toString(), "--text",
+        corpus.toString(), "--layer", "3", "--tokens", "3000", "--context", "64", "--dict-size", "256", "--steps",
+        "150", "--batch", "256", "--lr", "2e-3", "--out", out.toString(), "--format", "html", "--no-progress")).isZero();
+    String html = Files.readString(out.resolve("report.html"));
+    assertThat(page.toString()).isEqualTo(html);
+    org.jsoup.nodes.Document doc = org.jsoup.Jsoup.parse(html);
+    assertThat(doc.selectFirst("div.verdict").hasClass("derived")).isTrue();
+    assertThat(html.indexOf("class=\"verdict")).isLessThan(html.indexOf("<svg"));
+    assertThat(doc.select("article").eachAttr("id")).containsExactly("part-crosscoder", "part-output_diff",
+        "part-weight_diff");
+    assertThat(doc.select("svg").text()).contains("Relative decoder norm r", "Loss and its parts",
+        "Relative change by layer and parameter kind");
+    assertThat(doc.select("table.latents tbody tr")).hasSize(256);
+    // Output diffs have no charts of their own: their Markdown tables are on the page.
+    assertThat(doc.select("#part-output_diff table")).isNotEmpty();
   }
 
   @Test

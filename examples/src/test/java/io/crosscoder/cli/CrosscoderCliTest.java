@@ -87,10 +87,42 @@ class CrosscoderCliTest {
     assertThat(r.status()).isZero();
     assertThat(r.out()).isEmpty();
     assertThat(Files.readString(out)).contains("## Findings", "concentrates in the late layers");
+    // The page's charts beside it as SVG files, shown as images at the end.
+    String md = Files.readString(out);
+    java.util.List<String> images = java.util.regex.Pattern.compile("!\\[[^\\]]*\\]\\((report-charts/[^)]+\\.svg)\\)")
+        .matcher(md).results().map(m -> m.group(1)).toList();
+    assertThat(md).contains("## Charts");
+    assertThat(images).hasSizeGreaterThanOrEqualTo(4).contains("report-charts/01-relative-change-b-a-a-by-band.svg");
+    for (String image : images) {
+      org.jsoup.nodes.Document svg = org.jsoup.Jsoup.parse(Files.readString(dir.resolve(image)), "",
+          org.jsoup.parser.Parser.xmlParser());
+      assertThat(svg.child(0).tagName()).as(image).isEqualTo("svg");
+      assertThat(svg.select("text").size()).as(image).isGreaterThan(3);
+    }
     Run csv = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "csv", "--params",
         "mlp\\.down_proj", "--no-progress");
     assertThat(csv.status()).isZero();
     assertThat(csv.out().lines().count()).isEqualTo(1 + SyntheticPair.TINY.layers());
+  }
+
+  @Test
+  void htmlPageOfTheDiffAndFormatErrors() throws Exception {
+    Path out = dir.resolve("report.html");
+    Run r = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "html", "--out", out.toString(),
+        "--no-progress");
+    assertThat(r.status()).as(r.err()).isZero();
+    org.jsoup.nodes.Document doc = org.jsoup.Jsoup.parse(out.toFile());
+    assertThat(doc.selectFirst("div.verdict").text()).contains("descends from");
+    // Bands, two per-layer line charts, the heat map, and row charts.
+    assertThat(doc.select("figure > svg").size()).isGreaterThanOrEqualTo(4);
+    assertThat(doc.select("h2").eachText()).contains("Findings", "By layer");
+    Run bad = cli("diff", pair.base().toString(), pair.target().toString(), "--format", "pdf");
+    assertThat(bad.status()).isEqualTo(CrosscoderCli.BAD_INPUT);
+    assertThat(bad.err()).contains("unknown format 'pdf': use md, json, csv or html");
+    // The default job has several tables: no CSV, said before any work starts.
+    Run csvJob = cli("--format", "csv");
+    assertThat(csvJob.status()).isEqualTo(CrosscoderCli.BAD_INPUT);
+    assertThat(csvJob.err()).contains("--format csv").contains("use md, json or html");
   }
 
   @Test

@@ -52,5 +52,15 @@ class TrainCommandTest {
     // Six planted features exist only in the base: each needs a base-only latent to be reconstructed.
     assertThat(counts.get("base_only").asInt()).isGreaterThanOrEqualTo(4);
     assertThat(counts.get("target_only").asInt()).isGreaterThanOrEqualTo(3);
+
+    // The page finds the metrics beside the crosscoder and draws the training curves.
+    Path page = dir.resolve("cc.html");
+    assertThat(CrosscoderCli.run(new String[] {"analyze", cc.toString(), "--format", "html", "--out", page.toString()},
+        new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true))).isZero();
+    org.jsoup.nodes.Document doc = org.jsoup.Jsoup.parse(page.toFile());
+    assertThat(doc.select("svg").text()).contains("Loss and its parts", "Explained variance per model",
+        "L0: active latents per token", "Dead latents");
+    assertThat(doc.selectFirst("#training").parent().text()).contains("steps of 1500 drawn");
+    assertThat(doc.select("table.latents tbody tr")).hasSize(48);
   }
 }

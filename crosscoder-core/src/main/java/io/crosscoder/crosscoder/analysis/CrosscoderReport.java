@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.crosscoder.ActivationSource;
 import io.crosscoder.crosscoder.Crosscoder;
 import io.crosscoder.crosscoder.CrosscoderConfig;
+import io.crosscoder.crosscoder.train.TrainingMetrics;
 import io.crosscoder.model.Quote;
 import io.crosscoder.report.Report;
 import io.crosscoder.report.ReportFormat;
@@ -60,8 +61,10 @@ public final class CrosscoderReport implements Report {
   private final CrosscoderEvaluation evaluation;
   private final List<String> notes;
   private final List<LatentCard> cards;
+  private final List<TrainingMetrics> training;
 
-  private CrosscoderReport(CrosscoderReport r, List<String> notes, List<LatentCard> cards) {
+  private CrosscoderReport(CrosscoderReport r, List<String> notes, List<LatentCard> cards,
+      List<TrainingMetrics> training) {
     this.label = r.label;
     this.config = r.config;
     this.thresholds = r.thresholds;
@@ -77,6 +80,7 @@ public final class CrosscoderReport implements Report {
     this.evaluation = r.evaluation;
     this.notes = List.copyOf(notes);
     this.cards = List.copyOf(cards);
+    this.training = List.copyOf(training);
   }
 
   private CrosscoderReport(String label, Crosscoder c, ClassThresholds thresholds, CrosscoderEvaluation evaluation) {
@@ -107,6 +111,7 @@ public final class CrosscoderReport implements Report {
     this.evaluation = evaluation;
     this.notes = List.of();
     this.cards = List.of();
+    this.training = List.of();
   }
 
   /**
@@ -114,12 +119,26 @@ public final class CrosscoderReport implements Report {
    * which tokens were kept), shown under the heading.
    */
   public CrosscoderReport withNotes(List<String> lines) {
-    return new CrosscoderReport(this, lines, cards);
+    return new CrosscoderReport(this, lines, cards, training);
   }
 
   /** The same report with readable latents (see {@link LatentCards}). */
   public CrosscoderReport withCards(List<LatentCard> latentCards) {
-    return new CrosscoderReport(this, notes, latentCards);
+    return new CrosscoderReport(this, notes, latentCards, training);
+  }
+
+  /**
+   * The same report with the training run's metrics (from {@link
+   * io.crosscoder.crosscoder.train.TrainingMetricsFile#read}), drawn as training curves in the HTML
+   * page; the other formats leave them out (they are in the metrics file).
+   */
+  public CrosscoderReport withTraining(List<TrainingMetrics> steps) {
+    return new CrosscoderReport(this, notes, cards, steps);
+  }
+
+  /** The training run's metrics, in step order; empty when none were given. */
+  public List<TrainingMetrics> training() {
+    return training;
   }
 
   /** The lines under the heading. */
@@ -251,7 +270,8 @@ public final class CrosscoderReport implements Report {
 
   /**
    * Markdown (configuration, class counts, histograms, evaluation, latent scaling), JSON (schema
-   * {@value #JSON_SCHEMA}; non-finite numbers are {@code null}) or CSV (one row per latent).
+   * {@value #JSON_SCHEMA}; non-finite numbers are {@code null}), CSV (one row per latent) or HTML
+   * (the Markdown with charts, training curves and a latent table; see {@link CrosscoderReportHtml}).
    */
   @Override
   public void writeTo(Writer w, ReportFormat format) throws IOException {
@@ -262,10 +282,15 @@ public final class CrosscoderReport implements Report {
         w.write('\n');
       }
       case CSV -> csv(w);
+      case HTML -> {
+        w.write(new CrosscoderReportHtml(this).page());
+        w.flush();
+      }
     }
   }
 
-  private String markdown() {
+  /** The Markdown note (also the text of the HTML page). */
+  String markdown() {
     StringBuilder sb = new StringBuilder();
     sb.append("# Crosscoder analysis: ").append(label).append("\n\n");
     sb.append("d = ").append(config.d()).append(", F = ").append(config.dictionarySize()).append(", sparsity ")
