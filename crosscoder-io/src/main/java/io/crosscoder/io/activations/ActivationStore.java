@@ -15,6 +15,7 @@ import io.crosscoder.model.HarvestedBatch;
 import io.crosscoder.model.Harvester;
 import io.crosscoder.model.Site;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -407,8 +408,13 @@ public final class ActivationStore implements AutoCloseable {
     try {
       for (JsonNode s : manifest.get("shards")) {
         String name = s.path("file").asText();
+        if (!name.matches("shard-\\d{5}\\.safetensors")) {
+          // Checked before the name is resolved: "../x" or "/x" would name a file outside the store.
+          throw new InvalidInputException(folder.resolve(MANIFEST), null, "lists shard '"
+              + TensorLimits.shortName(name) + "', which is not a name shard-NNNNN.safetensors in the store's folder");
+        }
         Path file = folder.resolve(name);
-        if (!name.matches("shard-\\d{5}\\.safetensors") || !Files.isRegularFile(file)) {
+        if (!Files.isRegularFile(file)) {
           throw new InvalidInputException(file, null, "listed in " + MANIFEST + " but missing or misnamed");
         }
         Checkpoint c = new SafetensorsFormat().open(file);

@@ -2,6 +2,7 @@ package io.crosscoder.io.activations;
 
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -115,6 +116,7 @@ public final class NpyArray implements AutoCloseable {
       }
       long rows = (Long) dims.get(0);
       long cols = (Long) dims.get(1);
+      TensorLimits.check(file, file.getFileName().toString(), new long[] {rows, cols}, size);
       long data;
       try {
         data = Math.multiplyExact(Math.multiplyExact(rows, cols), (long) dtype.byteSize());
@@ -245,7 +247,11 @@ public final class NpyArray implements AutoCloseable {
         at++;
       }
       if (at == begin || (at < s.length() && Character.isDigit(s.charAt(at)))) {
-        throw error("expected a non-negative integer of at most 18 digits");
+        throw error("expected a non-negative integer of at most 19 digits");
+      }
+      // 19 digits may still exceed 2^63 - 1; no real dimension comes near.
+      if (at - begin == 19 && s.substring(begin, at).compareTo(String.valueOf(Long.MAX_VALUE)) > 0) {
+        throw error("dimension " + s.substring(begin, at) + " is larger than 2^63 - 1");
       }
       // a Python 2 long suffix
       if (at < s.length() && s.charAt(at) == 'L') {
