@@ -255,11 +255,50 @@ public final class ActivationStore implements AutoCloseable {
         throw new InvalidInputException(file, null, "has no field '" + field + "'");
       }
     }
-    if (!o.get("shards").isArray() || !o.get("settings").isObject() || o.get("d").asInt() < 1
+    if (!o.get("shards").isArray() || !o.get("settings").isObject() || !o.get("d").isInt() || o.get("d").asInt() < 1
         || o.get("d").asInt() > ActivationShards.MAX_D) {
       throw new InvalidInputException(file, null, "has a malformed 'shards', 'settings' or 'd'");
     }
+    // Every field a reader of the store uses later is checked here, so that no accessor meets a
+    // missing or mistyped one.
+    count(file, o, "rows", "");
+    count(file, o, "sequences", "");
+    if (!o.get("complete").isBoolean()) {
+      throw new InvalidInputException(file, null, "'complete' must be true or false");
+    }
+    JsonNode settings = o.get("settings");
+    for (String field : new String[] {"site", "base", "target", "text", "rows"}) {
+      if (!settings.path(field).isTextual()) {
+        throw new InvalidInputException(file, null, "'settings." + field + "' must be a string");
+      }
+    }
+    try {
+      Site.parse(settings.get("site").asText());
+    } catch (InvalidInputException | IllegalArgumentException e) {
+      throw new InvalidInputException(file, null, "'settings.site': " + e.getMessage(), e);
+    }
+    int k = 0;
+    for (JsonNode shard : o.get("shards")) {
+      String at = "shards[" + k++ + "].";
+      if (!shard.isObject() || !shard.path("file").isTextual()) {
+        throw new InvalidInputException(file, null, "'" + at + "file' must be a string");
+      }
+      count(file, shard, "first_sequence", at);
+      count(file, shard, "rows", at);
+      if (count(file, shard, "sequences", at) > Integer.MAX_VALUE - 1) {
+        throw new InvalidInputException(file, null, "'" + at + "sequences' is too large");
+      }
+    }
     return o;
+  }
+
+  /** A field that must hold a non-negative integer; returns it. */
+  private static long count(Path file, JsonNode o, String field, String at) {
+    JsonNode v = o.get(field);
+    if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) {
+      throw new InvalidInputException(file, null, "'" + at + field + "' must be a non-negative integer, found " + v);
+    }
+    return v.asLong();
   }
 
   private static void writeManifest(Path folder, ObjectNode manifest) throws IOException {
