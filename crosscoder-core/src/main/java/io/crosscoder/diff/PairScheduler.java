@@ -8,6 +8,8 @@ import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
+import io.crosscoder.tensor.MappedReads;
+import io.crosscoder.tensor.TensorView;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -90,7 +92,15 @@ public final class PairScheduler {
         Chunk chunk = chunks.get(c);
         futures.add(pool.submit(() -> {
           TensorPair p = pairs.get(chunk.pair);
-          partial[ci] = backend.pairStatistics(p.base(), p.target(), chunk.from, chunk.to, rows[chunk.pair]);
+          try {
+            partial[ci] = backend.pairStatistics(p.base(), p.target(), chunk.from, chunk.to, rows[chunk.pair]);
+          } catch (InternalError e) {
+            // A backend reads the mapped data directly; a file truncated meanwhile faults here.
+            if (MappedReads.isMappingFault(e)) {
+              throw MappedReads.changed(shrunk(p.base(), p.target()), p.name().name(), e);
+            }
+            throw e;
+          }
           long d = done.addAndGet(chunk.bytes);
           progress.onProgress(ProgressEvent.of("diff", Math.min(d, totalBytes), totalBytes, "bytes", p.name().name()));
         }));
@@ -113,6 +123,23 @@ public final class PairScheduler {
       out.add((merged[i] == null ? PairStatistics.EMPTY : merged[i]).withRows(rows[i]));
     }
     return out;
+  }
+
+  /**
+   * Which side's file a fault came from, as well as can be told afterwards: the one now shorter than
+   * its tensor's data (a truncated file usually is), else the target.
+   */
+  private static java.nio.file.Path shrunk(TensorView base, TensorView target) {
+    for (TensorView t : new TensorView[] {base, target}) {
+      try {
+        if (t.source() != null && java.nio.file.Files.size(t.source()) < t.data().byteSize()) {
+          return t.source();
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        return t.source();
+      }
+    }
+    return target.source() != null ? target.source() : base.source();
   }
 
   private static void await(Future<?> f) {

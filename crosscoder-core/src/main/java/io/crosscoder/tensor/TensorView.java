@@ -106,7 +106,8 @@ public interface TensorView {
    * {@link #transposed()} view.
    */
   default void readFloats(long index, float[] dst, int offset, int length) {
-    Elements.decode(dtype(), data(), index, dst, offset, length);
+    // A mapped file truncated by another process faults here; see MappedReads.
+    MappedReads.guard(source(), name(), () -> Elements.decode(dtype(), data(), index, dst, offset, length));
   }
 
   /**

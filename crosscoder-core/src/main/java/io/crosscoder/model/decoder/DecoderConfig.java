@@ -3,6 +3,7 @@ package io.crosscoder.model.decoder;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -198,6 +199,9 @@ public final class DecoderConfig {
    * @throws InvalidInputException naming the file and the field for anything this class cannot run
    */
   public static DecoderConfig read(Path file) {
+    if (Files.exists(file)) {
+      InputFiles.requireRegularFile(file, "config.json");
+    }
     JsonNode root;
     try {
       root = JSON.readTree(Files.readString(file));

@@ -1,6 +1,8 @@
 package io.crosscoder.io.activations;
 
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorView;
@@ -52,6 +54,7 @@ public final class NpyArray implements AutoCloseable {
    * @throws InvalidInputException if the file is not a valid 2-D {@code <f4}/{@code <f2} array
    */
   public static NpyArray open(Path file) {
+    InputFiles.requireRegularFile(file, ".npy file");
     Arena arena = Arena.ofShared();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -116,7 +119,6 @@ public final class NpyArray implements AutoCloseable {
       }
       long rows = (Long) dims.get(0);
       long cols = (Long) dims.get(1);
-      TensorLimits.check(file, file.getFileName().toString(), new long[] {rows, cols}, size);
       long data;
       try {
         data = Math.multiplyExact(Math.multiplyExact(rows, cols), (long) dtype.byteSize());
@@ -129,6 +131,7 @@ public final class NpyArray implements AutoCloseable {
             + data + " data bytes after the " + start + "-byte header but the file has " + (size - start)
             + (start + data > size ? " (truncated)" : " (trailing bytes)"));
       }
+      TensorLimits.check(file, file.getFileName().toString(), new long[] {rows, cols}, size);
       TensorView view = TensorView.of(file.getFileName().toString(), dtype, new long[] {rows, cols},
           all.asSlice(start, data), file);
       return new NpyArray(file, arena, view);
@@ -137,6 +140,12 @@ public final class NpyArray implements AutoCloseable {
       throw new InvalidInputException(file, null, "cannot read: " + e, e);
     } catch (RuntimeException e) {
       arena.close();
+      throw e;
+    } catch (InternalError e) {
+      arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }

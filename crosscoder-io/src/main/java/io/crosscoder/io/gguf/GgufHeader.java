@@ -149,6 +149,7 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
     Set<String> names = new HashSet<>();
     for (long i = 0; i < tensorCount; i++) {
       String name = c.string("the name of tensor " + i);
+      io.crosscoder.tensor.TensorLimits.checkName(file, name);
       if (!names.add(name)) {
         throw new InvalidInputException(file, name, "this tensor name appears twice");
       }

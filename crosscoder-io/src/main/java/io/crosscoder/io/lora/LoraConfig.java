@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,6 +66,7 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
    *     LoRA config, or a field has the wrong type or range
    */
   public static LoraConfig read(Path file) {
+    InputFiles.requireRegularFile(file, FILE_NAME);
     JsonNode root;
     try {
       long size = Files.size(file);

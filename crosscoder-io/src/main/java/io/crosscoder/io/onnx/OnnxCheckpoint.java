@@ -1,9 +1,11 @@
 package io.crosscoder.io.onnx;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.Quantization;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -43,6 +45,7 @@ public final class OnnxCheckpoint implements Checkpoint {
 
   /** Maps and reads {@code file}; on any failure nothing stays mapped. */
   static OnnxCheckpoint open(Path file) {
+    InputFiles.requireRegularFile(file, "ONNX model");
     Arena arena = Arena.ofShared();
     try {
       MemorySegment mapped;
@@ -65,6 +68,9 @@ public final class OnnxCheckpoint implements Checkpoint {
       return new OnnxCheckpoint(file, arena, tensors, metadata);
     } catch (RuntimeException | Error e) {
       arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }

@@ -1,6 +1,7 @@
 package io.crosscoder.io.onnx;
 
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.Quantization;
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
@@ -122,6 +123,10 @@ public final class OnnxTensor implements TensorView {
     }
     Objects.checkFromIndexSize(offset, length, dst.length);
     Objects.checkFromIndexSize(index, length, elementCount());
+    MappedReads.guard(source(), name(), () -> dequantize(index, dst, offset, length));
+  }
+
+  private void dequantize(long index, float[] dst, int offset, int length) {
     int channels = scales.length;
     for (int i = 0; i < length; i++) {
       long at = index + i;

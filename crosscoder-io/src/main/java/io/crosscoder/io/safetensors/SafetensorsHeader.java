@@ -257,7 +257,6 @@ final class SafetensorsHeader {
       shape[i] = nonNegativeLong(file, name, shapeNode.get(i), "shape " + abbreviate(shapeNode.toString(), 60)
           + " dimension " + i);
     }
-    TensorLimits.check(file, name, shape, fileSize);
 
     JsonNode offsetsNode = required(file, name, value, "data_offsets");
     if (!offsetsNode.isArray() || offsetsNode.size() != 2) {
@@ -290,6 +289,8 @@ final class SafetensorsHeader {
       throw new InvalidInputException(file, name, range + " run past the end of the data section, which holds "
           + dataBytes + " bytes (is the file truncated?)");
     }
+    // Last, as the checks above give the more precise message for a tensor with elements.
+    TensorLimits.check(file, name, shape, fileSize);
     return new Entry(name, dtype, shape, begin, end);
   }
 

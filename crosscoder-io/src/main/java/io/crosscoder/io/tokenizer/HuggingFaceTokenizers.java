@@ -1,6 +1,7 @@
 package io.crosscoder.io.tokenizer;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.model.Tokenizer;
 import java.io.ByteArrayInputStream;
@@ -80,6 +81,9 @@ public final class HuggingFaceTokenizers {
   }
 
   private static byte[] readBytes(Path file) {
+    if (Files.exists(file)) {
+      InputFiles.requireRegularFile(file, "tokenizer.json");
+    }
     byte[] bytes;
     try {
       long size = Files.size(file);
