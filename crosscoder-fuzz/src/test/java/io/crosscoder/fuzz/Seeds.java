@@ -381,7 +381,7 @@ final class Seeds {
     m.put("valid-config", concat(new byte[] {0}, ascii(LORA_CONFIG)));
     m.put("valid-weights", concat(new byte[] {1}, loraWeights()));
     m.put("broken-redos-pattern", concat(new byte[] {0}, ascii(LORA_CONFIG.replace("\"layers.0.self_attn.q_proj\"",
-        "\"(\\\\w|\\\\w\\\\w|_|\\\\.)*(\\\\w|\\\\w\\\\w|_|\\\\.)*Z\""))));
+        "\"((\\\\w|\\\\.)*)*\\\\1!\""))));
     m.put("broken-bad-regex", concat(new byte[] {0}, ascii(LORA_CONFIG.replace("\"layers.0.self_attn.q_proj\"", "\"[\""))));
     m.put("broken-rank-0", concat(new byte[] {0}, ascii(LORA_CONFIG.replace("\"r\": 2", "\"r\": 0"))));
     m.put("broken-3d-factor", concat(new byte[] {1}, safetensors(

@@ -15,6 +15,7 @@ import io.crosscoder.model.HarvestedBatch;
 import io.crosscoder.model.Harvester;
 import io.crosscoder.model.Site;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
@@ -581,11 +582,15 @@ public final class ActivationStore implements AutoCloseable {
         MemorySegment ss = t.get("sequence").data();
         MemorySegment ps = t.get("position").data();
         MemorySegment ts = t.get("token").data();
-        for (int r = 0; r < n; r++) {
-          seq[r] = ss.getAtIndex(I64, from + r);
-          pos[r] = ps.getAtIndex(I32, from + r);
-          tok[r] = ts.getAtIndex(I32, from + r);
-        }
+        long at = from;
+        // Read straight from the mapping: a shard truncated meanwhile faults here (see MappedReads).
+        MappedReads.guard(s.file(), "sequence", () -> {
+          for (int r = 0; r < n; r++) {
+            seq[r] = ss.getAtIndex(I64, at + r);
+            pos[r] = ps.getAtIndex(I32, at + r);
+            tok[r] = ts.getAtIndex(I32, at + r);
+          }
+        });
         sink.accept(new Rows(new ActivationBatch(n, d, a, b), seq, pos, tok));
         from += n;
         done += n;
@@ -606,15 +611,15 @@ public final class ActivationStore implements AutoCloseable {
         MemorySegment offsets = t.get("sequence_offsets").data();
         MemorySegment ids = t.get("sequence_ids").data();
         long k = index - s.firstSequence();
-        long from = offsets.getAtIndex(I64, k);
-        long to = offsets.getAtIndex(I64, k + 1);
+        long from = MappedReads.guard(s.file(), "sequence_offsets", () -> offsets.getAtIndex(I64, k));
+        long to = MappedReads.guard(s.file(), "sequence_offsets", () -> offsets.getAtIndex(I64, k + 1));
         long count = ids.byteSize() / 4;
         if (from < 0 || to < from || to > count || to - from > 1 << 20) {
           throw new InvalidInputException(s.file(), "sequence_offsets", "sequence " + index + " spans [" + from + ", "
               + to + ") of " + count + " ids");
         }
         int[] out = new int[(int) (to - from)];
-        MemorySegment.copy(ids, I32, from * 4, out, 0, out.length);
+        MappedReads.guard(s.file(), "sequence_ids", () -> MemorySegment.copy(ids, I32, from * 4, out, 0, out.length));
         return out;
       }
     }
@@ -625,7 +630,8 @@ public final class ActivationStore implements AutoCloseable {
   public long document(long sequence) {
     for (Shard s : shards) {
       if (sequence >= s.firstSequence() && sequence < s.firstSequence() + s.sequences()) {
-        return s.checkpoint().tensors().get("sequence_document").data().getAtIndex(I64, sequence - s.firstSequence());
+        return MappedReads.guard(s.file(), "sequence_document",
+            () -> s.checkpoint().tensors().get("sequence_document").data().getAtIndex(I64, sequence - s.firstSequence()));
       }
     }
     throw new IllegalArgumentException("no shard holds sequence " + sequence);

@@ -9,8 +9,11 @@ import io.crosscoder.ModelDiffer;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.io.activations.NpyArray;
 import io.crosscoder.io.crosscoder.CrosscoderFiles;
+import io.crosscoder.io.activations.ActivationStore;
+import io.crosscoder.io.lora.LoraAdapter;
 import io.crosscoder.io.lora.LoraConfig;
 import io.crosscoder.io.safetensors.SafetensorsFormat;
+import io.crosscoder.io.tokenizer.HuggingFaceTokenizers;
 import io.crosscoder.model.decoder.DecoderConfig;
 import io.crosscoder.tensor.TensorView;
 import java.io.ByteArrayOutputStream;
@@ -148,6 +151,97 @@ class HostileInputRegressionTest {
     InvalidInputException e = refused(file, () -> CrosscoderFiles.load(file));
     assertThat(e.tensor()).contains("W_enc");
     assertThat(e.getMessage()).contains("F = 268435456 needs about").contains("MiB of heap");
+  }
+
+
+  // ---- configs and manifests ----
+
+  private Path loraAdapter(String rankPatternKey) throws IOException {
+    Path folder = Files.createDirectories(dir.resolve("adapter"));
+    Files.writeString(folder.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4,"
+        + " \"rank_pattern\": {\"" + rankPatternKey + "\": 1}}");
+    String a = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight";
+    String b = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight";
+    ByteBuffer data = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
+    data.putFloat(1).putFloat(2).putFloat(3).putFloat(0.5f).putFloat(-0.5f);
+    Path weights = safetensors("w.safetensors", "{\"" + a + "\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[0,12]},"
+        + "\"" + b + "\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[12,20]}}", data.array());
+    Files.move(weights, folder.resolve(LoraAdapter.WEIGHTS));
+    return folder;
+  }
+
+  @Test
+  void aLoraPatternKeyThatBacktracksCatastrophicallyIsRefusedNotWaitedOn() throws Exception {
+    // Against "model.layers.0.self_attn.q_proj" this key backtracks exponentially in the name's length
+    // (the back reference defeats java.util.regex's memoisation of loops).
+    Path folder = loraAdapter("((\\\\w|\\\\.)*)*\\\\1!");
+    Path config = folder.resolve("adapter_config.json");
+    InvalidInputException e = assertTimeoutPreemptively(Duration.ofSeconds(60),
+        () -> refused(config, () -> LoraAdapter.open(folder).close()));
+    assertThat(e.getMessage()).contains("steps to match module model.layers.0.self_attn.q_proj");
+  }
+
+  @Test
+  void aLoraPatternKeyThatIsNotARegularExpressionIsRefusedWhenRead() throws Exception {
+    Path folder = loraAdapter("q_proj[");
+    Path config = folder.resolve("adapter_config.json");
+    InvalidInputException e = refused(config, () -> LoraConfig.read(config));
+    assertThat(e.tensor()).contains("rank_pattern.q_proj[");
+    assertThat(e.getMessage()).contains("is not a valid regular expression");
+  }
+
+  @Test
+  void aPlainLoraPatternKeyStillMatchesADottedSuffix() throws Exception {
+    Path folder = loraAdapter("self_attn.q_proj");
+    try (LoraAdapter a = LoraAdapter.open(folder)) {
+      assertThat(a.config().rankOf("model.layers.0.self_attn.q_proj")).isEqualTo(1);
+      assertThat(a.config().rankOf("model.layers.0.self_attn.k_proj")).isEqualTo(2);
+      assertThat(a.config().rankOf("model.layers.0.xself_attn.q_proj")).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aDecoderConfigOfTwoToThe31LayersIsRefusedBeforeAllocatingPerLayerTables() throws IOException {
+    Path file = Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"qwen2\", \"architectures\":"
+        + " [\"Qwen2ForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2147483647,"
+        + " \"num_attention_heads\": 4, \"vocab_size\": 10, \"max_position_embeddings\": 16}");
+    InvalidInputException e = refused(file, () -> DecoderConfig.read(file));
+    assertThat(e.getMessage()).contains("num_hidden_layers").contains("2147483647 layers; at most 4096");
+  }
+
+  private Path store(String manifest) throws IOException {
+    Path folder = Files.createDirectories(dir.resolve("store"));
+    Files.writeString(folder.resolve(ActivationStore.MANIFEST), manifest);
+    return folder;
+  }
+
+  private static final String MANIFEST = "{\"schema\": \"crosscoder.activation-store/1\", \"settings\": {\"site\": \"SITE\","
+      + " \"base\": \"a\", \"target\": \"b\", \"text\": \"t\", \"rows\": \"all\"}, \"d\": 2, \"rows\": 0,"
+      + " \"sequences\": 0, \"shards\": [SHARDS], \"complete\": true}";
+
+  @Test
+  void aManifestWithAMalformedSiteIsRefusedWhenOpenedNotWhenTheSiteIsAskedFor() throws IOException {
+    Path folder = store(MANIFEST.replace("SITE", "nowhere:x").replace("SHARDS", ""));
+    InvalidInputException e = refused(folder.resolve(ActivationStore.MANIFEST), () -> ActivationStore.open(folder).close());
+    assertThat(e.getMessage()).contains("'settings.site'");
+  }
+
+  @Test
+  void aManifestNamingAShardOutsideTheStoreIsRefusedNamingTheManifest() throws IOException {
+    Path folder = store(MANIFEST.replace("SITE", "resid_post:1").replace("SHARDS",
+        "{\"file\": \"../shard-00000.safetensors\", \"first_sequence\": 0, \"sequences\": 0, \"rows\": 0}"));
+    InvalidInputException e = refused(folder.resolve(ActivationStore.MANIFEST), () -> ActivationStore.open(folder).close());
+    assertThat(e.getMessage()).contains("lists shard '../shard-00000.safetensors', which is not a name shard-NNNNN");
+  }
+
+  @Test
+  void aTokenizerJsonIsCheckedWithoutTheNativeLibrary() throws IOException {
+    Path file = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordLevel\","
+        + " \"vocab\": {\"a\": 0, \"b\": 2147483647}}}");
+    assertThat(refused(file, () -> HuggingFaceTokenizers.check(file)).getMessage()).isNotEmpty();
+    Path good = Files.writeString(dir.resolve("good.json"), "{\"model\": {\"type\": \"WordLevel\","
+        + " \"vocab\": {\"a\": 0, \"b\": 1}, \"unk_token\": \"a\"}}");
+    HuggingFaceTokenizers.check(good);
   }
 
   // ---- a file truncated while it is mapped ----
