@@ -10,6 +10,9 @@ import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -129,13 +132,13 @@ public final class PairScheduler {
    * Which side's file a fault came from, as well as can be told afterwards: the one now shorter than
    * its tensor's data (a truncated file usually is), else the target.
    */
-  private static java.nio.file.Path shrunk(TensorView base, TensorView target) {
+  private static Path shrunk(TensorView base, TensorView target) {
     for (TensorView t : new TensorView[] {base, target}) {
       try {
-        if (t.source() != null && java.nio.file.Files.size(t.source()) < t.data().byteSize()) {
+        if (t.source() != null && Files.size(t.source()) < t.data().byteSize()) {
           return t.source();
         }
-      } catch (java.io.IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException e) {
         return t.source();
       }
     }

@@ -38,6 +38,18 @@ public final class MappedReads {
   }
 
   /**
+   * For a {@code catch (InternalError e)} around a read of mapped bytes: {@code throw
+   * MappedReads.rethrow(file, tensor, e)} throws {@link #changed} for a mapping fault and {@code e}
+   * itself otherwise (the return type only lets the caller write {@code throw}).
+   */
+  public static InvalidInputException rethrow(Path file, String tensor, InternalError e) {
+    if (isMappingFault(e)) {
+      return changed(file, tensor, e);
+    }
+    throw e;
+  }
+
+  /**
    * Runs {@code read}, which reads mapped bytes of {@code file}, turning a mapping fault into
    * {@link #changed}.
    */

@@ -112,7 +112,11 @@ final class GgufTensorView implements TensorView {
 
   @Override
   public void readFloats(long index, float[] dst, int offset, int length) {
-    MappedReads.guard(source(), name, () -> readFloatsUnguarded(index, dst, offset, length));
+    try {
+      readFloatsUnguarded(index, dst, offset, length);
+    } catch (InternalError e) {
+      throw MappedReads.rethrow(source(), name, e);
+    }
   }
 
   private void readFloatsUnguarded(long index, float[] dst, int offset, int length) {

@@ -123,7 +123,11 @@ public final class OnnxTensor implements TensorView {
     }
     Objects.checkFromIndexSize(offset, length, dst.length);
     Objects.checkFromIndexSize(index, length, elementCount());
-    MappedReads.guard(source(), name(), () -> dequantize(index, dst, offset, length));
+    try {
+      dequantize(index, dst, offset, length);
+    } catch (InternalError e) {
+      throw MappedReads.rethrow(source(), name(), e);
+    }
   }
 
   private void dequantize(long index, float[] dst, int offset, int length) {
