@@ -474,6 +474,23 @@ public final class ActivationStore implements AutoCloseable {
           throw new InvalidInputException(file, "sequence_ids", "missing, or not a 1-d I32 tensor");
         }
       }
+      // The totals, and each shard's first sequence, must agree with the shards, or a sequence the
+      // store claims would be in no shard.
+      long rows = 0;
+      long sequences = 0;
+      for (Shard s : shards) {
+        if (s.firstSequence() != sequences) {
+          throw new InvalidInputException(folder.resolve(MANIFEST), null, "shard " + s.file().getFileName()
+              + " starts at sequence " + s.firstSequence() + " but the shards before it hold " + sequences);
+        }
+        rows += s.rows();
+        sequences += s.sequences();
+      }
+      if (rows != manifest.get("rows").asLong() || sequences != manifest.get("sequences").asLong()) {
+        throw new InvalidInputException(folder.resolve(MANIFEST), null, "says " + manifest.get("rows").asLong()
+            + " rows and " + manifest.get("sequences").asLong() + " sequences but its shards hold " + rows + " and "
+            + sequences);
+      }
       return new ActivationStore(folder, manifest, List.copyOf(shards));
     } catch (RuntimeException e) {
       shards.forEach(s -> s.checkpoint().close());

@@ -204,6 +204,11 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
     long dataStart = end % alignment == 0 ? end : end + (alignment - end % alignment);
     long size = contents.byteSize();
     long dataSize = Math.max(0, size - dataStart);
+    if (!infos.isEmpty() && dataStart > size) {
+      // Even an empty tensor's view starts at the data section, which must therefore be in the file.
+      throw new InvalidInputException(file, infos.getFirst().name(), "truncated: the data section starts at file byte "
+          + dataStart + " (after padding to the alignment of " + alignment + ") but the file has " + size + " bytes");
+    }
     List<TensorInfo> byOffset = new ArrayList<>(infos);
     byOffset.sort(Comparator.comparingLong(TensorInfo::offset));
     TensorInfo previous = null;
