@@ -173,6 +173,8 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
               + " hold more than 2^63 - 1 elements");
         }
       }
+      // Also bounds the dimensions of an empty tensor, whose product in another order could overflow.
+      io.crosscoder.tensor.TensorLimits.check(file, name, dims, contents.byteSize());
       long typeId = c.u32("the type of " + name) & 0xffffffffL;
       GgmlType type = GgmlType.ofId(typeId).orElseThrow(() -> new InvalidInputException(file, name,
           "unknown ggml type " + typeId + " (not a quantization type ggml defines; supported: "
