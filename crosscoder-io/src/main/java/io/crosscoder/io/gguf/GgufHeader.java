@@ -173,8 +173,6 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
               + " hold more than 2^63 - 1 elements");
         }
       }
-      // Also bounds the dimensions of an empty tensor, whose product in another order could overflow.
-      io.crosscoder.tensor.TensorLimits.check(file, name, dims, contents.byteSize());
       long typeId = c.u32("the type of " + name) & 0xffffffffL;
       GgmlType type = GgmlType.ofId(typeId).orElseThrow(() -> new InvalidInputException(file, name,
           "unknown ggml type " + typeId + " (not a quantization type ggml defines; supported: "
@@ -199,6 +197,9 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
         throw new InvalidInputException(file, name, "data offset " + Long.toUnsignedString(offset)
             + " is not a multiple of the alignment " + alignment);
       }
+      // Last, as the checks above say more for a tensor with elements; this one bounds the dimensions
+      // of an empty tensor, whose product in another order could overflow.
+      io.crosscoder.tensor.TensorLimits.check(file, name, dims, contents.byteSize());
       infos.add(new TensorInfo(name, dims, type, offset, bytes));
     }
 
