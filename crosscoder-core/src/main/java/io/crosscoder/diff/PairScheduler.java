@@ -8,6 +8,11 @@ import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
+import io.crosscoder.tensor.MappedReads;
+import io.crosscoder.tensor.TensorView;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -90,7 +95,15 @@ public final class PairScheduler {
         Chunk chunk = chunks.get(c);
         futures.add(pool.submit(() -> {
           TensorPair p = pairs.get(chunk.pair);
-          partial[ci] = backend.pairStatistics(p.base(), p.target(), chunk.from, chunk.to, rows[chunk.pair]);
+          try {
+            partial[ci] = backend.pairStatistics(p.base(), p.target(), chunk.from, chunk.to, rows[chunk.pair]);
+          } catch (InternalError e) {
+            // A backend reads the mapped data directly; a file truncated meanwhile faults here.
+            if (MappedReads.isMappingFault(e)) {
+              throw MappedReads.changed(shrunk(p.base(), p.target()), p.name().name(), e);
+            }
+            throw e;
+          }
           long d = done.addAndGet(chunk.bytes);
           progress.onProgress(ProgressEvent.of("diff", Math.min(d, totalBytes), totalBytes, "bytes", p.name().name()));
         }));
@@ -113,6 +126,23 @@ public final class PairScheduler {
       out.add((merged[i] == null ? PairStatistics.EMPTY : merged[i]).withRows(rows[i]));
     }
     return out;
+  }
+
+  /**
+   * Which side's file a fault came from, as well as can be told afterwards: the one now shorter than
+   * its tensor's data (a truncated file usually is), else the target.
+   */
+  private static Path shrunk(TensorView base, TensorView target) {
+    for (TensorView t : new TensorView[] {base, target}) {
+      try {
+        if (t.source() != null && Files.size(t.source()) < t.data().byteSize()) {
+          return t.source();
+        }
+      } catch (IOException | RuntimeException e) {
+        return t.source();
+      }
+    }
+    return target.source() != null ? target.source() : base.source();
   }
 
   private static void await(Future<?> f) {

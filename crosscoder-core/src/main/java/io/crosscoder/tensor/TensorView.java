@@ -106,7 +106,12 @@ public interface TensorView {
    * {@link #transposed()} view.
    */
   default void readFloats(long index, float[] dst, int offset, int length) {
-    Elements.decode(dtype(), data(), index, dst, offset, length);
+    try {
+      Elements.decode(dtype(), data(), index, dst, offset, length);
+    } catch (InternalError e) {
+      // A mapped file truncated by another process faults here; see MappedReads.
+      throw MappedReads.rethrow(source(), name(), e);
+    }
   }
 
   /**

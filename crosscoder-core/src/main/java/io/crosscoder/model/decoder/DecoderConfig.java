@@ -3,6 +3,7 @@ package io.crosscoder.model.decoder;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -88,6 +89,8 @@ public final class DecoderConfig {
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Most layers accepted; the deepest released decoders have about 130. */
+  public static final int MAX_LAYERS = 4096;
   /** Qwen2Config's and Qwen3Config's default {@code max_window_layers}. */
   private static final int DEFAULT_MAX_WINDOW_LAYERS = 28;
 
@@ -122,6 +125,10 @@ public final class DecoderConfig {
     hiddenSize = p.positiveInt("hidden_size");
     intermediateSize = p.positiveInt("intermediate_size");
     layers = p.positiveInt("num_hidden_layers");
+    if (layers > MAX_LAYERS) {
+      // Per-layer tables are sized by it before any weight is seen.
+      throw p.error("num_hidden_layers", layers + " layers; at most " + MAX_LAYERS + " are accepted");
+    }
     heads = p.positiveInt("num_attention_heads");
     keyValueHeads = p.has("num_key_value_heads") ? p.positiveInt("num_key_value_heads") : heads;
     if (heads % keyValueHeads != 0) {
@@ -192,6 +199,9 @@ public final class DecoderConfig {
    * @throws InvalidInputException naming the file and the field for anything this class cannot run
    */
   public static DecoderConfig read(Path file) {
+    if (Files.exists(file)) {
+      InputFiles.requireRegularFile(file, "config.json");
+    }
     JsonNode root;
     try {
       root = JSON.readTree(Files.readString(file));

@@ -16,6 +16,8 @@ import io.crosscoder.model.Harvester;
 import io.crosscoder.model.Site;
 import io.crosscoder.output.OutputFiles;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorSpec;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -262,11 +264,50 @@ public final class ActivationStore implements AutoCloseable {
         throw new InvalidInputException(file, null, "has no field '" + field + "'");
       }
     }
-    if (!o.get("shards").isArray() || !o.get("settings").isObject() || o.get("d").asInt() < 1
+    if (!o.get("shards").isArray() || !o.get("settings").isObject() || !o.get("d").isInt() || o.get("d").asInt() < 1
         || o.get("d").asInt() > ActivationShards.MAX_D) {
       throw new InvalidInputException(file, null, "has a malformed 'shards', 'settings' or 'd'");
     }
+    // Every field a reader of the store uses later is checked here, so that no accessor meets a
+    // missing or mistyped one.
+    count(file, o, "rows", "");
+    count(file, o, "sequences", "");
+    if (!o.get("complete").isBoolean()) {
+      throw new InvalidInputException(file, null, "'complete' must be true or false");
+    }
+    JsonNode settings = o.get("settings");
+    for (String field : new String[] {"site", "base", "target", "text", "rows"}) {
+      if (!settings.path(field).isTextual()) {
+        throw new InvalidInputException(file, null, "'settings." + field + "' must be a string");
+      }
+    }
+    try {
+      Site.parse(settings.get("site").asText());
+    } catch (InvalidInputException | IllegalArgumentException e) {
+      throw new InvalidInputException(file, null, "'settings.site': " + e.getMessage(), e);
+    }
+    int k = 0;
+    for (JsonNode shard : o.get("shards")) {
+      String at = "shards[" + k++ + "].";
+      if (!shard.isObject() || !shard.path("file").isTextual()) {
+        throw new InvalidInputException(file, null, "'" + at + "file' must be a string");
+      }
+      count(file, shard, "first_sequence", at);
+      count(file, shard, "rows", at);
+      if (count(file, shard, "sequences", at) > Integer.MAX_VALUE - 1) {
+        throw new InvalidInputException(file, null, "'" + at + "sequences' is too large");
+      }
+    }
     return o;
+  }
+
+  /** A field that must hold a non-negative integer; returns it. */
+  private static long count(Path file, JsonNode o, String field, String at) {
+    JsonNode v = o.get(field);
+    if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) {
+      throw new InvalidInputException(file, null, "'" + at + field + "' must be a non-negative integer, found " + v);
+    }
+    return v.asLong();
   }
 
   private static void writeManifest(Path folder, ObjectNode manifest) throws IOException {
@@ -412,8 +453,13 @@ public final class ActivationStore implements AutoCloseable {
     try {
       for (JsonNode s : manifest.get("shards")) {
         String name = s.path("file").asText();
+        if (!name.matches("shard-\\d{5}\\.safetensors")) {
+          // Checked before the name is resolved: "../x" or "/x" would name a file outside the store.
+          throw new InvalidInputException(folder.resolve(MANIFEST), null, "lists shard '"
+              + TensorLimits.shortName(name) + "', which is not a name shard-NNNNN.safetensors in the store's folder");
+        }
         Path file = folder.resolve(name);
-        if (!name.matches("shard-\\d{5}\\.safetensors") || !Files.isRegularFile(file)) {
+        if (!Files.isRegularFile(file)) {
           throw new InvalidInputException(file, null, "listed in " + MANIFEST + " but missing or misnamed");
         }
         Checkpoint c = new SafetensorsFormat().open(file);
@@ -432,6 +478,23 @@ public final class ActivationStore implements AutoCloseable {
         if (ids == null || ids.dtype() != DType.I32 || ids.shape().length != 1) {
           throw new InvalidInputException(file, "sequence_ids", "missing, or not a 1-d I32 tensor");
         }
+      }
+      // The totals, and each shard's first sequence, must agree with the shards, or a sequence the
+      // store claims would be in no shard.
+      long rows = 0;
+      long sequences = 0;
+      for (Shard s : shards) {
+        if (s.firstSequence() != sequences) {
+          throw new InvalidInputException(folder.resolve(MANIFEST), null, "shard " + s.file().getFileName()
+              + " starts at sequence " + s.firstSequence() + " but the shards before it hold " + sequences);
+        }
+        rows += s.rows();
+        sequences += s.sequences();
+      }
+      if (rows != manifest.get("rows").asLong() || sequences != manifest.get("sequences").asLong()) {
+        throw new InvalidInputException(folder.resolve(MANIFEST), null, "says " + manifest.get("rows").asLong()
+            + " rows and " + manifest.get("sequences").asLong() + " sequences but its shards hold " + rows + " and "
+            + sequences);
       }
       return new ActivationStore(folder, manifest, List.copyOf(shards));
     } catch (RuntimeException e) {
@@ -541,11 +604,15 @@ public final class ActivationStore implements AutoCloseable {
         MemorySegment ss = t.get("sequence").data();
         MemorySegment ps = t.get("position").data();
         MemorySegment ts = t.get("token").data();
-        for (int r = 0; r < n; r++) {
-          seq[r] = ss.getAtIndex(I64, from + r);
-          pos[r] = ps.getAtIndex(I32, from + r);
-          tok[r] = ts.getAtIndex(I32, from + r);
-        }
+        long at = from;
+        // Read straight from the mapping: a shard truncated meanwhile faults here (see MappedReads).
+        MappedReads.guard(s.file(), "sequence", () -> {
+          for (int r = 0; r < n; r++) {
+            seq[r] = ss.getAtIndex(I64, at + r);
+            pos[r] = ps.getAtIndex(I32, at + r);
+            tok[r] = ts.getAtIndex(I32, at + r);
+          }
+        });
         sink.accept(new Rows(new ActivationBatch(n, d, a, b), seq, pos, tok));
         from += n;
         done += n;
@@ -566,15 +633,15 @@ public final class ActivationStore implements AutoCloseable {
         MemorySegment offsets = t.get("sequence_offsets").data();
         MemorySegment ids = t.get("sequence_ids").data();
         long k = index - s.firstSequence();
-        long from = offsets.getAtIndex(I64, k);
-        long to = offsets.getAtIndex(I64, k + 1);
+        long from = MappedReads.guard(s.file(), "sequence_offsets", () -> offsets.getAtIndex(I64, k));
+        long to = MappedReads.guard(s.file(), "sequence_offsets", () -> offsets.getAtIndex(I64, k + 1));
         long count = ids.byteSize() / 4;
         if (from < 0 || to < from || to > count || to - from > 1 << 20) {
           throw new InvalidInputException(s.file(), "sequence_offsets", "sequence " + index + " spans [" + from + ", "
               + to + ") of " + count + " ids");
         }
         int[] out = new int[(int) (to - from)];
-        MemorySegment.copy(ids, I32, from * 4, out, 0, out.length);
+        MappedReads.guard(s.file(), "sequence_ids", () -> MemorySegment.copy(ids, I32, from * 4, out, 0, out.length));
         return out;
       }
     }
@@ -585,7 +652,8 @@ public final class ActivationStore implements AutoCloseable {
   public long document(long sequence) {
     for (Shard s : shards) {
       if (sequence >= s.firstSequence() && sequence < s.firstSequence() + s.sequences()) {
-        return s.checkpoint().tensors().get("sequence_document").data().getAtIndex(I64, sequence - s.firstSequence());
+        return MappedReads.guard(s.file(), "sequence_document",
+            () -> s.checkpoint().tensors().get("sequence_document").data().getAtIndex(I64, sequence - s.firstSequence()));
       }
     }
     throw new IllegalArgumentException("no shard holds sequence " + sequence);

@@ -1,7 +1,10 @@
 package io.crosscoder.io.activations;
 
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -51,6 +54,7 @@ public final class NpyArray implements AutoCloseable {
    * @throws InvalidInputException if the file is not a valid 2-D {@code <f4}/{@code <f2} array
    */
   public static NpyArray open(Path file) {
+    InputFiles.requireRegularFile(file, ".npy file");
     Arena arena = Arena.ofShared();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -127,6 +131,7 @@ public final class NpyArray implements AutoCloseable {
             + data + " data bytes after the " + start + "-byte header but the file has " + (size - start)
             + (start + data > size ? " (truncated)" : " (trailing bytes)"));
       }
+      TensorLimits.check(file, file.getFileName().toString(), new long[] {rows, cols}, size);
       TensorView view = TensorView.of(file.getFileName().toString(), dtype, new long[] {rows, cols},
           all.asSlice(start, data), file);
       return new NpyArray(file, arena, view);
@@ -135,6 +140,12 @@ public final class NpyArray implements AutoCloseable {
       throw new InvalidInputException(file, null, "cannot read: " + e, e);
     } catch (RuntimeException e) {
       arena.close();
+      throw e;
+    } catch (InternalError e) {
+      arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }
@@ -245,7 +256,11 @@ public final class NpyArray implements AutoCloseable {
         at++;
       }
       if (at == begin || (at < s.length() && Character.isDigit(s.charAt(at)))) {
-        throw error("expected a non-negative integer of at most 18 digits");
+        throw error("expected a non-negative integer of at most 19 digits");
+      }
+      // 19 digits may still exceed 2^63 - 1; no real dimension comes near.
+      if (at - begin == 19 && s.substring(begin, at).compareTo(String.valueOf(Long.MAX_VALUE)) > 0) {
+        throw error("dimension " + s.substring(begin, at) + " is larger than 2^63 - 1");
       }
       // a Python 2 long suffix
       if (at < s.length() && s.charAt(at) == 'L') {

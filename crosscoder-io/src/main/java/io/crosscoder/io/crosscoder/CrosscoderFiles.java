@@ -162,6 +162,7 @@ public final class CrosscoderFiles {
       }
       int d = (int) es[1];
       int f = (int) es[2];
+      checkHeap(p, encName, d, f, dl);
       TensorView dec = require(c, decName);
       expectShape(p, dec, dl ? new long[] {2, f, d} : new long[] {f, 2, d},
           dl ? "[2, F, d]" : "[F, 2, d]", d, f);
@@ -192,6 +193,25 @@ public final class CrosscoderFiles {
       } catch (IllegalArgumentException e) {
         throw new InvalidInputException(p, decName, e.getMessage(), e);
       }
+    }
+  }
+
+  /**
+   * Loading copies the weights onto the heap: {@code W_enc} and {@code W_dec} ({@code 2 d F} floats
+   * each, {@code W_dec} twice over for the dictionary_learning layout, which is transposed),
+   * {@code b_enc} and {@code b_dec}, and {@link Crosscoder#of} copies them once more. A file that
+   * declares more than this JVM can still allocate (a sparse file can declare gigabytes it does not
+   * hold) is refused before anything is allocated.
+   */
+  private static void checkHeap(Path p, String tensor, int d, int f, boolean transposed) {
+    long floats = (2L + (transposed ? 1 : 0)) * 2L * d * f + f + 2L * d;
+    long needed = 2 * 4 * floats;
+    Runtime rt = Runtime.getRuntime();
+    long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    if (needed > available) {
+      throw new InvalidInputException(p, tensor, "d = " + d + ", F = " + f + " needs about " + (needed >> 20)
+          + " MiB of heap to load, more than the " + (available >> 20) + " MiB this JVM can still allocate"
+          + " (raise -Xmx, or check that the file is the crosscoder you meant)");
     }
   }
 

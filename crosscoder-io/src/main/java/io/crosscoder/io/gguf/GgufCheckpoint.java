@@ -1,7 +1,9 @@
 package io.crosscoder.io.gguf;
 
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -54,6 +56,7 @@ public final class GgufCheckpoint implements Checkpoint {
    *     a type this library does not read, or names tensors that cannot be mapped consistently
    */
   public static GgufCheckpoint open(Path file) {
+    InputFiles.requireRegularFile(file, "GGUF file");
     Arena arena = Arena.ofShared();
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
@@ -100,6 +103,12 @@ public final class GgufCheckpoint implements Checkpoint {
       throw new InvalidInputException(file, null, "cannot read the file: " + e, e);
     } catch (RuntimeException e) {
       arena.close();
+      throw e;
+    } catch (InternalError e) {
+      arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }

@@ -149,6 +149,7 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
     Set<String> names = new HashSet<>();
     for (long i = 0; i < tensorCount; i++) {
       String name = c.string("the name of tensor " + i);
+      io.crosscoder.tensor.TensorLimits.checkName(file, name);
       if (!names.add(name)) {
         throw new InvalidInputException(file, name, "this tensor name appears twice");
       }
@@ -196,6 +197,9 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
         throw new InvalidInputException(file, name, "data offset " + Long.toUnsignedString(offset)
             + " is not a multiple of the alignment " + alignment);
       }
+      // Last, as the checks above say more for a tensor with elements; this one bounds the dimensions
+      // of an empty tensor, whose product in another order could overflow.
+      io.crosscoder.tensor.TensorLimits.check(file, name, dims, contents.byteSize());
       infos.add(new TensorInfo(name, dims, type, offset, bytes));
     }
 
@@ -203,6 +207,11 @@ record GgufHeader(int version, Map<String, GgufValue> metadata, List<TensorInfo>
     long dataStart = end % alignment == 0 ? end : end + (alignment - end % alignment);
     long size = contents.byteSize();
     long dataSize = Math.max(0, size - dataStart);
+    if (!infos.isEmpty() && dataStart > size) {
+      // Even an empty tensor's view starts at the data section, which must therefore be in the file.
+      throw new InvalidInputException(file, infos.getFirst().name(), "truncated: the data section starts at file byte "
+          + dataStart + " (after padding to the alignment of " + alignment + ") but the file has " + size + " bytes");
+    }
     List<TensorInfo> byOffset = new ArrayList<>(infos);
     byOffset.sort(Comparator.comparingLong(TensorInfo::offset));
     TensorInfo previous = null;

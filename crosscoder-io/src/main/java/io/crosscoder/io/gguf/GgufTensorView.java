@@ -2,6 +2,7 @@ package io.crosscoder.io.gguf;
 
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.Elements;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -111,6 +112,14 @@ final class GgufTensorView implements TensorView {
 
   @Override
   public void readFloats(long index, float[] dst, int offset, int length) {
+    try {
+      readFloatsUnguarded(index, dst, offset, length);
+    } catch (InternalError e) {
+      throw MappedReads.rethrow(source(), name, e);
+    }
+  }
+
+  private void readFloatsUnguarded(long index, float[] dst, int offset, int length) {
     Objects.checkFromIndexSize(offset, length, dst.length);
     if (length == 0) {
       return;

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,6 +66,7 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
    *     LoRA config, or a field has the wrong type or range
    */
   public static LoraConfig read(Path file) {
+    InputFiles.requireRegularFile(file, FILE_NAME);
     JsonNode root;
     try {
       long size = Files.size(file);
@@ -95,6 +97,8 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
     Map<String, Double> alphas = new LinkedHashMap<>();
     pattern(root, "rank_pattern", file).forEach((k, v) -> ranks.put(k, positiveInt(v, "rank_pattern." + k, file)));
     pattern(root, "alpha_pattern", file).forEach((k, v) -> alphas.put(k, number(v, "alpha_pattern." + k, file)));
+    ranks.keySet().forEach(k -> checkKey(file, "rank_pattern", k));
+    alphas.keySet().forEach(k -> checkKey(file, "alpha_pattern", k));
     JsonNode targets = root.get("target_modules");
     String targetText = targets == null || targets.isNull() ? "" : targets.isTextual() ? targets.asText() : targets.toString();
     return new LoraConfig(file, r, alpha, bool(root, "use_rslora", false, file),
@@ -105,7 +109,7 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
   /** The rank PEFT uses for {@code module} ({@code model.layers.3.self_attn.q_proj}). */
   public int rankOf(String module) {
     for (var e : rankPattern.entrySet()) {
-      if (matches(e.getKey(), module)) {
+      if (matches("rank_pattern", e.getKey(), module)) {
         return e.getValue();
       }
     }
@@ -115,7 +119,7 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
   /** The alpha PEFT uses for {@code module}. */
   public double alphaOf(String module) {
     for (var e : alphaPattern.entrySet()) {
-      if (matches(e.getKey(), module)) {
+      if (matches("alpha_pattern", e.getKey(), module)) {
         return e.getValue();
       }
     }
@@ -129,11 +133,100 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
     return rsLora ? a / Math.sqrt(rank) : a / rank;
   }
 
-  private static boolean matches(String key, String module) {
-    try {
-      return Pattern.compile("(.*\\.)?(" + key + ")$").matcher(module).matches();
-    } catch (PatternSyntaxException e) {
+  /**
+   * PEFT's match of a pattern key against a module name. A key of name characters only (the usual
+   * case: a module name or a dotted suffix of one) is compared as text; any other key is a regular
+   * expression, compiled when the config was read, and matched under a budget of {@value
+   * #MATCH_BUDGET} character reads, so that a key with catastrophic backtracking such as {@code
+   * (a|aa)*b} is refused instead of hanging.
+   */
+  private boolean matches(String field, String key, String module) {
+    if (isPlainName(key)) {
       return module.equals(key) || module.endsWith("." + key);
+    }
+    try {
+      return Pattern.compile("(.*\\.)?(" + key + ")$").matcher(new BudgetedChars(module)).matches();
+    } catch (BudgetedChars.Exhausted e) {
+      throw new InvalidInputException(file, field + "." + key, "takes more than " + MATCH_BUDGET
+          + " steps to match module " + module + "; a pattern key must not backtrack catastrophically");
+    }
+  }
+
+  /** Most character reads one pattern match may make. */
+  static final int MATCH_BUDGET = 1_000_000;
+
+  /** Longest pattern key accepted, in chars. */
+  static final int MAX_KEY_LENGTH = 1024;
+
+  private static boolean isPlainName(String key) {
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (!(Character.isLetterOrDigit(c) || c == '_' || c == '.' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A pattern key must be short and, unless a plain name, a valid regular expression. */
+  private static void checkKey(Path file, String field, String key) {
+    if (key.length() > MAX_KEY_LENGTH) {
+      throw new InvalidInputException(file, field, "has a key of " + key.length() + " characters; at most "
+          + MAX_KEY_LENGTH + " are accepted");
+    }
+    if (!isPlainName(key)) {
+      try {
+        Pattern.compile("(.*\\.)?(" + key + ")$");
+      } catch (PatternSyntaxException e) {
+        throw new InvalidInputException(file, field + "." + key, "is not a valid regular expression: "
+            + e.getDescription());
+      }
+    }
+  }
+
+  /** A module name that counts the reads a regular expression makes of it and stops it past the budget. */
+  private static final class BudgetedChars implements CharSequence {
+    private final String s;
+    private final int[] reads;
+
+    BudgetedChars(String s) {
+      this(s, new int[1]);
+    }
+
+    private BudgetedChars(String s, int[] reads) {
+      this.s = s;
+      this.reads = reads;
+    }
+
+    @Override
+    public char charAt(int index) {
+      if (++reads[0] > MATCH_BUDGET) {
+        throw new Exhausted();
+      }
+      return s.charAt(index);
+    }
+
+    @Override
+    public int length() {
+      return s.length();
+    }
+
+    @Override
+    public CharSequence subSequence(int start, int end) {
+      return new BudgetedChars(s.substring(start, end), reads);
+    }
+
+    @Override
+    public String toString() {
+      return s;
+    }
+
+    static final class Exhausted extends RuntimeException {
+      private static final long serialVersionUID = 1L;
+
+      Exhausted() {
+        super(null, null, false, false);
+      }
     }
   }
 

@@ -1,10 +1,13 @@
 package io.crosscoder.io.onnx;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.Quantization;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -43,6 +46,7 @@ public final class OnnxCheckpoint implements Checkpoint {
 
   /** Maps and reads {@code file}; on any failure nothing stays mapped. */
   static OnnxCheckpoint open(Path file) {
+    InputFiles.requireRegularFile(file, "ONNX model");
     Arena arena = Arena.ofShared();
     try {
       MemorySegment mapped;
@@ -65,6 +69,9 @@ public final class OnnxCheckpoint implements Checkpoint {
       return new OnnxCheckpoint(file, arena, tensors, metadata);
     } catch (RuntimeException | Error e) {
       arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }
@@ -118,6 +125,8 @@ public final class OnnxCheckpoint implements Checkpoint {
       DType dtype = bytes.dtype(t);
       MemorySegment data = bytes.data(t);
       long[] dims = t.dims();
+      // External data may be larger than the model file; an empty tensor is bounded by the model file.
+      TensorLimits.check(file, t.name(), dims, Math.max(mapped.byteSize(), data.byteSize()));
       boolean transposed = dims.length == 2 && transposes(roleUses(t, q, graph));
       Quantization quantization = q == null ? null : quantization(file, t, q, graph, bytes);
       OnnxTensor view = new OnnxTensor(names.get(i), t.name(), dtype, dims, data, file, transposed, quantization);

@@ -206,6 +206,7 @@ final class OnnxModelReader {
         }
         case OnnxSchema.TENSOR_NAME -> {
           name = in.readString();
+          io.crosscoder.tensor.TensorLimits.checkName(file, name);
           tensorLabel = name;
         }
         case OnnxSchema.TENSOR_RAW_DATA -> {

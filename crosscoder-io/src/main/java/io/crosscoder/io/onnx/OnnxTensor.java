@@ -1,6 +1,7 @@
 package io.crosscoder.io.onnx;
 
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.Quantization;
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
@@ -122,6 +123,14 @@ public final class OnnxTensor implements TensorView {
     }
     Objects.checkFromIndexSize(offset, length, dst.length);
     Objects.checkFromIndexSize(index, length, elementCount());
+    try {
+      dequantize(index, dst, offset, length);
+    } catch (InternalError e) {
+      throw MappedReads.rethrow(source(), name(), e);
+    }
+  }
+
+  private void dequantize(long index, float[] dst, int offset, int length) {
     int channels = scales.length;
     for (int i = 0; i < length; i++) {
       long at = index + i;

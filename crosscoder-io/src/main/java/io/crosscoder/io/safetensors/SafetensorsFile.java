@@ -1,6 +1,8 @@
 package io.crosscoder.io.safetensors;
 
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -41,6 +43,7 @@ final class SafetensorsFile implements AutoCloseable {
    * @throws InvalidInputException if the file cannot be read or is not a valid safetensors file
    */
   static SafetensorsFile open(Path file) {
+    InputFiles.requireRegularFile(file, "safetensors file");
     Arena arena = Arena.ofShared();
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
@@ -60,6 +63,12 @@ final class SafetensorsFile implements AutoCloseable {
       throw new InvalidInputException(file, null, "cannot read the file: " + e, e);
     } catch (RuntimeException e) {
       arena.close();
+      throw e;
+    } catch (InternalError e) {
+      arena.close();
+      if (MappedReads.isMappingFault(e)) {
+        throw MappedReads.changed(file, null, e);
+      }
       throw e;
     }
   }

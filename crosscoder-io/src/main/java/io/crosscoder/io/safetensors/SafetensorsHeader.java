@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.tensor.DType;
+import io.crosscoder.tensor.TensorLimits;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -45,7 +46,8 @@ import java.util.stream.Collectors;
  * {@code tensor.rs}): the header is at most {@value #MAX_HEADER_BYTES} bytes, starts with
  * {@code '{'}, names no tensor twice; every tensor's byte range is exactly
  * {@code product(shape) * dtype size} long (overflow is an error); sorted by offset, the ranges
- * tile the data section from 0 to its end with no gap, overlap or trailing byte.
+ * tile the data section from 0 to its end with no gap, overlap or trailing byte. Beyond the
+ * reference, names, ranks and dimensions are bounded by {@link TensorLimits}.
  *
  * <p>Immutable.
  */
@@ -181,9 +183,9 @@ final class SafetensorsHeader {
           readMetadata(file, value, metadata);
         } else {
           if (!seen.add(name)) {
-            throw new InvalidInputException(file, name, "the header names this tensor twice");
+            throw new InvalidInputException(file, TensorLimits.shortName(name), "the header names this tensor twice");
           }
-          entries.add(readEntry(file, name, value, dataBytes));
+          entries.add(readEntry(file, name, value, dataBytes, size));
         }
       }
       expect(file, p.nextToken() == null, "the header has content after its closing '}'");
@@ -229,7 +231,8 @@ final class SafetensorsHeader {
     }
   }
 
-  private static Entry readEntry(Path file, String name, JsonNode value, long dataBytes) {
+  private static Entry readEntry(Path file, String name, JsonNode value, long dataBytes, long fileSize) {
+    TensorLimits.checkName(file, name);
     if (!value.isObject()) {
       throw new InvalidInputException(file, name,
           "header entry must be an object with dtype, shape and data_offsets, found " + describe(value));
@@ -248,9 +251,11 @@ final class SafetensorsHeader {
     if (!shapeNode.isArray()) {
       throw new InvalidInputException(file, name, "shape must be an array of integers, found " + describe(shapeNode));
     }
+    TensorLimits.checkRank(file, name, shapeNode.size());
     long[] shape = new long[shapeNode.size()];
     for (int i = 0; i < shape.length; i++) {
-      shape[i] = nonNegativeLong(file, name, shapeNode.get(i), "shape " + shapeNode + " dimension " + i);
+      shape[i] = nonNegativeLong(file, name, shapeNode.get(i), "shape " + abbreviate(shapeNode.toString(), 60)
+          + " dimension " + i);
     }
 
     JsonNode offsetsNode = required(file, name, value, "data_offsets");
@@ -284,6 +289,8 @@ final class SafetensorsHeader {
       throw new InvalidInputException(file, name, range + " run past the end of the data section, which holds "
           + dataBytes + " bytes (is the file truncated?)");
     }
+    // Last, as the checks above give the more precise message for a tensor with elements.
+    TensorLimits.check(file, name, shape, fileSize);
     return new Entry(name, dtype, shape, begin, end);
   }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -48,6 +49,7 @@ record ShardIndex(Path file, Map<String, String> metadata, SequencedMap<String, 
    * @throws InvalidInputException if the file cannot be read or is malformed
    */
   static ShardIndex read(Path file) {
+    InputFiles.requireRegularFile(file, "safetensors index");
     JsonNode root;
     try {
       long size = Files.size(file);

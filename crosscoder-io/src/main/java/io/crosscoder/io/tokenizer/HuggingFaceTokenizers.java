@@ -1,6 +1,7 @@
 package io.crosscoder.io.tokenizer;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.model.Tokenizer;
 import java.io.ByteArrayInputStream;
@@ -64,6 +65,25 @@ public final class HuggingFaceTokenizers {
    */
   public static Tokenizer open(Path tokenizerJson) {
     Path file = Files.isDirectory(tokenizerJson) ? tokenizerJson.resolve("tokenizer.json") : tokenizerJson;
+    return open(file, readBytes(file), file.toString());
+  }
+
+  /**
+   * Makes every check {@link #open} makes in Java, without loading the native library or handing
+   * it the file: size, UTF-8, JSON, and the {@code model} section. A file that passes may still be
+   * refused by the native library when opened.
+   *
+   * @throws InvalidInputException naming the file, as {@link #open} does
+   */
+  public static void check(Path tokenizerJson) {
+    Path file = Files.isDirectory(tokenizerJson) ? tokenizerJson.resolve("tokenizer.json") : tokenizerJson;
+    validate(file, readBytes(file));
+  }
+
+  private static byte[] readBytes(Path file) {
+    if (Files.exists(file)) {
+      InputFiles.requireRegularFile(file, "tokenizer.json");
+    }
     byte[] bytes;
     try {
       long size = Files.size(file);
@@ -76,7 +96,19 @@ public final class HuggingFaceTokenizers {
     } catch (IOException e) {
       throw new InvalidInputException(file, null, "cannot read the tokenizer: " + e, e);
     }
-    return open(file, bytes, file.toString());
+    return bytes;
+  }
+
+  /** The Java-side checks: UTF-8 text, then {@link TokenizerJson#parse}. */
+  private static TokenizerJson validate(Path file, byte[] bytes) {
+    String json;
+    try {
+      json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (CharacterCodingException e) {
+      throw new InvalidInputException(file, null, "not UTF-8 text, so not a tokenizer.json", e);
+    }
+    return TokenizerJson.parse(file, json);
   }
 
   /**
@@ -85,14 +117,7 @@ public final class HuggingFaceTokenizers {
    * @param file the name to give in messages and {@link Tokenizer#source()}
    */
   static Tokenizer open(Path file, byte[] bytes, String source) {
-    String json;
-    try {
-      json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
-    } catch (CharacterCodingException e) {
-      throw new InvalidInputException(file, null, "not UTF-8 text, so not a tokenizer.json", e);
-    }
-    TokenizerJson parsed = TokenizerJson.parse(file, json);
+    TokenizerJson parsed = validate(file, bytes);
     DjlRuntime.prepare();
     ai.djl.huggingface.tokenizers.HuggingFaceTokenizer djl;
     try {

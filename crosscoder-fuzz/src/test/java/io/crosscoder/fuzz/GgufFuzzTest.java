@@ -1,0 +1,33 @@
+package io.crosscoder.fuzz;
+
+import static io.crosscoder.fuzz.FuzzSupport.expectValidOrRefused;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.io.gguf.GgufFormat;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A GGUF file ({@link GgufFormat}): header, metadata and tensor infos parsed, names mapped,
+ * every tensor sampled (block formats dequantized).
+ *
+ * <p>Contract: {@link FuzzSupport#expectValidOrRefused}. Seeds: {@link Seeds}. A normal build runs
+ * the seeds once each (regression mode) and then fuzzes the target for a few seconds; {@code
+ * -Pfuzz-long} fuzzes it for long (see the module's README).
+ */
+class GgufFuzzTest {
+  private static final Path DIR = FuzzSupport.folder("GgufFuzzTest");
+
+  @Timeout(value = 10, unit = TimeUnit.SECONDS)
+  @FuzzTest
+  void fuzz(byte[] input) throws Exception {
+    Path file = FuzzSupport.write(DIR, "model.gguf", input);
+    expectValidOrRefused(file, () -> {
+      try (Checkpoint c = new GgufFormat().open(file)) {
+        FuzzSupport.touchAll(c);
+      }
+    });
+  }
+}
