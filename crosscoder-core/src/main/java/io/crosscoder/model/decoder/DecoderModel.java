@@ -144,10 +144,24 @@ public final class DecoderModel implements LanguageModel {
     private int rowsPerPass = DEFAULT_ROWS_PER_PASS;
     private int logitRowsPerChunk;
     private int queryBlock = DEFAULT_QUERY_BLOCK;
+    private DecoderConfig config;
 
     private Builder(Path folder, Kernels kernels) {
       this.folder = Objects.requireNonNull(folder, "folder");
       this.kernels = Objects.requireNonNull(kernels, "kernels");
+    }
+
+    /**
+     * The configuration, when it does not come from {@code config.json} in the folder: then the
+     * path may be any checkpoint {@link CheckpointFormats} opens (a GGUF file, for example, whose
+     * metadata gave the configuration). Default: {@code FOLDER/config.json}.
+     *
+     * @param config the parsed configuration
+     * @return this builder
+     */
+    public Builder config(DecoderConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+      return this;
     }
 
     /**
@@ -198,10 +212,13 @@ public final class DecoderModel implements LanguageModel {
      * @throws InvalidInputException naming the file and the field or tensor on bad input
      */
     public DecoderModel build() {
-      if (!Files.isDirectory(folder)) {
-        throw new InvalidInputException(folder, null, "not a folder; a Hugging Face decoder is a folder with config.json and safetensors");
+      DecoderConfig config = this.config;
+      if (config == null) {
+        if (!Files.isDirectory(folder)) {
+          throw new InvalidInputException(folder, null, "not a folder; a Hugging Face decoder is a folder with config.json and safetensors");
+        }
+        config = DecoderConfig.read(folder.resolve("config.json"));
       }
-      DecoderConfig config = DecoderConfig.read(folder.resolve("config.json"));
       if (tokenizer != null && tokenizer.vocabularySize() > config.vocabularySize()) {
         throw new InvalidInputException(config.source(), null, "field 'vocab_size': " + config.vocabularySize()
             + " is smaller than the tokenizer's " + tokenizer.vocabularySize() + " ids (" + tokenizer.source() + ")");

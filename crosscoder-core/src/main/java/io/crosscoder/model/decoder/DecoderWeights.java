@@ -155,9 +155,14 @@ final class DecoderWeights implements AutoCloseable {
           + " calls for it" + why);
     }
     Path file = t.source() != null ? t.source() : checkpoint.path();
-    if (!t.isPlainFloat() || t.dtype() == DType.F64) {
+    // Plain F32/BF16 matrices are used where they lie; anything else the view can read as floats in
+    // the Hugging Face layout (F16, block-quantized GGUF types, rows stored permuted) is dequantized
+    // into backend F32 once, at load.
+    boolean floats = t.dtype() == DType.F32 || t.dtype() == DType.F16 || t.dtype() == DType.BF16;
+    if (t.transposed() || !(floats || t.isQuantized())) {
       throw new InvalidInputException(file, name, "is " + t.dtype() + (t.quantization().isPresent() ? " quantized" : "")
-          + (t.transposed() ? " transposed" : "") + "; the decoder reads plain F32, F16 or BF16 weights");
+          + (t.transposed() ? " transposed" : "") + "; the decoder reads F32, F16 or BF16 weights, or block-quantized"
+          + " ones (dequantized to F32 when loaded)");
     }
     if (!Arrays.equals(t.shape(), shape)) {
       throw new InvalidInputException(file, name, "has shape " + TensorView.formatShape(t.shape()) + " but "
@@ -192,7 +197,7 @@ final class DecoderWeights implements AutoCloseable {
       TensorView t = tensors.get(name);
       long n = t.elementCount();
       DeviceBuffer b;
-      if (t.dtype() == DType.F32 || t.dtype() == DType.BF16) {
+      if (t.isPlainFloat() && (t.dtype() == DType.F32 || t.dtype() == DType.BF16)) {
         b = kernels.wrapReadOnly(t.data(), t.dtype(), n);
         owned.add(b);
         return b;

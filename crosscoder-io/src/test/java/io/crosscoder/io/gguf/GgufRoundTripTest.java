@@ -124,7 +124,8 @@ class GgufRoundTripTest {
   static Path write(String file, String arch, boolean permuteQk, boolean quantize, Map<String, float[]> expected) {
     GgufFiles g = new GgufFiles().string("general.architecture", arch).string("general.name", "stories260K")
         .u32(arch + ".block_count", 5).u32(arch + ".attention.head_count", HEADS)
-        .u32(arch + ".attention.head_count_kv", KV_HEADS).f32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+        .u32(arch + ".attention.head_count_kv", KV_HEADS).f32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f)
+        .u32(arch + ".context_length", 512).f32(arch + ".rope.freq_base", 10000f);
     for (var e : hf.entrySet()) {
       long[] s = shapes.get(e.getKey());
       float[] v = e.getValue();
@@ -247,5 +248,102 @@ class GgufRoundTripTest {
     String sentence = quantized + " tensors are stored quantized on one side";
     assertThat(r.findings()).anySatisfy(f -> assertThat(f.text()).startsWith(sentence));
     assertThat(r.toMarkdown()).contains("| F32 / Q8_0 (quantized) |");
+  }
+
+  /** Runs the decoder in {@code model} (a GGUF file or a Hugging Face folder) on two prompts, every block's output. */
+  private static java.util.Map<io.crosscoder.model.Site, float[]> forward(Path model, boolean gguf) {
+    java.util.List<io.crosscoder.model.Site> sites = new java.util.ArrayList<>();
+    for (int l = 0; l < 5; l++) {
+      sites.add(io.crosscoder.model.Site.residPost(l));
+    }
+    io.crosscoder.model.TokenBatch batch = io.crosscoder.model.TokenBatch.of(
+        new int[][] {{1, 403, 407, 261, 378, 432, 383, 286, 261}, {1, 376, 298, 315, 421}}, 0);
+    try (io.crosscoder.backend.Kernels k = new io.crosscoder.cpu.kernels.CpuKernels(2, true);
+        io.crosscoder.model.decoder.DecoderModel m = gguf ? GgufDecoders.open(model, k, null)
+            : io.crosscoder.model.decoder.DecoderModel.open(model, k, null)) {
+      java.util.Map<io.crosscoder.model.Site, float[]> all = new java.util.HashMap<>(m.forward(batch, sites));
+      // The logits of the last block, too: the output head is the (tied) embedding.
+      all.put(io.crosscoder.model.Site.residPre(0), m.logitLens(all.get(sites.get(4)), batch.sequences() * batch.length()));
+      // Only the real positions: padding rows are unspecified.
+      java.util.Map<io.crosscoder.model.Site, float[]> out = new java.util.HashMap<>();
+      for (var e : all.entrySet()) {
+        int width = e.getValue().length / (batch.sequences() * batch.length());
+        float[] real = new float[(9 + 5) * width];
+        System.arraycopy(e.getValue(), 0, real, 0, 9 * width);
+        System.arraycopy(e.getValue(), 9 * width, real, 9 * width, 5 * width);
+        out.put(e.getKey(), real);
+      }
+      return out;
+    }
+  }
+
+  /** A Hugging Face folder of stories260K's config.json and these weights. */
+  private static Path folder(String name, Map<String, float[]> weights) throws Exception {
+    Path f = java.nio.file.Files.createDirectories(dir.resolve(name));
+    java.nio.file.Files.copy(Path.of(GgufRoundTripTest.class.getResource("/stories260K/config.json").toURI()),
+        f.resolve("config.json"));
+    java.util.List<TensorView> views = new java.util.ArrayList<>();
+    for (var e : weights.entrySet()) {
+      views.add(TensorView.of(e.getKey(), io.crosscoder.tensor.DType.F32, shapes.get(e.getKey()),
+          java.lang.foreign.MemorySegment.ofArray(e.getValue()), null));
+    }
+    io.crosscoder.io.safetensors.SafetensorsWriter.write(f.resolve("model.safetensors"), Map.of("format", "pt"), views);
+    return f;
+  }
+
+  @Test
+  void theDecoderRunsAGgufModelAsItsHuggingFaceFolder() throws Exception {
+    // F32 with llama.cpp's q/k permutation: the same weights as the fixture's safetensors, so the
+    // same residual streams and logits, which Stories260KTest checks against the golden forward pass.
+    Path f32 = write("dec-f32.gguf", "llama", true, false, new LinkedHashMap<>());
+    io.crosscoder.model.decoder.DecoderConfig c = GgufDecoders.config(f32);
+    assertThat(c.layers()).isEqualTo(5);
+    assertThat(c.hiddenSize()).isEqualTo(64);
+    assertThat(c.intermediateSize()).isEqualTo(172);
+    assertThat(c.keyValueHeads()).isEqualTo(KV_HEADS);
+    assertThat(c.vocabularySize()).isEqualTo(512);
+    assertThat(c.tiedEmbeddings()).isTrue();
+    Path original = Path.of(GgufRoundTripTest.class.getResource("/stories260K/config.json").toURI()).getParent();
+    var want = forward(original, false);
+    var got = forward(f32, true);
+    for (var e : want.entrySet()) {
+      assertThat(got.get(e.getKey())).as(e.getKey().toString()).containsExactly(e.getValue());
+    }
+
+    // Q8_0: the decoder dequantizes at load; the oracle is the Hugging Face folder of the values
+    // the blocks hold (dequantized by the test's own encoder, in Hugging Face row order).
+    Map<String, float[]> held = new LinkedHashMap<>();
+    Path q8 = write("dec-q8.gguf", "llama", true, true, held);
+    var quantized = forward(q8, true);
+    var reference = forward(folder("dec-q8-reference", held), false);
+    double maxDiff = 0;
+    for (var e : reference.entrySet()) {
+      float[] a = quantized.get(e.getKey());
+      float[] b = e.getValue();
+      for (int i = 0; i < a.length; i++) {
+        assertThat((double) a[i]).as("%s element %d", e.getKey(), i).isCloseTo(b[i], within(1e-5 * (1 + Math.abs(b[i]))));
+      }
+    }
+    float[] qLogits = quantized.get(io.crosscoder.model.Site.residPre(0));
+    float[] fLogits = want.get(io.crosscoder.model.Site.residPre(0));
+    for (int i = 0; i < qLogits.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(qLogits[i] - fLogits[i]));
+    }
+    // Quantization moved the logits, but not far: Q8_0 keeps about 8 bits per weight.
+    assertThat(maxDiff).isGreaterThan(0).isLessThan(0.5);
+  }
+
+  @Test
+  void aGgufWithoutTheMetadataADecoderNeedsIsRefusedNamingTheKey() {
+    Path noContext = new GgufFiles().string("general.architecture", "llama").u32("llama.block_count", 5)
+        .tensor("token_embd.weight", new long[] {64, 512}, GgmlType.F32.id(), GgufFiles.f32(new float[64 * 512]))
+        .tensor("blk.0.ffn_gate.weight", new long[] {64, 172}, GgmlType.F32.id(), GgufFiles.f32(new float[64 * 172]))
+        .write(dir.resolve("no-heads.gguf"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> GgufDecoders.config(noContext))
+        .isInstanceOf(io.crosscoder.InvalidInputException.class).hasMessageContaining("no-heads.gguf")
+        .hasMessageContaining("llama.attention.head_count");
+    Path other = new GgufFiles().string("general.architecture", "gemma").write(dir.resolve("gemma.gguf"));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> GgufDecoders.config(other))
+        .isInstanceOf(io.crosscoder.InvalidInputException.class).hasMessageContaining("gemma");
   }
 }
