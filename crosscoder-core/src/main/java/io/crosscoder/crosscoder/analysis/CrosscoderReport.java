@@ -284,7 +284,7 @@ public final class CrosscoderReport implements Report {
     return relative.clone();
   }
 
-  /** {@return latents per class (every class present, possibly 0)} */
+  /** {@return the number of latents in each class (every class present, possibly 0)} */
   public Map<LatentClass, Integer> classCounts() {
     return counts;
   }

@@ -188,12 +188,12 @@ public final class PlantedDictionary {
     return spec;
   }
 
-  /** {@return activation width} */
+  /** {@return the activation width d} */
   public int d() {
     return spec.d();
   }
 
-  /** {@return number of planted features} */
+  /** {@return the number of planted features} */
   public int features() {
     return kinds.length;
   }

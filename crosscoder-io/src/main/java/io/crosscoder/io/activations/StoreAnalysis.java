@@ -156,17 +156,17 @@ public final class StoreAnalysis {
       }
     }
 
-    /** {@return tokens counted} */
+    /** {@return the tokens counted} */
     public long tokens() {
       return tokens;
     }
 
-    /** {@return mean over tokens of {@code |x_B - x_A| / |x_A|}; NaN before any token} */
+    /** {@return the mean over tokens of {@code |x_B - x_A| / |x_A|}; NaN before any token} */
     public double meanRelativeDifference() {
       return tokens == 0 ? Double.NaN : relativeSum / tokens;
     }
 
-    /** {@return mean over tokens of the cosine of {@code x_A} and {@code x_B}; NaN before any token} */
+    /** {@return the mean over tokens of the cosine of {@code x_A} and {@code x_B}; NaN before any token} */
     public double meanCosine() {
       return tokens == 0 ? Double.NaN : cosineSum / tokens;
     }

@@ -190,7 +190,7 @@ public final class LoraAdapter implements AutoCloseable {
     return modules;
   }
 
-  /** {@return tensors the adapter stores in full (modules_to_save, biases), under the base's names} */
+  /** {@return the tensors the adapter stores in full (modules_to_save, biases), under the base's names} */
   public SequencedMap<String, TensorView> replacements() {
     return replacements;
   }
