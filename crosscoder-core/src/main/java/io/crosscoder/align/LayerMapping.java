@@ -114,8 +114,8 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
 
   /**
    * Computes the similarity matrix on {@code backend} and the best monotone mapping. Both sides
-   * must have layers; the shallower side is mapped into the deeper one. Reads every matrix of
-   * both sides once per layer pair, on the calling thread and the backend's.
+   * must have layers; the shallower side is mapped into the deeper one. Cost: each layer's
+   * matrices are read once for every layer of the other side.
    *
    * @param base the base checkpoint's tensors by name
    * @param target the target checkpoint's tensors by name

@@ -22,7 +22,7 @@ public record Availability(boolean available, String reason) {
   /**
    * A backend that can work here.
    *
-   * @param what what was found, for logs ({@code "NVIDIA H100, driver 12.4"})
+   * @param what what was found, for logs (a device's name, a library's version)
    * @return the availability
    */
   public static Availability available(String what) {

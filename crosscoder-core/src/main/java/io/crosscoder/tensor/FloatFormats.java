@@ -43,7 +43,7 @@ public final class FloatFormats {
   }
 
   /**
-   * f32 to IEEE binary16, round-to-nearest-even; values beyond 65504 become infinities.
+   * f32 to IEEE binary16, round-to-nearest-even; magnitudes from 65520 up become infinities.
    *
    * @param f the value
    * @return the binary16 bits of the nearest binary16 value

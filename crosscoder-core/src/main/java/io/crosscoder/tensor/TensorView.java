@@ -37,8 +37,8 @@ public interface TensorView {
    * block-quantized views ({@link #storageType()} other than the dtype's name), whose data is the
    * blocks as stored.
    *
-   * @return a read-only view of the stored bytes, valid while the checkpoint is open (the view
-   *     owns nothing; the checkpoint unmaps it on close)
+   * @return the stored bytes, which callers only read; valid while the checkpoint is open (the
+   *     view owns nothing; the checkpoint unmaps it on close)
    */
   MemorySegment data();
 

@@ -122,8 +122,7 @@ public final class DecoderModel implements LanguageModel {
    * read through {@link CheckpointFormats}: needs crosscoder-io on the class path) on {@code
    * kernels}, with the default options.
    *
-   * @param folder the model folder (or, with a {@link Builder#config} configuration, any
-   *     checkpoint path)
+   * @param folder the model folder: {@code config.json} and safetensors
    * @param kernels the backend's kernels the weights are uploaded to; the caller's, closed after
    *     the model
    * @param tokenizer the model's tokenizer, owned by the model once it is open (the caller's if
