@@ -195,7 +195,10 @@ public final class GgufCheckpoint implements Checkpoint {
     return metadata;
   }
 
-  /** How the file was read: its version and architecture, the name mapping, the q/k permutation undone or not. */
+  /**
+   * {@return one sentence on how the file was read: its version and architecture, the name
+   * mapping, the q/k permutation undone or not (the {@value #MAPPING_KEY} metadata value)}
+   */
   @Override
   public List<String> notes() {
     return List.of(metadata.get(MAPPING_KEY) + ".");
