@@ -17,7 +17,9 @@ public final class InputFiles {
   /**
    * Returns {@code file} if it is a regular file (after following symbolic links).
    *
+   * @param file the path to check
    * @param what what the file should be, for the message ("safetensors file", "config.json")
+   * @return {@code file} itself
    * @throws InvalidInputException naming the file if it is missing, a folder, or not a regular
    *     file (a FIFO, socket or device)
    */

@@ -53,11 +53,13 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
     scores = Arrays.stream(scores).map(double[]::clone).toArray(double[][]::new);
   }
 
+  /** {@return for each target layer, the base layer it maps to or -1; a fresh copy} */
   @Override
   public int[] targetToBase() {
     return targetToBase.clone();
   }
 
+  /** {@return the similarities {@code scores[t][b]}, a fresh deep copy} */
   @Override
   public double[][] scores() {
     return Arrays.stream(scores).map(double[]::clone).toArray(double[][]::new);
@@ -85,12 +87,20 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
         + meanOtherScore + "]";
   }
 
-  /** Whether the mapping rests on layers that were copied (mean mapped score at least 0.2). */
+  /**
+   * {@return whether the mapping rests on layers that were copied: mean mapped score at least
+   * {@value #MEANINGFUL_SCORE} (false when it is NaN)}
+   */
   public boolean meaningful() {
     return meanMappedScore >= MEANINGFUL_SCORE;
   }
 
-  /** Number of layers (max index + 1) in a checkpoint's tensors, 0 when none is in a layer. */
+  /**
+   * Counts the layers of a checkpoint from its tensor names ({@link ParameterName#layer()}).
+   *
+   * @param tensors a checkpoint's tensors by name
+   * @return the number of layers (largest index + 1), 0 when no tensor is in a layer
+   */
   public static int layerCount(SequencedMap<String, TensorView> tensors) {
     int max = -1;
     for (String n : tensors.keySet()) {
@@ -104,7 +114,14 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
 
   /**
    * Computes the similarity matrix on {@code backend} and the best monotone mapping. Both sides
-   * must have layers; the shallower side is mapped into the deeper one.
+   * must have layers; the shallower side is mapped into the deeper one. Cost: each layer's
+   * matrices are read once for every layer of the other side.
+   *
+   * @param base the base checkpoint's tensors by name
+   * @param target the target checkpoint's tensors by name
+   * @param backend the backend that computes the matrix dot products; the caller keeps it open
+   *     and closes it
+   * @return the mapping, with every score
    */
   public static LayerMapping fit(SequencedMap<String, TensorView> base, SequencedMap<String, TensorView> target,
       ComputeBackend backend) {
@@ -160,6 +177,10 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
   /**
    * The checkpoint's tensors with the target's layer indices replaced by the base layers they map
    * to; tensors of unmapped target layers keep their names (and so stay unpaired).
+   *
+   * @param target the target checkpoint's tensors by name, as given to {@link #fit}
+   * @return a new map, in the target's order, of the renamed views (which read the target's
+   *     tensors) and the untouched ones
    */
   public SequencedMap<String, TensorView> renameTarget(SequencedMap<String, TensorView> target) {
     SequencedMap<String, TensorView> out = new LinkedHashMap<>();
@@ -250,7 +271,10 @@ public record LayerMapping(int baseLayers, int targetLayers, int[] targetToBase,
     return f;
   }
 
-  /** One line per target layer: {@code "target 0 -> base 1 (0.93)"}. */
+  /**
+   * {@return one line per target layer, e.g. {@code "target layer 0 -> base layer 1 (cosine
+   * 0.9300)"} or {@code "target layer 3 -> none"}}
+   */
   public List<String> describe() {
     List<String> out = new ArrayList<>();
     for (int j = 0; j < targetLayers; j++) {

@@ -30,7 +30,12 @@ public record ParameterName(String name, OptionalInt layer, String kind) {
   private static final Pattern WRAPPER =
       Pattern.compile("^(?:model\\.|bert\\.|roberta\\.|transformer\\.|gpt_neox\\.|language_model\\.)+");
 
-  /** Parses {@code name}. Never fails: an unrecognised name has no layer. */
+  /**
+   * Parses a tensor name. Never fails: an unrecognised name has no layer.
+   *
+   * @param name the full name as stored
+   * @return the parsed name
+   */
   public static ParameterName parse(String name) {
     Matcher m = LAYER.matcher(name);
     if (m.find()) {
@@ -43,19 +48,27 @@ public record ParameterName(String name, OptionalInt layer, String kind) {
    * A key under which the same parameter of two checkpoints of one family meets even when one
    * side wraps names in a prefix ({@code bert.encoder.layer.0...} vs {@code encoder.layer.0...}):
    * {@code "3/attention.self.query.weight"} or {@code "-/embeddings.word_embeddings.weight"}.
+   *
+   * @return the layer (or {@code -}), a slash, and the kind
    */
   public String alignmentKey() {
     return (layer.isPresent() ? Integer.toString(layer.getAsInt()) : "-") + "/" + kind;
   }
 
-  /** Whether this looks like an input embedding matrix. */
+  /**
+   * {@return whether this looks like an input embedding matrix ({@code embed_tokens}, {@code
+   * wte}, {@code word_embeddings}, {@code embed_in}, {@code tok_embeddings})}
+   */
   public boolean isInputEmbedding() {
     return layer.isEmpty() && (kind.equals("embed_tokens.weight") || kind.equals("wte.weight")
         || kind.equals("embeddings.word_embeddings.weight") || kind.equals("embed_in.weight")
         || kind.equals("tok_embeddings.weight"));
   }
 
-  /** Whether this looks like an output (LM) head. */
+  /**
+   * {@return whether this looks like an output (LM) head ({@code lm_head}, {@code embed_out},
+   * {@code output})}
+   */
   public boolean isOutputHead() {
     return layer.isEmpty() && (kind.equals("lm_head.weight") || kind.equals("embed_out.weight")
         || kind.equals("output.weight"));

@@ -53,6 +53,7 @@ public record TensorAlignment(
     List<String> notes,
     List<String> notWeights) {
 
+  /** Copies every list, so that the value cannot change afterwards. */
   public TensorAlignment {
     pairs = List.copyOf(pairs);
     onlyInBase = List.copyOf(onlyInBase);
@@ -62,18 +63,27 @@ public record TensorAlignment(
     notWeights = List.copyOf(notWeights);
   }
 
-  /** A tensor present on both sides with different shapes. */
+  /**
+   * A tensor present on both sides with different shapes.
+   *
+   * @param name the tensor's name on both sides
+   * @param baseShape its logical shape in the base
+   * @param targetShape its logical shape in the target
+   */
   public record ShapeMismatch(String name, long[] baseShape, long[] targetShape) {
+    /** Copies both shapes. */
     public ShapeMismatch {
       baseShape = baseShape.clone();
       targetShape = targetShape.clone();
     }
 
+    /** {@return the shape in the base, a fresh copy} */
     @Override
     public long[] baseShape() {
       return baseShape.clone();
     }
 
+    /** {@return the shape in the target, a fresh copy} */
     @Override
     public long[] targetShape() {
       return targetShape.clone();
@@ -83,6 +93,12 @@ public record TensorAlignment(
   /**
    * Aligns the tensors of two checkpoints. {@code include} selects tensors by name (either side's
    * name); tensors it rejects appear nowhere.
+   *
+   * @param base the base checkpoint's tensors by name, in its order
+   * @param target the target checkpoint's tensors by name
+   * @param include which tensor names take part
+   * @return the alignment; its views are the checkpoints' own (or slices of them), valid while
+   *     those are open
    */
   public static TensorAlignment align(
       SequencedMap<String, TensorView> base, SequencedMap<String, TensorView> target, Predicate<String> include) {

@@ -13,13 +13,18 @@ import java.util.Objects;
  *     common vocabulary, renamed), or null
  */
 public record TensorPair(ParameterName name, TensorView base, TensorView target, String note) {
+  /**
+   * Checks the components.
+   *
+   * @throws NullPointerException if {@code name}, {@code base} or {@code target} is null
+   */
   public TensorPair {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(base, "base");
     Objects.requireNonNull(target, "target");
   }
 
-  /** Bytes read by one pass over both tensors. */
+  /** {@return the bytes read by one pass over both tensors, as stored} */
   public long bytes() {
     return base.data().byteSize() + target.data().byteSize();
   }

@@ -18,13 +18,13 @@ import io.crosscoder.tensor.DType;
  * kernels on disjoint buffers may run from several threads.
  */
 public interface DeviceBuffer extends AutoCloseable {
-  /** The element type: F32, BF16 or I32. */
+  /** {@return the element type: F32, BF16 or I32} */
   DType dtype();
 
-  /** The number of elements. */
+  /** {@return the number of elements} */
   long size();
 
-  /** {@code size() * dtype().byteSize()}. */
+  /** {@return the size in bytes: {@code size() * dtype().byteSize()}} */
   default long byteSize() {
     return size() * dtype().byteSize();
   }
@@ -34,12 +34,15 @@ public interface DeviceBuffer extends AutoCloseable {
    * to pass a sub-matrix or one model's half of a weight matrix to a kernel. Closing a slice does
    * nothing; the slice becomes unusable when its root buffer is closed.
    *
+   * @param offset the first element of the view, in elements of this buffer
+   * @param count the number of elements in the view
+   * @return the view, which owns nothing
    * @throws IllegalArgumentException if the range is not inside this buffer
    * @throws IllegalStateException if the buffer is closed
    */
   DeviceBuffer slice(long offset, long count);
 
-  /** Whether the memory is still usable (its root buffer has not been closed). */
+  /** {@return whether the memory is still usable (its root buffer has not been closed)} */
   boolean isOpen();
 
   /** Frees the memory of a buffer from {@link Kernels#allocate}; does nothing on a slice. Idempotent. */

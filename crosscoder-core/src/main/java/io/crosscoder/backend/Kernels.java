@@ -1,5 +1,7 @@
 package io.crosscoder.backend;
 
+import io.crosscoder.backend.internal.HostKernels;
+import io.crosscoder.backend.internal.KernelArguments;
 import io.crosscoder.tensor.DType;
 import java.lang.foreign.MemorySegment;
 

@@ -14,33 +14,49 @@ import java.util.SequencedMap;
  * for reading.
  */
 public interface Checkpoint extends AutoCloseable {
-  /** The file or folder this checkpoint was opened from. */
+  /** {@return the file or folder this checkpoint was opened from} */
   Path path();
 
-  /** The name of the format that opened it ({@code "safetensors"}, {@code "onnx"}). */
+  /** {@return the name of the format that opened it ({@code "safetensors"}, {@code "onnx"})} */
   String format();
 
-  /** Tensors by name, in the order the checkpoint lists them. Unmodifiable. */
+  /**
+   * {@return the tensors by name, in the order the checkpoint lists them; unmodifiable, and valid
+   * while the checkpoint is open}
+   */
   SequencedMap<String, TensorView> tensors();
 
-  /** Free-form string metadata from the file headers (may be empty). Unmodifiable. */
+  /** {@return the free-form string metadata from the file headers; unmodifiable, possibly empty} */
   Map<String, String> metadata();
 
   /**
    * Sentences on how the format read this checkpoint where that matters to a reader of a report
    * (names mapped from another scheme, rows un-permuted, an adapter merged on read); empty for a
    * checkpoint read as stored. Reports quote them.
+   *
+   * @return the notes, in the order the format made them; unmodifiable
    */
   default List<String> notes() {
     return List.of();
   }
 
-  /** The tensor with this name, if present. */
+  /**
+   * Looks a tensor up by name.
+   *
+   * @param name the tensor's name as the checkpoint lists it
+   * @return the tensor, or empty if the checkpoint has none of that name
+   */
   default Optional<TensorView> find(String name) {
     return Optional.ofNullable(tensors().get(name));
   }
 
-  /** The tensor with this name, or an {@link InvalidInputException} naming the file and tensor. */
+  /**
+   * The tensor with this name, which must be present.
+   *
+   * @param name the tensor's name as the checkpoint lists it
+   * @return the tensor
+   * @throws InvalidInputException naming the file and tensor if the checkpoint has none of that name
+   */
   default TensorView tensor(String name) {
     TensorView t = tensors().get(name);
     if (t == null) {
@@ -49,7 +65,7 @@ public interface Checkpoint extends AutoCloseable {
     return t;
   }
 
-  /** Total bytes of tensor data. */
+  /** {@return the total bytes of tensor data, as stored (quantized tensors count their blocks)} */
   default long dataBytes() {
     long sum = 0;
     for (TensorView t : tensors().values()) {

@@ -14,12 +14,22 @@ public final class CheckpointFormats {
 
   private CheckpointFormats() {}
 
-  /** Every format found by {@link ServiceLoader}. */
+  /**
+   * {@return every format found by {@link ServiceLoader} when this class was loaded, in service
+   * order; unmodifiable}
+   */
   public static List<CheckpointFormat> available() {
     return FORMATS;
   }
 
-  /** Opens {@code path} with the first format that recognises it. */
+  /**
+   * Opens {@code path} with the first format that recognises it.
+   *
+   * @param path a checkpoint file or folder
+   * @return the open checkpoint, which the caller closes
+   * @throws InvalidInputException if the path does not exist, no format recognises it, or the
+   *     format that does finds it malformed
+   */
   public static Checkpoint open(Path path) {
     if (!Files.exists(path)) {
       throw new InvalidInputException(path, null, "no such file or folder");

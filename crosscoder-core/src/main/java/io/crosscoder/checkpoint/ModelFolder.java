@@ -24,8 +24,11 @@ public final class ModelFolder {
    * names files as the model names them); one that does not exist is returned unchecked, for the
    * reader to report as missing.
    *
+   * @param folder the folder of the naming file, which the candidate must stay inside
+   * @param candidate the named file, resolved against {@code folder}
    * @param namedIn the file that names the candidate, for the message
    * @param tensor the tensor it is for, or null
+   * @return the candidate, absolute and normalised, links kept
    * @throws InvalidInputException if a link takes the candidate outside the folder, naming both
    */
   public static Path requireInside(Path folder, Path candidate, Path namedIn, String tensor) {

@@ -22,6 +22,11 @@ import java.util.Objects;
  */
 public record CandidateScore(int rank, String path, String format, LineageVerdict verdict, double coverage,
     double targetShare, long rowsRead, long bytesRead, double seconds) {
+  /**
+   * Checks the components.
+   *
+   * @throws NullPointerException if {@code path}, {@code format} or {@code verdict} is null
+   */
   public CandidateScore {
     Objects.requireNonNull(path, "path");
     Objects.requireNonNull(format, "format");

@@ -19,6 +19,11 @@ import java.util.Objects;
  */
 public record Confirmation(String path, LineageVerdict verdict, boolean agrees, double cosine, double relativeChange,
     double seconds, long bytesRead, DiffReport report) {
+  /**
+   * Checks the components.
+   *
+   * @throws NullPointerException if {@code path}, {@code verdict} or {@code report} is null
+   */
   public Confirmation {
     Objects.requireNonNull(path, "path");
     Objects.requireNonNull(verdict, "verdict");

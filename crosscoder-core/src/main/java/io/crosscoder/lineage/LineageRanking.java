@@ -43,6 +43,12 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
       .enable(SerializationFeature.INDENT_OUTPUT)
       .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
 
+  /**
+   * Checks the components and copies the candidates.
+   *
+   * @throws NullPointerException if {@code target} or {@code candidates} is null
+   * @throws IllegalArgumentException if there is no candidate
+   */
   public LineageRanking {
     Objects.requireNonNull(target, "target");
     candidates = List.copyOf(candidates);
@@ -51,12 +57,12 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
     }
   }
 
-  /** The best-ranked candidate. */
+  /** {@return the best-ranked candidate (rank 1)} */
   public CandidateScore best() {
     return candidates.getFirst();
   }
 
-  /** The full pass, if one was made. */
+  /** {@return the full pass over the best candidate, or empty when it was not asked for} */
   public Optional<Confirmation> confirmed() {
     return Optional.ofNullable(confirmation);
   }
@@ -64,6 +70,8 @@ public record LineageRanking(CheckpointSummary target, int sampleRows, long seed
   /**
    * The answer in plain words: which candidate the target descends from (and whether the full pass
    * confirms it), that several candidates are related (then the closest one), or that none is.
+   *
+   * @return the answer, a few sentences of plain text (the Markdown report's first paragraph)
    */
   public String answer() {
     CandidateScore best = best();

@@ -34,7 +34,13 @@ public record PairStatistics(
   /** The statistics of no elements. */
   public static final PairStatistics EMPTY = new PairStatistics(0, 0, 0, 0, 0, 0, 0, 0, null);
 
-  /** The statistics of the union of both element sets (row statistics kept from {@code this}). */
+  /**
+   * Combines the sums of two disjoint element sets, e.g. the parts of a tensor read in parallel.
+   *
+   * @param o the other set's statistics
+   * @return the statistics of the union of both element sets (row statistics kept from {@code
+   *     this}, else taken from {@code o})
+   */
   public PairStatistics merge(PairStatistics o) {
     return new PairStatistics(
         count + o.count,
@@ -48,32 +54,37 @@ public record PairStatistics(
         rows != null ? rows : o.rows);
   }
 
-  /** The same sums with these row statistics. */
+  /**
+   * Attaches per-row sums.
+   *
+   * @param r the per-row sums of the same tensor pair, or null for none
+   * @return the same sums with these row statistics
+   */
   public PairStatistics withRows(RowStatistics r) {
     return new PairStatistics(count, dot, baseSquares, targetSquares, diffSquares, maxAbsDiff, changed, nonFinite, r);
   }
 
-  /** The same sums without row statistics (for aggregates over several tensors). */
+  /** {@return the same sums without row statistics (for aggregates over several tensors)} */
   public PairStatistics withoutRows() {
     return rows == null ? this : withRows(null);
   }
 
-  /** Per-row sums, when computed. */
+  /** {@return the per-row sums, or empty when they were not asked for} */
   public Optional<RowStatistics> rowStatistics() {
     return Optional.ofNullable(rows);
   }
 
-  /** {@code |A|}, the Frobenius norm of the base. */
+  /** {@return {@code |A|}, the Frobenius norm of the base (over the finite pairs)} */
   public double baseNorm() {
     return Math.sqrt(baseSquares);
   }
 
-  /** {@code |B|}. */
+  /** {@return {@code |B|}, the Frobenius norm of the target (over the finite pairs)} */
   public double targetNorm() {
     return Math.sqrt(targetSquares);
   }
 
-  /** {@code |B - A|}. */
+  /** {@return {@code |B - A|}, the Frobenius norm of the difference (over the finite pairs)} */
   public double diffNorm() {
     return Math.sqrt(diffSquares);
   }
@@ -88,6 +99,8 @@ public record PairStatistics(
    * cosine is NaN (not computed) whenever {@link #nonFinite()} is above zero: such a tensor never
    * counts as kept or as changed, in the lineage verdict or anywhere else, and the report counts
    * its non-finite values instead.
+   *
+   * @return the cosine in [-1, 1], or NaN
    */
   public double cosine() {
     return nonFinite > 0 ? Double.NaN : cosine(dot, baseSquares, targetSquares);
@@ -97,6 +110,8 @@ public record PairStatistics(
    * Relative change {@code |B - A| / |A|}: 0 when nothing changed, positive infinity when the
    * base is all zeros and the target is not, NaN (not computed) when a pair is non-finite, as
    * for {@link #cosine()}.
+   *
+   * @return the relative change, at least 0, possibly infinite or NaN
    */
   public double relativeChange() {
     if (nonFinite > 0) {
@@ -108,7 +123,7 @@ public record PairStatistics(
     return Math.sqrt(diffSquares / baseSquares);
   }
 
-  /** Fraction of elements that changed bit for bit, in [0, 1]; 0 for an empty tensor. */
+  /** {@return the fraction of elements that changed bit for bit, in [0, 1]; 0 for an empty tensor} */
   public double changedFraction() {
     return count == 0 ? 0 : (double) changed / count;
   }
@@ -118,6 +133,11 @@ public record PairStatistics(
    * sqrt(aa bb)} in one rounding where that product is a normal f64, so a tensor compared with
    * itself ({@code dot == aa == bb}) gets exactly 1 (the correctly rounded square root of a
    * correctly rounded square is the number itself); clamped to [-1, 1]. NaN if a sum is NaN.
+   *
+   * @param dot {@code sum a_i b_i}
+   * @param aa {@code sum a_i^2}
+   * @param bb {@code sum b_i^2}
+   * @return the cosine in [-1, 1], or NaN
    */
   public static double cosine(double dot, double aa, double bb) {
     if (Double.isNaN(dot) || Double.isNaN(aa) || Double.isNaN(bb)) {

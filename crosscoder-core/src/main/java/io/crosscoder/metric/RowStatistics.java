@@ -14,37 +14,69 @@ public final class RowStatistics {
   private final double[] targetSquares;
   private double[] sorted;
 
-  /** Zeroed sums for {@code rows} rows. */
+  /**
+   * Zeroed sums for {@code rows} rows.
+   *
+   * @param rows the matrix's logical rows, at least 0 (three {@code double}s are allocated per row)
+   */
   public RowStatistics(int rows) {
     dot = new double[rows];
     baseSquares = new double[rows];
     targetSquares = new double[rows];
   }
 
+  /** {@return the number of rows} */
   public int rows() {
     return dot.length;
   }
 
-  /** Stores the sums of row {@code r}. */
+  /**
+   * Stores the sums of row {@code r}. Threads may set disjoint rows concurrently.
+   *
+   * @param r the row, in {@code [0, rows())}
+   * @param rowDot {@code sum_j A_rj B_rj}
+   * @param rowBaseSquares {@code sum_j A_rj^2}
+   * @param rowTargetSquares {@code sum_j B_rj^2}
+   */
   public void set(int r, double rowDot, double rowBaseSquares, double rowTargetSquares) {
     dot[r] = rowDot;
     baseSquares[r] = rowBaseSquares;
     targetSquares[r] = rowTargetSquares;
   }
 
+  /**
+   * {@return {@code sum_j A_rj B_rj} of row {@code r}}
+   *
+   * @param r the row, in {@code [0, rows())}
+   */
   public double dot(int r) {
     return dot[r];
   }
 
+  /**
+   * {@return {@code sum_j A_rj^2} of row {@code r}}
+   *
+   * @param r the row, in {@code [0, rows())}
+   */
   public double baseSquares(int r) {
     return baseSquares[r];
   }
 
+  /**
+   * {@return {@code sum_j B_rj^2} of row {@code r}}
+   *
+   * @param r the row, in {@code [0, rows())}
+   */
   public double targetSquares(int r) {
     return targetSquares[r];
   }
 
-  /** Cosine of row {@code r}, with the zero-norm rule of {@link PairStatistics#cosine()}. */
+  /**
+   * {@return the cosine of row {@code r}, with the zero-norm rule of {@link
+   * PairStatistics#cosine(double, double, double)}}
+   *
+   * @param r the row, in {@code [0, rows())}
+   */
   public double cosine(int r) {
     return PairStatistics.cosine(dot[r], baseSquares[r], targetSquares[r]);
   }
@@ -52,6 +84,8 @@ public final class RowStatistics {
   /**
    * The cosines of all rows, sorted ascending; computed once, after all rows were written, and
    * shared by the row metrics (a copy is returned).
+   *
+   * @return the sorted cosines, NaN last; a fresh copy
    */
   public synchronized double[] sortedCosines() {
     if (sorted == null) {
@@ -68,6 +102,9 @@ public final class RowStatistics {
   /**
    * The {@code n} rows with the lowest cosine, lowest first (ties: lower row first), found in one
    * pass with a bounded heap.
+   *
+   * @param n how many rows are wanted, at least 0
+   * @return the {@code min(n, rows())} row indices, lowest cosine first (NaN cosines rank last)
    */
   public int[] lowestRows(int n) {
     int k = Math.min(n, rows());

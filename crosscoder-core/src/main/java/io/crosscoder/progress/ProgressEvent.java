@@ -20,22 +20,25 @@ import java.util.Objects;
  * <p>Implementations are immutable values.
  */
 public interface ProgressEvent {
-  /** What is being done, e.g. {@code "diff"} or {@code "train"}. */
+  /** {@return what is being done, e.g. {@code "diff"} or {@code "train"}} */
   String task();
 
-  /** Units done so far, in {@code [0, total]}. */
+  /** {@return the units done so far, in {@code [0, total]}} */
   long done();
 
-  /** Units in all. */
+  /** {@return the units in all} */
   long total();
 
-  /** What a unit is, e.g. {@code "bytes"} or {@code "steps"}. */
+  /** {@return what a unit is, e.g. {@code "bytes"} or {@code "steps"}} */
   String unit();
 
-  /** The item being worked on or a short summary of the step, e.g. a tensor name (may be empty). */
+  /**
+   * {@return the item being worked on or a short summary of the step, e.g. a tensor name; may be
+   * empty, never null}
+   */
   String detail();
 
-  /** Fraction done in [0, 1]. */
+  /** {@return the fraction done, {@code done / total} capped at 1, and 1 when {@code total <= 0}} */
   default double fraction() {
     return total() <= 0 ? 1 : Math.min(1, (double) done() / total());
   }
@@ -48,12 +51,22 @@ public interface ProgressEvent {
    * @param total units in all
    * @param unit what a unit is, e.g. {@code "bytes"} or {@code "steps"}
    * @param detail the item being worked on, e.g. a tensor name (may be empty, not null)
+   * @return the event
+   * @throws NullPointerException if {@code task}, {@code unit} or {@code detail} is null
    */
   static ProgressEvent of(String task, long done, long total, String unit, String detail) {
     return new Work(task, done, total, unit, detail);
   }
 
-  /** The value behind {@link #of}. */
+  /**
+   * The value behind {@link #of}.
+   *
+   * @param task what is being done
+   * @param done units done so far
+   * @param total units in all
+   * @param unit what a unit is
+   * @param detail the item being worked on; may be empty, not null
+   */
   record Work(String task, long done, long total, String unit, String detail) implements ProgressEvent {
     /** Checks that no text is null. */
     public Work {

@@ -14,12 +14,22 @@ public interface ProgressListener {
   /** A listener that ignores progress. */
   ProgressListener NONE = event -> {};
 
-  /** Called when some work has been done. */
+  /**
+   * Called when some work has been done, on the thread that did it.
+   *
+   * @param event what has been done; a subtype such as {@code TrainingMetrics} for work that
+   *     measures more per step
+   */
   void onProgress(ProgressEvent event);
 
   /**
    * A listener that hands {@code action} the events of {@code type} and ignores the others, e.g.
    * {@code ProgressListener.on(TrainingMetrics.class, metrics::add)}.
+   *
+   * @param <E> the event type wanted
+   * @param type the class of the events wanted
+   * @param action what to do with each, called as {@link #onProgress} is (from worker threads)
+   * @return the filtering listener
    */
   static <E extends ProgressEvent> ProgressListener on(Class<E> type, Consumer<? super E> action) {
     Objects.requireNonNull(type, "type");
@@ -31,7 +41,13 @@ public interface ProgressListener {
     };
   }
 
-  /** A listener that passes each event to this listener, then to {@code next}. */
+  /**
+   * Chains two listeners.
+   *
+   * @param next the listener called second
+   * @return a listener that passes each event to this listener, then to {@code next} (which is
+   *     not called if this one throws)
+   */
   default ProgressListener andThen(ProgressListener next) {
     Objects.requireNonNull(next, "next");
     return e -> {

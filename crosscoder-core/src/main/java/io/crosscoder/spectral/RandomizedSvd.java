@@ -53,7 +53,13 @@ public final class RandomizedSvd {
   /** Reads rows of the matrix as f32. */
   @FunctionalInterface
   public interface Rows {
-    /** Writes rows {@code [row, row + count)} into {@code dst} (row-major, {@code count * n} floats). */
+    /**
+     * Writes rows {@code [row, row + count)} into {@code dst} (row-major, {@code count * n} floats).
+     *
+     * @param row the first row, in {@code [0, m)}
+     * @param count how many rows, with {@code row + count <= m}
+     * @param dst the sketch's array, at least {@code count * n} long, written from index 0
+     */
     void read(long row, int count, float[] dst);
   }
 
@@ -71,7 +77,10 @@ public final class RandomizedSvd {
    */
   public record Sketch(long rows, long columns, double[] singularValues, double[] leftVectors, int rank,
       double frobeniusSquared, double errorBound) {
-    /** {@code sum_i sigma_i^2 / |X|_F^2}: the share of the energy the sketch captured (1 for a zero matrix). */
+    /**
+     * {@return {@code sum_i sigma_i^2 / |X|_F^2}: the share of the energy the sketch captured, in
+     * [0, 1] (1 for a zero matrix)}
+     */
     public double energyCaptured() {
       double s = 0;
       for (double v : singularValues) {
@@ -91,6 +100,9 @@ public final class RandomizedSvd {
    * @param l sketch size (clamped to {@code min(m, n)})
    * @param powerIterations {@code q >= 0}
    * @param seed seed of the Gaussian test matrices
+   * @return the estimates
+   * @throws IllegalArgumentException if {@code m}, {@code n} or {@code l} is below 1 or {@code
+   *     powerIterations} is negative
    */
   public static Sketch sketch(Kernels kernels, Rows x, int m, int n, int l, int powerIterations, long seed) {
     if (m < 1 || n < 1 || l < 1 || powerIterations < 0) {

@@ -20,7 +20,14 @@ import java.lang.foreign.MemorySegment;
 public final class SpectralAnalysis {
   private SpectralAnalysis() {}
 
-  /** Whether a tensor pair gets a spectral analysis: matrices of at least 2 rows and 2 columns. */
+  /**
+   * Tells which tensor pairs get a spectral analysis: matrices of at least 2 rows and 2 columns,
+   * with at most {@code Integer.MAX_VALUE} rows and a row that fits in one block ({@link
+   * RandomizedSvd#BLOCK_BYTES} / 4 columns).
+   *
+   * @param base the pair's base tensor (both sides have its shape)
+   * @return whether {@link #analyze} applies to the pair
+   */
   public static boolean applies(TensorView base) {
     long[] s = base.shape();
     return s.length == 2 && s[0] >= 2 && s[1] >= 2 && s[0] <= Integer.MAX_VALUE && s[1] <= Integer.MAX_VALUE
@@ -31,6 +38,13 @@ public final class SpectralAnalysis {
    * Analyses one pair. {@code statistics} are the pair's fused-pass sums: a pair without changed
    * elements has {@code D = 0} and is not sketched (its subspaces coincide: overlap 1).
    *
+   * @param kernels where the products run; the caller keeps them open and closes them
+   * @param a the base matrix, one that {@link #applies}
+   * @param b the target matrix, of the same shape
+   * @param name the tensor's name, mixed into the seed so that each tensor gets its own test
+   *     matrices
+   * @param statistics the pair's fused-pass sums
+   * @param options rank, sketch size, power iterations, energy threshold and seed
    * @return the spectrum, or null when the pair holds NaN or infinite elements (a sketch would be
    *     meaningless)
    */

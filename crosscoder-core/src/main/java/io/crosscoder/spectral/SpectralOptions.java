@@ -16,6 +16,13 @@ public record SpectralOptions(int rank, int oversampling, int powerIterations, d
   /** {@code k = 16}, {@code p = 16}, {@code q = 2}, {@code eps = 0.1}, seed 20240917. */
   public static final SpectralOptions DEFAULTS = new SpectralOptions(16, 16, 2, 0.1, 20240917L);
 
+  /**
+   * Checks the ranges.
+   *
+   * @throws IllegalArgumentException if {@code rank} is outside [1, 256], {@code oversampling} is
+   *     negative or {@code rank + oversampling > 512}, {@code powerIterations} is outside [0, 10],
+   *     or {@code energyEpsilon} is outside (0, 1)
+   */
   public SpectralOptions {
     if (rank < 1 || rank > 256) {
       throw new IllegalArgumentException("spectral rank must be in [1, 256], got " + rank);
@@ -31,22 +38,34 @@ public record SpectralOptions(int rank, int oversampling, int powerIterations, d
     }
   }
 
-  /** The sketch size {@code l = k + p}. */
+  /** {@return the sketch size {@code l = k + p}} */
   public int sketchSize() {
     return rank + oversampling;
   }
 
-  /** These options with another {@code k}. */
+  /**
+   * {@return these options with another {@code k}}
+   *
+   * @param k the new rank, in [1, 256] with {@code k + p <= 512}
+   */
   public SpectralOptions withRank(int k) {
     return new SpectralOptions(k, oversampling, powerIterations, energyEpsilon, seed);
   }
 
-  /** These options with another {@code eps}. */
+  /**
+   * {@return these options with another {@code eps}}
+   *
+   * @param eps the new energy threshold, in (0, 1)
+   */
   public SpectralOptions withEnergyEpsilon(double eps) {
     return new SpectralOptions(rank, oversampling, powerIterations, eps, seed);
   }
 
-  /** These options with another seed. */
+  /**
+   * {@return these options with another seed}
+   *
+   * @param s the new seed
+   */
   public SpectralOptions withSeed(long s) {
     return new SpectralOptions(rank, oversampling, powerIterations, energyEpsilon, s);
   }

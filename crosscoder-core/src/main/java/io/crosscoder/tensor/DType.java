@@ -9,22 +9,35 @@ import java.util.Optional;
  * 0 or 1.
  */
 public enum DType {
+  /** IEEE binary64. */
   F64(8, true),
+  /** IEEE binary32. */
   F32(4, true),
+  /** IEEE binary16: 5 exponent bits, 10 mantissa bits. */
   F16(2, true),
+  /** bfloat16: the upper 16 bits of an f32 (8 exponent bits, 7 mantissa bits). */
   BF16(2, true),
   /** 8-bit float, 4 exponent bits, 3 mantissa bits, no infinities (the "fn" variant). */
   F8_E4M3(1, true),
   /** 8-bit float, 5 exponent bits, 2 mantissa bits (IEEE-like, with infinities). */
   F8_E5M2(1, true),
+  /** Signed 64-bit integer, two's complement. */
   I64(8, false),
+  /** Signed 32-bit integer. */
   I32(4, false),
+  /** Signed 16-bit integer. */
   I16(2, false),
+  /** Signed 8-bit integer. */
   I8(1, false),
+  /** Unsigned 64-bit integer. */
   U64(8, false),
+  /** Unsigned 32-bit integer. */
   U32(4, false),
+  /** Unsigned 16-bit integer. */
   U16(2, false),
+  /** Unsigned 8-bit integer; also the raw bytes of block-quantized tensors. */
   U8(1, false),
+  /** One byte per element, 0 for false and anything else for true. */
   BOOL(1, false);
 
   private final int byteSize;
@@ -35,17 +48,22 @@ public enum DType {
     this.floating = floating;
   }
 
-  /** Bytes per element. */
+  /** {@return the bytes per element: 1, 2, 4 or 8} */
   public int byteSize() {
     return byteSize;
   }
 
-  /** Whether this is a floating-point type. */
+  /** {@return whether this is a floating-point type} */
   public boolean isFloating() {
     return floating;
   }
 
-  /** The type with this safetensors name ({@code "BF16"}, {@code "F8_E4M3"}, ...), if any. */
+  /**
+   * Looks a type up by its safetensors name.
+   *
+   * @param name the name, in any case ({@code "BF16"}, {@code "f8_e4m3"}, ...)
+   * @return the type, or empty if no type has that name
+   */
   public static Optional<DType> fromName(String name) {
     try {
       return Optional.of(valueOf(name.toUpperCase(Locale.ROOT)));

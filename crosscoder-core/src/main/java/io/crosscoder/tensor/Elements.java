@@ -10,6 +10,14 @@ public final class Elements {
   /**
    * Decodes {@code length} elements starting at element {@code index} of {@code data} into
    * {@code dst[offset..]}. Unsigned 64-bit values above 2^63 are read as their unsigned value.
+   *
+   * @param dtype the element type of {@code data}
+   * @param data the stored elements, little-endian, any alignment
+   * @param index the first element, counted in elements (not bytes)
+   * @param dst the caller's array that receives the values
+   * @param offset where in {@code dst} the first value goes
+   * @param length how many elements to decode
+   * @throws IndexOutOfBoundsException if the range lies outside {@code data} or {@code dst}
    */
   public static void decode(DType dtype, MemorySegment data, long index, float[] dst, int offset, int length) {
     int size = dtype.byteSize();

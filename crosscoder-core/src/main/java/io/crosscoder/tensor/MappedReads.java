@@ -21,15 +21,24 @@ import java.util.function.Supplier;
 public final class MappedReads {
   private MappedReads() {}
 
-  /** Whether {@code t} is the JVM's report of a fault on mapped memory. */
+  /**
+   * Tells a fault on mapped memory from other errors.
+   *
+   * @param t any throwable
+   * @return whether {@code t} is the JVM's report of a fault on mapped memory
+   */
   public static boolean isMappingFault(Throwable t) {
     return t instanceof InternalError e && e.getMessage() != null
         && e.getMessage().contains("fault occurred in an unsafe memory access");
   }
 
   /**
-   * The exception for a fault while reading {@code tensor} (may be null) of {@code file} (may be
-   * null); {@code e} is kept as the cause.
+   * The exception for a fault while reading a tensor of a file.
+   *
+   * @param file the mapped file; may be null
+   * @param tensor the tensor being read; may be null (long names are cut for the message)
+   * @param e the fault, kept as the cause
+   * @return the exception, for the caller to throw
    */
   public static InvalidInputException changed(Path file, String tensor, Throwable e) {
     return new InvalidInputException(file, tensor == null ? null : TensorLimits.shortName(tensor),
@@ -41,6 +50,12 @@ public final class MappedReads {
    * For a {@code catch (InternalError e)} around a read of mapped bytes: {@code throw
    * MappedReads.rethrow(file, tensor, e)} throws {@link #changed} for a mapping fault and {@code e}
    * itself otherwise (the return type only lets the caller write {@code throw}).
+   *
+   * @param file the mapped file; may be null
+   * @param tensor the tensor being read; may be null
+   * @param e the error caught around the read
+   * @return the {@link #changed} exception for a mapping fault
+   * @throws InternalError {@code e} itself when it is not a mapping fault
    */
   public static InvalidInputException rethrow(Path file, String tensor, InternalError e) {
     if (isMappingFault(e)) {
@@ -52,6 +67,13 @@ public final class MappedReads {
   /**
    * Runs {@code read}, which reads mapped bytes of {@code file}, turning a mapping fault into
    * {@link #changed}.
+   *
+   * @param <T> the read's result type
+   * @param file the mapped file; may be null
+   * @param tensor the tensor being read; may be null
+   * @param read the read, run once on the calling thread
+   * @return what {@code read} returned
+   * @throws io.crosscoder.InvalidInputException if the file changed while being read
    */
   public static <T> T guard(Path file, String tensor, Supplier<T> read) {
     try {
@@ -64,7 +86,14 @@ public final class MappedReads {
     }
   }
 
-  /** As {@link #guard(Path, String, Supplier)}, for a read with no result. */
+  /**
+   * As {@link #guard(Path, String, Supplier)}, for a read with no result.
+   *
+   * @param file the mapped file; may be null
+   * @param tensor the tensor being read; may be null
+   * @param read the read, run once on the calling thread
+   * @throws io.crosscoder.InvalidInputException if the file changed while being read
+   */
   public static void guard(Path file, String tensor, Runnable read) {
     guard(file, tensor, () -> {
       read.run();

@@ -10,6 +10,11 @@ package io.crosscoder.tensor;
  * @param zeroPoints one zero point per channel, same length as {@code scales}
  */
 public record Quantization(int axis, float[] scales, int[] zeroPoints) {
+  /**
+   * Checks the lengths and copies both arrays.
+   *
+   * @throws IllegalArgumentException if {@code scales} is empty or the lengths differ
+   */
   public Quantization {
     if (scales.length == 0 || scales.length != zeroPoints.length) {
       throw new IllegalArgumentException(
@@ -20,16 +25,18 @@ public record Quantization(int axis, float[] scales, int[] zeroPoints) {
     zeroPoints = zeroPoints.clone();
   }
 
-  /** Whether one scale covers the whole tensor. */
+  /** {@return whether one scale covers the whole tensor ({@code axis < 0})} */
   public boolean perTensor() {
     return axis < 0;
   }
 
+  /** {@return one scale per channel, a fresh copy} */
   @Override
   public float[] scales() {
     return scales.clone();
   }
 
+  /** {@return one zero point per channel, a fresh copy} */
   @Override
   public int[] zeroPoints() {
     return zeroPoints.clone();

@@ -5,8 +5,19 @@ import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
 
-/** A view of another tensor under a different name; everything else is the original's. */
+/**
+ * A view of another tensor under a different name; everything else is the original's, read
+ * through it (valid while the original is).
+ *
+ * @param name the new name
+ * @param original the tensor renamed
+ */
 public record RenamedTensorView(String name, TensorView original) implements TensorView {
+  /**
+   * Checks both components.
+   *
+   * @throws NullPointerException if either is null
+   */
   public RenamedTensorView {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(original, "original");

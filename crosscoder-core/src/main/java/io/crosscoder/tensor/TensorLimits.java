@@ -50,7 +50,13 @@ public final class TensorLimits {
     }
   }
 
-  /** Checks a declared name's length. */
+  /**
+   * Checks a declared name's length.
+   *
+   * @param file the file, for the message
+   * @param name the declared name
+   * @throws InvalidInputException if the name is longer than {@value #MAX_NAME_LENGTH} chars
+   */
   public static void checkName(Path file, String name) {
     if (name.length() > MAX_NAME_LENGTH) {
       throw new InvalidInputException(file, shortName(name), "a tensor name of " + name.length()
@@ -58,7 +64,15 @@ public final class TensorLimits {
     }
   }
 
-  /** Checks a declared dimension count, before the dimensions are read or stored. */
+  /**
+   * Checks a declared dimension count, before the dimensions are read or stored.
+   *
+   * @param file the file, for the message
+   * @param name the declared tensor name, for the message
+   * @param rank the declared number of dimensions, as read (a {@code long} so that a hostile
+   *     64-bit count is checked before it is narrowed)
+   * @throws InvalidInputException if {@code rank} exceeds {@value #MAX_RANK}
+   */
   public static void checkRank(Path file, String name, long rank) {
     if (rank > MAX_RANK) {
       throw new InvalidInputException(file, shortName(name), rank + " dimensions; at most " + MAX_RANK
@@ -66,7 +80,12 @@ public final class TensorLimits {
     }
   }
 
-  /** {@code name}, or its first 80 chars and a count, for messages. */
+  /**
+   * Shortens a name for messages.
+   *
+   * @param name a tensor name; may be null
+   * @return {@code name} itself if null or at most 80 chars, else its first 80 chars and its length
+   */
   public static String shortName(String name) {
     return name == null || name.length() <= 80 ? name : name.substring(0, 80) + "... (" + name.length() + " chars)";
   }

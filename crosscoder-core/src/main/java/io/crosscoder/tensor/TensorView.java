@@ -23,52 +23,63 @@ import java.util.Optional;
  * safe to read from many threads.
  */
 public interface TensorView {
-  /** The tensor's name in its checkpoint, in the Hugging Face scheme where the format allows. */
+  /** {@return the tensor's name in its checkpoint, in the Hugging Face scheme where the format allows} */
   String name();
 
-  /** The storage element type. */
+  /** {@return the storage element type ({@link DType#U8} for block-quantized views)} */
   DType dtype();
 
-  /** The logical shape; a fresh copy. */
+  /** {@return the logical shape, a fresh copy the caller may change} */
   long[] shape();
 
   /**
    * The stored bytes, little-endian: {@code elementCount() * dtype().byteSize()} long, except for
    * block-quantized views ({@link #storageType()} other than the dtype's name), whose data is the
    * blocks as stored.
+   *
+   * @return the stored bytes, which callers only read; valid while the checkpoint is open (the
+   *     view owns nothing; the checkpoint unmaps it on close)
    */
   MemorySegment data();
 
-  /** The file this tensor was read from, for messages; may be null for tensors made in memory. */
+  /** {@return the file this tensor was read from, for messages; null for tensors made in memory} */
   Path source();
 
-  /** Whether a rank-2 tensor is stored as the transpose of its logical shape. */
+  /** {@return whether a rank-2 tensor is stored as the transpose of its logical shape} */
   default boolean transposed() {
     return false;
   }
 
-  /** How stored integers map to real values, for tensors under affine (per-tensor or per-channel) quantization. */
+  /**
+   * {@return how stored integers map to real values, for tensors under affine (per-tensor or
+   * per-channel) quantization; empty for every other tensor}
+   */
   default Optional<Quantization> quantization() {
     return Optional.empty();
   }
 
   /**
-   * The stored encoding as a name for reports: the {@link #dtype()}'s name ({@code "BF16"}), or a
-   * block quantization format ({@code "Q4_K"}, {@code "Q8_0"}) for views that read blocks.
+   * {@return the stored encoding as a name for reports: the {@link #dtype()}'s name ({@code
+   * "BF16"}), or a block quantization format ({@code "Q4_K"}, {@code "Q8_0"}) for views that read
+   * blocks}
    */
   default String storageType() {
     return dtype().name();
   }
 
   /**
-   * Whether stored values are quantized and read dequantized: an affine {@link #quantization()},
-   * or a block format named by {@link #storageType()}.
+   * {@return whether stored values are quantized and read dequantized: an affine {@link
+   * #quantization()}, or a block format named by {@link #storageType()}}
    */
   default boolean isQuantized() {
     return quantization().isPresent();
   }
 
-  /** Number of elements: the product of the shape (1 for a scalar). */
+  /**
+   * {@return the number of elements: the product of the shape (1 for a scalar)}
+   *
+   * @throws ArithmeticException if the product overflows a {@code long}
+   */
   default long elementCount() {
     long n = 1;
     for (long d : shape()) {
@@ -77,21 +88,21 @@ public interface TensorView {
     return n;
   }
 
-  /** Logical rows: {@code shape[0]} for rank 2 and more, 1 for scalars and vectors. */
+  /** {@return the logical rows: {@code shape[0]} for rank 2 and more, 1 for scalars and vectors} */
   default long rows() {
     long[] s = shape();
     return s.length >= 2 ? s[0] : 1;
   }
 
-  /** Logical row length: {@code elementCount() / rows()}. */
+  /** {@return the logical row length: {@code elementCount() / rows()}, 0 when there are no rows} */
   default long columns() {
     long r = rows();
     return r == 0 ? 0 : elementCount() / r;
   }
 
   /**
-   * Whether backends may read {@link #data()} directly as f32, f16 or bf16 values in logical
-   * order: a plain float type, not quantized, not transposed.
+   * {@return whether backends may read {@link #data()} directly as f32, f16 or bf16 values in
+   * logical order: a plain float type, not quantized, not transposed}
    */
   default boolean isPlainFloat() {
     DType t = dtype();
@@ -104,6 +115,13 @@ public interface TensorView {
    * Reads {@code length} elements starting at element {@code index}, as f32 real values (integers
    * converted, quantized values dequantized), in logical row-major order, or in storage order for a
    * {@link #transposed()} view.
+   *
+   * @param index the first element, counted in elements from the start of the tensor
+   * @param dst the caller's array that receives the values
+   * @param offset where in {@code dst} the first value goes
+   * @param length how many elements to read
+   * @throws IndexOutOfBoundsException if the range lies outside the tensor or {@code dst}
+   * @throws io.crosscoder.InvalidInputException if the mapped file changed while being read
    */
   default void readFloats(long index, float[] dst, int offset, int length) {
     try {
@@ -117,6 +135,14 @@ public interface TensorView {
   /**
    * Reads {@code length} elements of logical row {@code row}, starting at column {@code column},
    * as f32 real values, whatever the storage order.
+   *
+   * @param row the logical row, in {@code [0, rows())}
+   * @param column the first logical column, in {@code [0, columns())}
+   * @param dst the caller's array that receives the values
+   * @param offset where in {@code dst} the first value goes
+   * @param length how many elements to read; {@code column + length <= columns()}
+   * @throws IndexOutOfBoundsException if the range lies outside the tensor or {@code dst}
+   * @throws io.crosscoder.InvalidInputException if the mapped file changed while being read
    */
   default void readRow(long row, long column, float[] dst, int offset, int length) {
     if (!transposed()) {
@@ -131,26 +157,47 @@ public interface TensorView {
     }
   }
 
-  /** A plain view over {@code data}, which must hold exactly the elements of {@code shape}. */
+  /**
+   * A plain view (not transposed, not quantized) over {@code data}, which must hold exactly the
+   * elements of {@code shape}.
+   *
+   * @param name the tensor's name
+   * @param dtype the element type of {@code data}
+   * @param shape the logical shape; copied
+   * @param data the elements, little-endian, row-major; the caller keeps it alive while the view
+   *     is used
+   * @param source the file the data came from, for messages; null for tensors made in memory
+   * @return the view
+   */
   static TensorView of(String name, DType dtype, long[] shape, MemorySegment data, Path source) {
     return new PlainTensorView(name, dtype, shape, data, source);
   }
 
-  /** Shape as {@code [a, b, c]}. */
+  /**
+   * Formats a shape for messages.
+   *
+   * @param shape the dimensions
+   * @return the shape as {@code [a, b, c]}
+   */
   static String formatShape(long[] shape) {
     return Arrays.toString(shape);
   }
 
   /** Little-endian layouts for reading {@link #data()} without alignment requirements. */
   final class Layouts {
+    /** A 32-bit float (F32), little-endian, any alignment. */
     public static final ValueLayout.OfFloat F32 =
         ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A 16-bit word (I16, U16, and the bits of F16 and BF16), little-endian, any alignment. */
     public static final ValueLayout.OfShort I16 =
         ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A 32-bit integer (I32, U32), little-endian, any alignment. */
     public static final ValueLayout.OfInt I32 =
         ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A 64-bit integer (I64, U64), little-endian, any alignment. */
     public static final ValueLayout.OfLong I64 =
         ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A 64-bit float (F64), little-endian, any alignment. */
     public static final ValueLayout.OfDouble F64 =
         ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 

@@ -28,12 +28,23 @@ import java.util.Objects;
 public final class PrintableText {
   private PrintableText() {}
 
-  /** {@code s} on one line: every character above escaped, line feed and tab included. */
+  /**
+   * Escapes text for one line of a terminal or a table cell.
+   *
+   * @param s the text as read; not null
+   * @return {@code s} with every character above escaped, line feed and tab included; {@code s}
+   *     itself when nothing needs escaping
+   */
   public static String escape(String s) {
     return escape(s, false);
   }
 
-  /** {@code s} as a document: as {@link #escape}, but line feeds and tabs are kept. */
+  /**
+   * Escapes text for a document: as {@link #escape}, but line feeds and tabs are kept.
+   *
+   * @param s the text as read; not null
+   * @return the escaped text; {@code s} itself when nothing needs escaping
+   */
   public static String escapeText(String s) {
     return escape(s, true);
   }
@@ -92,6 +103,9 @@ public final class PrintableText {
    * documents (a Markdown report). Characters are judged one {@code write} call at a time, so a
    * surrogate pair split across two calls is escaped; callers write whole strings. Closing it
    * closes {@code out}.
+   *
+   * @param out the writer the escaped text goes to; owned by the returned writer from then on
+   * @return the escaping writer; not thread-safe, as writers in general
    */
   public static Writer filter(Writer out) {
     Objects.requireNonNull(out, "out");

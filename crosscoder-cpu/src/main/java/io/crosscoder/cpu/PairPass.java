@@ -1,6 +1,6 @@
 package io.crosscoder.cpu;
 
-import io.crosscoder.backend.PairArguments;
+import io.crosscoder.backend.internal.PairArguments;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.DType;

@@ -1,6 +1,6 @@
 package io.crosscoder.cuda;
 
-import io.crosscoder.backend.PairArguments;
+import io.crosscoder.backend.internal.PairArguments;
 import io.crosscoder.cuda.driver.CudaContext;
 import io.crosscoder.cuda.driver.DeviceMemory;
 import io.crosscoder.cuda.driver.Kernel;

@@ -23,13 +23,13 @@ public record CrosscoderEvaluation(long tokens, double explainedVarianceA, doubl
     scales = List.copyOf(scales);
   }
 
-  /** A copy of the firing counts. */
+  /** {@return per latent, the tokens on which it fired; a fresh copy} */
   @Override
   public long[] firingCounts() {
     return firingCounts.clone();
   }
 
-  /** Per latent, the share of tokens on which it fired (NaN with no tokens). */
+  /** {@return per latent, the share of tokens on which it fired (NaN with no tokens)} */
   public double[] firingFrequencies() {
     double[] out = new double[firingCounts.length];
     for (int i = 0; i < out.length; i++) {
@@ -38,7 +38,7 @@ public record CrosscoderEvaluation(long tokens, double explainedVarianceA, doubl
     return out;
   }
 
-  /** Latents that never fired. */
+  /** {@return the number of latents that never fired} */
   public int deadLatents() {
     int n = 0;
     for (long c : firingCounts) {
@@ -47,7 +47,7 @@ public record CrosscoderEvaluation(long tokens, double explainedVarianceA, doubl
     return n;
   }
 
-  /** {@link #deadLatents()} over the dictionary size. */
+  /** {@return {@link #deadLatents()} over the dictionary size, in [0, 1]; NaN for an empty dictionary} */
   public double deadFraction() {
     return firingCounts.length == 0 ? Double.NaN : (double) deadLatents() / firingCounts.length;
   }

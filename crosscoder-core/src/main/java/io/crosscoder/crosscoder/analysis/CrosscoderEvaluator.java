@@ -48,6 +48,9 @@ public final class CrosscoderEvaluator implements AutoCloseable {
     /**
      * Called once per batch with {@code codes}, row-major {@code rows x F} (valid only during the
      * call; the observer must not keep or modify it).
+     *
+     * @param rows the batch's rows
+     * @param codes the batch's latent codes, {@code rows x F} row-major
      */
     void codes(int rows, float[] codes);
   }
@@ -55,6 +58,10 @@ public final class CrosscoderEvaluator implements AutoCloseable {
   /**
    * An evaluator of {@code coder} that also scales the latents {@code scaledLatents} (may be
    * empty; indices in {@code [0, F)}).
+   *
+   * @param coder the crosscoder; the evaluator reads it as it goes, so it must not change
+   * @param scaledLatents the latents whose {@link LatentScale} is estimated; copied
+   * @throws IllegalArgumentException if a latent index is outside {@code [0, F)}
    */
   public CrosscoderEvaluator(Crosscoder coder, int[] scaledLatents) {
     this(coder, scaledLatents, null);
@@ -65,6 +72,11 @@ public final class CrosscoderEvaluator implements AutoCloseable {
    * Kernels#sgemm} computes them) instead of the plain f64 loops of {@link Crosscoder#encodeBatch};
    * null for the plain loops. The evaluator does not close the kernels; call {@link #close()} to
    * free the buffers it made on them.
+   *
+   * @param coder the crosscoder; the evaluator reads it as it goes, so it must not change
+   * @param scaledLatents the latents whose {@link LatentScale} is estimated; copied
+   * @param kernels the kernels to encode and decode on, or null for the plain f64 loops
+   * @throws IllegalArgumentException if a latent index is outside {@code [0, F)}
    */
   public CrosscoderEvaluator(Crosscoder coder, int[] scaledLatents, Kernels kernels) {
     this.coder = Objects.requireNonNull(coder, "coder");
@@ -99,6 +111,11 @@ public final class CrosscoderEvaluator implements AutoCloseable {
    * source} (raw activations, batches of 4096 in the order of seed 0), with latent scaling of the
    * target-only latents by {@code thresholds}.
    *
+   * @param coder the crosscoder
+   * @param thresholds the thresholds that pick the target-only latents to scale
+   * @param source raw activations of both models, of the crosscoder's width
+   * @param maxTokens the most tokens evaluated, at least 1
+   * @return the evaluation
    * @throws IllegalArgumentException if the source's width is not the crosscoder's, or {@code
    *     maxTokens < 1}
    */
@@ -122,12 +139,23 @@ public final class CrosscoderEvaluator implements AutoCloseable {
     return ev.result();
   }
 
-  /** Adds a batch of raw activations (not modified). */
+  /**
+   * Adds a batch of raw activations.
+   *
+   * @param batch the activations of both models, of the crosscoder's width; not modified
+   * @throws IllegalArgumentException if the batch's width is not the crosscoder's
+   */
   public void add(ActivationBatch batch) {
     add(batch, null);
   }
 
-  /** Adds a batch of raw activations (not modified) and hands its codes to {@code observer} (may be null). */
+  /**
+   * Adds a batch of raw activations and hands its codes to {@code observer}.
+   *
+   * @param batch the activations of both models, of the crosscoder's width; not modified
+   * @param observer receives the batch's codes before the sums are updated; may be null
+   * @throws IllegalArgumentException if the batch's width is not the crosscoder's
+   */
   public void add(ActivationBatch batch, CodeObserver observer) {
     if (batch.d() != d) {
       throw new IllegalArgumentException("batch width " + batch.d() + " but crosscoder width " + d);
@@ -199,7 +227,15 @@ public final class CrosscoderEvaluator implements AutoCloseable {
     tokens += rows;
   }
 
-  /** Adds every batch of one epoch of {@code source}, at most {@code maxTokens} tokens. */
+  /**
+   * Adds every batch of one epoch of {@code source} until at most {@code maxTokens} tokens have
+   * been added in all (the last batch is cut to fit).
+   *
+   * @param source raw activations of both models, of the crosscoder's width
+   * @param batchSize rows per batch read from the source
+   * @param seed the seed of the source's batch order
+   * @param maxTokens the most tokens this evaluator holds once done, counting those added before
+   */
   public void addAll(ActivationSource source, int batchSize, long seed, long maxTokens) {
     Iterator<ActivationBatch> it = source.batches(batchSize, seed);
     while (it.hasNext() && tokens < maxTokens) {
@@ -215,7 +251,7 @@ public final class CrosscoderEvaluator implements AutoCloseable {
     codec.close();
   }
 
-  /** The evaluation of everything added so far. */
+  /** {@return the evaluation of everything added so far} */
   public CrosscoderEvaluation result() {
     double[] ev = new double[2];
     for (int m = 0; m < 2; m++) {

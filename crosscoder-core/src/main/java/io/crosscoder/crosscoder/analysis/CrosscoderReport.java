@@ -117,12 +117,20 @@ public final class CrosscoderReport implements Report {
   /**
    * The same report with lines saying what the crosscoder was trained on (site, models, corpus,
    * which tokens were kept), shown under the heading.
+   *
+   * @param lines the notes, one sentence or line each, replacing any the report had; copied
+   * @return a new report; this one is unchanged
    */
   public CrosscoderReport withNotes(List<String> lines) {
     return new CrosscoderReport(this, lines, cards, training);
   }
 
-  /** The same report with readable latents (see {@link LatentCards}). */
+  /**
+   * The same report with readable latents (see {@link LatentCards}).
+   *
+   * @param latentCards the cards, in the order they are shown; copied
+   * @return a new report; this one is unchanged
+   */
   public CrosscoderReport withCards(List<LatentCard> latentCards) {
     return new CrosscoderReport(this, notes, latentCards, training);
   }
@@ -131,22 +139,25 @@ public final class CrosscoderReport implements Report {
    * The same report with the training run's metrics (from {@link
    * io.crosscoder.crosscoder.train.TrainingMetricsFile#read}), drawn as training curves in the HTML
    * page; the other formats leave them out (they are in the metrics file).
+   *
+   * @param steps the metrics, in step order; copied
+   * @return a new report; this one is unchanged
    */
   public CrosscoderReport withTraining(List<TrainingMetrics> steps) {
     return new CrosscoderReport(this, notes, cards, steps);
   }
 
-  /** The training run's metrics, in step order; empty when none were given. */
+  /** {@return the training run's metrics, in step order; empty when none were given} */
   public List<TrainingMetrics> training() {
     return training;
   }
 
-  /** The lines under the heading. */
+  /** {@return the lines under the heading} */
   public List<String> notes() {
     return notes;
   }
 
-  /** The readable latents, strongest of each class first. */
+  /** {@return the readable latents, strongest of each class first} */
   public List<LatentCard> cards() {
     return cards;
   }
@@ -156,6 +167,12 @@ public final class CrosscoderReport implements Report {
    * units) with {@code thresholds}, plus {@code evaluation} (may be null) of the same crosscoder.
    *
    * @param label what was analysed, for the heading (e.g. the file name)
+   * @param coder the crosscoder; read now, not kept
+   * @param thresholds the class thresholds on the relative decoder norm
+   * @param evaluation its evaluation on held-out activations, or null for a report of the
+   *     decoders only
+   * @return the report
+   * @throws IllegalArgumentException if the evaluation's latent count is not the crosscoder's
    */
   public static CrosscoderReport of(String label, Crosscoder coder, ClassThresholds thresholds,
       CrosscoderEvaluation evaluation) {
@@ -175,6 +192,10 @@ public final class CrosscoderReport implements Report {
    * CrosscoderEvaluator#evaluate}.
    *
    * @param label what was analysed, for the heading (e.g. the file name)
+   * @param coder the crosscoder; read now, not kept
+   * @param heldOut raw activations the crosscoder was not trained on; one epoch is read
+   * @param maxTokens the most tokens evaluated, at least 1
+   * @return the report
    * @throws IllegalArgumentException if the activations' width is not the crosscoder's
    */
   public static CrosscoderReport of(String label, Crosscoder coder, ActivationSource heldOut, long maxTokens) {
@@ -182,82 +203,112 @@ public final class CrosscoderReport implements Report {
     return of(label, coder, thresholds, CrosscoderEvaluator.evaluate(coder, thresholds, heldOut, maxTokens));
   }
 
-  /** What was analysed. */
+  /** {@return what was analysed} */
   public String label() {
     return label;
   }
 
-  /** The crosscoder's configuration. */
+  /** {@return the crosscoder's configuration} */
   public CrosscoderConfig config() {
     return config;
   }
 
-  /** The thresholds the classes were made with. */
+  /** {@return the thresholds the classes were made with} */
   public ClassThresholds thresholds() {
     return thresholds;
   }
 
-  /** Dictionary size F. */
+  /** {@return the dictionary size F} */
   public int latents() {
     return relative.length;
   }
 
-  /** {@code |d_i^A|}. */
+  /**
+   * {@return {@code |d_i^A|}, the Euclidean norm of latent i's base decoder, in the stored units}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public double decoderNormA(int i) {
     return normA[i];
   }
 
-  /** {@code |d_i^B|}. */
+  /**
+   * {@return {@code |d_i^B|}, the Euclidean norm of latent i's target decoder, in the stored units}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public double decoderNormB(int i) {
     return normB[i];
   }
 
-  /** Relative decoder norm r of latent i. */
+  /**
+   * {@return the relative decoder norm {@code r_i = |d_i^B| / (|d_i^A| + |d_i^B|)} in [0, 1], NaN
+   * when both decoders are zero}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public double relativeNorm(int i) {
     return relative[i];
   }
 
-  /** Diffing-toolkit orientation of latent i. */
+  /**
+   * {@return the diffing-toolkit orientation of latent i ({@link
+   * DecoderGeometry#toolkitRelativeNorms}: 1 base-only, 0 target-only)}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public double toolkitRelativeNorm(int i) {
     return toolkit[i];
   }
 
-  /** Decoder cosine of latent i (NaN when a decoder is zero). */
+  /**
+   * {@return the decoder cosine {@code cos(d_i^A, d_i^B)} of latent i, NaN when a decoder is zero}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public double decoderCosine(int i) {
     return cosine[i];
   }
 
-  /** Class of latent i. */
+  /**
+   * {@return the class of latent i}
+   *
+   * @param i the latent, in {@code [0, latents())}
+   */
   public LatentClass latentClass(int i) {
     return classes[i];
   }
 
-  /** A copy of all relative norms. */
+  /** {@return the relative norms of every latent, a fresh copy} */
   public double[] relativeNorms() {
     return relative.clone();
   }
 
-  /** Latents per class (every class present, possibly 0). */
+  /** {@return the number of latents in each class (every class present, possibly 0)} */
   public Map<LatentClass, Integer> classCounts() {
     return counts;
   }
 
-  /** Histogram of r over [0, 1] in {@value #NORM_BINS} bins. */
+  /** {@return the histogram of r over [0, 1] in {@value #NORM_BINS} bins} */
   public Histogram relativeNormHistogram() {
     return relativeHistogram;
   }
 
-  /** Histogram of the decoder cosine of shared latents over [-1, 1] in {@value #COSINE_BINS} bins. */
+  /** {@return the histogram of the decoder cosine of shared latents over [-1, 1] in {@value #COSINE_BINS} bins} */
   public Histogram sharedCosineHistogram() {
     return sharedCosineHistogram;
   }
 
-  /** The evaluation on activations, if one was given. */
+  /** {@return the evaluation on activations, if one was given} */
   public Optional<CrosscoderEvaluation> evaluation() {
     return Optional.ofNullable(evaluation);
   }
 
-  /** Latents of {@code k}, in index order. */
+  /**
+   * {@return the latents of class {@code k}, in index order}
+   *
+   * @param k the class
+   */
   public int[] latentsOf(LatentClass k) {
     List<Integer> out = new ArrayList<>();
     for (int i = 0; i < classes.length; i++) {

@@ -13,6 +13,9 @@ public final class DecoderGeometry {
   /**
    * Relative decoder norm {@code r_i = |d_i^B| / (|d_i^A| + |d_i^B|)}: 0 base-only, 0.5 shared,
    * 1 target-only; NaN when both decoders are zero.
+   *
+   * @param c the crosscoder; read, not kept
+   * @return a new array of {@code F} values, one per latent
    */
   public static double[] relativeNorms(Crosscoder c) {
     double[] a = c.decoderNorms(0);
@@ -29,6 +32,9 @@ public final class DecoderGeometry {
    * The diffing-toolkit orientation {@code ((|d^A| - |d^B|) / max(|d^A|, |d^B|) + 1) / 2}: 1 when
    * only A has a decoder, 0.5 for equal norms, 0 when only B has one (the reverse direction of
    * {@link #relativeNorms}); NaN when both are zero.
+   *
+   * @param c the crosscoder; read, not kept
+   * @return a new array of {@code F} values in [0, 1] or NaN, one per latent
    */
   public static double[] toolkitRelativeNorms(Crosscoder c) {
     double[] a = c.decoderNorms(0);
@@ -41,7 +47,13 @@ public final class DecoderGeometry {
     return r;
   }
 
-  /** {@code cos(d_i^A, d_i^B)} for every latent; NaN when either decoder is zero. */
+  /**
+   * The cosine of each latent's two decoders.
+   *
+   * @param c the crosscoder; read, not kept
+   * @return a new array of {@code cos(d_i^A, d_i^B)} in [-1, 1] for every latent; NaN when either
+   *     decoder is zero
+   */
   public static double[] decoderCosines(Crosscoder c) {
     int f = c.dictionarySize();
     int d = c.d();
@@ -65,7 +77,13 @@ public final class DecoderGeometry {
     return cos;
   }
 
-  /** The class of every latent; designated shared latents are {@link LatentClass#SHARED}. */
+  /**
+   * The class of every latent; designated shared latents are {@link LatentClass#SHARED}.
+   *
+   * @param c the crosscoder; read, not kept
+   * @param thresholds the thresholds on the relative decoder norm
+   * @return a new array of {@code F} classes, one per latent
+   */
   public static LatentClass[] classes(Crosscoder c, ClassThresholds thresholds) {
     double[] r = relativeNorms(c);
     LatentClass[] out = new LatentClass[r.length];

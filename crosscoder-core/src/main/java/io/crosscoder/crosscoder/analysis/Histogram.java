@@ -18,7 +18,16 @@ public final class Histogram {
     this.outside = outside;
   }
 
-  /** The histogram of {@code values} (NaN skipped into {@link #outside()}). */
+  /**
+   * Counts values into bins.
+   *
+   * @param values the values; read, not kept
+   * @param bins the number of bins, at least 1
+   * @param low the lower edge of the range, finite
+   * @param high the upper edge of the range, finite and above {@code low}
+   * @return the histogram (NaN and out-of-range values counted in {@link #outside()})
+   * @throws IllegalArgumentException if {@code bins < 1} or the range is empty or not finite
+   */
   public static Histogram of(double[] values, int bins, double low, double high) {
     if (bins < 1) {
       throw new IllegalArgumentException("bins must be >= 1, got " + bins);
@@ -40,32 +49,36 @@ public final class Histogram {
     return new Histogram(low, high, counts, outside);
   }
 
-  /** Lower edge of the range. */
+  /** {@return the lower edge of the range} */
   public double low() {
     return low;
   }
 
-  /** Upper edge of the range. */
+  /** {@return the upper edge of the range} */
   public double high() {
     return high;
   }
 
-  /** Number of bins. */
+  /** {@return the number of bins} */
   public int bins() {
     return counts.length;
   }
 
-  /** A copy of the counts. */
+  /** {@return the count of each bin, lowest bin first; a fresh copy} */
   public long[] counts() {
     return counts.clone();
   }
 
-  /** Values outside {@code [low, high]} or NaN. */
+  /** {@return the number of values outside {@code [low, high]} or NaN} */
   public long outside() {
     return outside;
   }
 
-  /** Lower edge of bin {@code k}. */
+  /**
+   * {@return the lower edge of bin {@code k}: {@code low + k (high - low) / bins}}
+   *
+   * @param k the bin, in {@code [0, bins()]} ({@code bins()} gives the upper edge of the range)
+   */
   public double binLow(int k) {
     return low + k * (high - low) / counts.length;
   }

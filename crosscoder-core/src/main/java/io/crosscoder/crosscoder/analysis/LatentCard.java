@@ -28,7 +28,12 @@ public record LatentCard(int latent, LatentClass latentClass, double relativeNor
     contexts = List.copyOf(contexts);
   }
 
-  /** A token and how often the latent fired on it. */
+  /**
+   * A token and how often the latent fired on it.
+   *
+   * @param token the token's text, as the tokenizer decodes it alone
+   * @param count the rows on which the latent fired with this token
+   */
   public record TokenShare(String token, long count) {}
 
   /**

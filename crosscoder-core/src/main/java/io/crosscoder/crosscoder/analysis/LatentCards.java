@@ -28,6 +28,8 @@ public final class LatentCards {
    * @param documents the document a sequence is from, by its index
    * @param perClass latents per class
    * @param contexts contexts per latent
+   * @return the cards, target-only first, then base-only, then shared; fewer than {@code perClass}
+   *     per class where fewer latents of the class fired
    */
   public static List<LatentCard> strongest(CrosscoderReport report, LatentExamples examples, Tokenizer tokenizer,
       LongFunction<int[]> sequences, LongUnaryOperator documents, int perClass, int contexts) {

@@ -13,7 +13,7 @@ public enum LatentClass {
   /** Anything in between. */
   OTHER;
 
-  /** Lower-case name with underscores, as written in reports ({@code base_only}). */
+  /** {@return the lower-case name with underscores, as written in reports ({@code base_only})} */
   public String label() {
     return name().toLowerCase(Locale.ROOT);
   }

@@ -31,13 +31,26 @@ public final class LatentExamples {
   private final PairCounts pairs = new PairCounts();
   private long rows;
 
-  /** One example: the row and the latent's activation on it. */
+  /**
+   * One example: the row and the latent's activation on it.
+   *
+   * @param row the row's label, as given to {@link #add}
+   * @param activation the latent's activation on the row, positive
+   */
   public record Example(long row, float activation) {}
 
-  /** A token and how often the latent fired on it. */
+  /**
+   * A token and how often the latent fired on it.
+   *
+   * @param token the token id
+   * @param count the rows with this token on which the latent fired
+   */
   public record TokenCount(int token, long count) {}
 
   /**
+   * An empty collection for a dictionary of {@code dictionarySize} latents; allocates {@code
+   * F * perLatent} examples at once.
+   *
    * @param dictionarySize F
    * @param perLatent examples kept per latent, {@code >= 1}
    */
@@ -55,7 +68,14 @@ public final class LatentExamples {
     this.firings = new long[f];
   }
 
-  /** The label of position {@code position} of sequence {@code sequence}. */
+  /**
+   * Packs a row's place into a label: {@code sequence << POSITION_BITS | position}.
+   *
+   * @param sequence the sequence's index, at least 0 (below 2^43)
+   * @param position the token's position in the sequence, in {@code [0, 2^POSITION_BITS)}
+   * @return the label
+   * @throws IllegalArgumentException if either is out of range
+   */
   public static long rowLabel(long sequence, int position) {
     if (sequence < 0 || position < 0 || position >= 1 << POSITION_BITS) {
       throw new IllegalArgumentException("sequence " + sequence + ", position " + position + " out of range");
@@ -63,19 +83,33 @@ public final class LatentExamples {
     return (sequence << POSITION_BITS) | position;
   }
 
-  /** The sequence of a {@link #rowLabel}. */
+  /**
+   * {@return the sequence of a {@link #rowLabel}}
+   *
+   * @param label a label made by {@link #rowLabel}
+   */
   public static long sequenceOf(long label) {
     return label >>> POSITION_BITS;
   }
 
-  /** The position of a {@link #rowLabel}. */
+  /**
+   * {@return the position of a {@link #rowLabel}}
+   *
+   * @param label a label made by {@link #rowLabel}
+   */
   public static int positionOf(long label) {
     return (int) (label & ((1 << POSITION_BITS) - 1));
   }
 
   /**
    * Adds {@code rows} rows of codes ({@code rows x F}, row-major) labelled {@code labels[r]},
-   * whose tokens are {@code tokens[r]}.
+   * whose tokens are {@code tokens[r]}. A latent fires on a row where its code is positive.
+   *
+   * @param rows the number of rows, at least 0
+   * @param codes the latent codes, {@code rows x F} row-major; read, not kept
+   * @param labels one label per row (at least {@code rows} entries), e.g. from {@link #rowLabel}
+   * @param tokens the token id of each row (at least {@code rows} entries)
+   * @throws IllegalArgumentException if an array is shorter than {@code rows} need
    */
   public void add(int rows, float[] codes, long[] labels, int[] tokens) {
     if ((long) rows * f > codes.length || labels.length < rows || tokens.length < rows) {
@@ -140,22 +174,35 @@ public final class LatentExamples {
     heapRow[base + i] = row;
   }
 
-  /** Rows added. */
+  /** {@return the number of rows added} */
   public long rows() {
     return rows;
   }
 
-  /** The sum of latent {@code i}'s activations over every row. */
+  /**
+   * {@return the sum of latent {@code i}'s activations over every row}
+   *
+   * @param i the latent, in {@code [0, F)}
+   */
   public double activationSum(int i) {
     return sums[i];
   }
 
-  /** The rows on which latent {@code i} fired. */
+  /**
+   * {@return the number of rows on which latent {@code i} fired}
+   *
+   * @param i the latent, in {@code [0, F)}
+   */
   public long firings(int i) {
     return firings[i];
   }
 
-  /** Latent {@code i}'s examples, highest activation first (ties: lower row label first). */
+  /**
+   * {@return latent {@code i}'s examples (at most {@code perLatent}), highest activation first
+   * (ties: lower row label first); a new list}
+   *
+   * @param i the latent, in {@code [0, F)}
+   */
   public List<Example> examples(int i) {
     List<Example> out = new ArrayList<>(heapSize[i]);
     for (int k = 0; k < heapSize[i]; k++) {
@@ -165,14 +212,20 @@ public final class LatentExamples {
     return out;
   }
 
-  /** The {@code n} tokens latent {@code i} fired on most often, most frequent first (ties: lower id first). */
+  /**
+   * {@return the {@code n} tokens latent {@code i} fired on most often (fewer if it fired on fewer),
+   * most frequent first (ties: lower id first)}
+   *
+   * @param i the latent, in {@code [0, F)}
+   * @param n how many tokens, at least 0
+   */
   public List<TokenCount> topTokens(int i, int n) {
     List<TokenCount> all = pairs.tokensOf(i);
     all.sort(Comparator.comparingLong((TokenCount t) -> -t.count()).thenComparingInt(TokenCount::token));
     return all.subList(0, Math.min(n, all.size()));
   }
 
-  /** Whether every (latent, token) pair was counted (see {@link #MAX_TOKEN_PAIRS}). */
+  /** {@return whether every (latent, token) pair was counted (see {@link #MAX_TOKEN_PAIRS})} */
   public boolean tokenCountsComplete() {
     return !pairs.full;
   }
@@ -184,7 +237,11 @@ public final class LatentExamples {
    */
   public static final double DENSE_FRACTION = 0.1;
 
-  /** Whether latent {@code i} fired on more than {@link #DENSE_FRACTION} of the rows. */
+  /**
+   * {@return whether latent {@code i} fired on more than {@link #DENSE_FRACTION} of the rows}
+   *
+   * @param i the latent, in {@code [0, F)}
+   */
   public boolean isDense(int i) {
     return firings[i] > DENSE_FRACTION * rows;
   }
@@ -192,6 +249,10 @@ public final class LatentExamples {
   /**
    * The {@code n} latents of {@code among} that fired, largest activation sum first, the dense
    * ones ({@link #isDense}) after all others (ties: lower index).
+   *
+   * @param among the candidate latents, e.g. {@link CrosscoderReport#latentsOf} a class
+   * @param n how many latents, at least 0
+   * @return at most {@code n} latents; those that never fired are left out
    */
   public int[] strongest(int[] among, int n) {
     return Arrays.stream(among).boxed()

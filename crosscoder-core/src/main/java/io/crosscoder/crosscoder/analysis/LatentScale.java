@@ -20,12 +20,12 @@ package io.crosscoder.crosscoder.analysis;
 public record LatentScale(int latent, long activeTokens, double betaRecA, double betaRecB, double betaErrA,
     double betaErrB) {
 
-  /** {@code betaRecA / betaRecB}. */
+  /** {@return {@code nu_rec = betaRecA / betaRecB} (infinite or NaN when {@code betaRecB} is 0)} */
   public double nuRec() {
     return betaRecA / betaRecB;
   }
 
-  /** {@code betaErrA / betaErrB}. */
+  /** {@return {@code nu_err = betaErrA / betaErrB} (infinite or NaN when {@code betaErrB} is 0)} */
   public double nuErr() {
     return betaErrA / betaErrB;
   }

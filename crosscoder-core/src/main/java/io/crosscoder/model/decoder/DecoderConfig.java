@@ -68,12 +68,12 @@ public final class DecoderConfig {
       this.modelType = modelType;
     }
 
-    /** The {@code architectures} entry, e.g. {@code "Qwen2ForCausalLM"}. */
+    /** {@return the {@code architectures} entry, e.g. {@code "Qwen2ForCausalLM"}} */
     public String className() {
       return className;
     }
 
-    /** The {@code model_type}, e.g. {@code "qwen2"}. */
+    /** {@return the {@code model_type}, e.g. {@code "qwen2"}} */
     public String modelType() {
       return modelType;
     }
@@ -196,6 +196,8 @@ public final class DecoderConfig {
   /**
    * Reads {@code file} (a {@code config.json}).
    *
+   * @param file the {@code config.json} of a Hugging Face decoder
+   * @return the configuration
    * @throws InvalidInputException naming the file and the field for anything this class cannot run
    */
   public static DecoderConfig read(Path file) {
@@ -218,6 +220,9 @@ public final class DecoderConfig {
   /**
    * Reads a parsed {@code config.json}; {@code file} names it in messages.
    *
+   * @param root the parsed JSON; must be an object
+   * @param file where it came from, for messages and {@link #source()}
+   * @return the configuration
    * @throws InvalidInputException naming the file and the field for anything this class cannot run
    */
   public static DecoderConfig parse(JsonNode root, Path file) {
@@ -227,117 +232,124 @@ public final class DecoderConfig {
     return new DecoderConfig(new Parser(root, file));
   }
 
-  /** The {@code config.json} this was read from (for messages). */
+  /** {@return the {@code config.json} this was read from (for messages)} */
   public Path source() {
     return source;
   }
 
-  /** The architecture. */
+  /** {@return the architecture} */
   public Architecture architecture() {
     return architecture;
   }
 
-  /** {@code hidden_size}: the residual stream's width {@code d}. */
+  /** {@return {@code hidden_size}: the residual stream's width {@code d}} */
   public int hiddenSize() {
     return hiddenSize;
   }
 
-  /** {@code intermediate_size}: the MLP's width. */
+  /** {@return {@code intermediate_size}: the MLP's width} */
   public int intermediateSize() {
     return intermediateSize;
   }
 
-  /** {@code num_hidden_layers}. */
+  /** {@return the number of transformer blocks, {@code num_hidden_layers}} */
   public int layers() {
     return layers;
   }
 
-  /** {@code num_attention_heads}: query heads. */
+  /** {@return {@code num_attention_heads}: query heads} */
   public int heads() {
     return heads;
   }
 
-  /** {@code num_key_value_heads} (default: {@link #heads()}); each serves {@code heads / keyValueHeads} query heads. */
+  /**
+   * {@return {@code num_key_value_heads} (default: {@link #heads()}); each serves {@code heads /
+   * keyValueHeads} query heads}
+   */
   public int keyValueHeads() {
     return keyValueHeads;
   }
 
-  /** {@code head_dim}, or {@code hidden_size / num_attention_heads} without it. Even. */
+  /** {@return {@code head_dim}, or {@code hidden_size / num_attention_heads} without it; even} */
   public int headDim() {
     return headDim;
   }
 
-  /** {@code vocab_size}: the embedding's and the output head's rows. */
+  /** {@return {@code vocab_size}: the embedding's and the output head's rows} */
   public int vocabularySize() {
     return vocabularySize;
   }
 
-  /** {@code max_position_embeddings}: the longest sequence accepted. */
+  /** {@return {@code max_position_embeddings}: the longest sequence accepted} */
   public int maxPositions() {
     return maxPositions;
   }
 
-  /** {@code rms_norm_eps} (default 1e-6). */
+  /** {@return {@code rms_norm_eps} (default 1e-6)} */
   public double rmsNormEps() {
     return rmsNormEps;
   }
 
-  /** {@code rope_theta} (default 10000). */
+  /** {@return {@code rope_theta} (default 10000)} */
   public double ropeTheta() {
     return ropeTheta;
   }
 
-  /** {@code rope_scaling}: none, linear or llama3. */
+  /** {@return {@code rope_scaling}: none, linear or llama3} */
   public RopeScaling ropeScaling() {
     return ropeScaling;
   }
 
-  /** {@code tie_word_embeddings} (default false): the output head is the embedding matrix. */
+  /** {@return {@code tie_word_embeddings} (default false): the output head is the embedding matrix} */
   public boolean tiedEmbeddings() {
     return tiedEmbeddings;
   }
 
-  /** Whether q, k and v projections have biases. */
+  /** {@return whether q, k and v projections have biases} */
   public boolean qkvBias() {
     return qkvBias;
   }
 
-  /** Whether the attention output projection has a bias. */
+  /** {@return whether the attention output projection has a bias} */
   public boolean outputBias() {
     return outputBias;
   }
 
-  /** Whether the MLP projections have biases. */
+  /** {@return whether the MLP projections have biases} */
   public boolean mlpBias() {
     return mlpBias;
   }
 
-  /** Whether each query and key head is RMS-normalised before RoPE (Qwen3). */
+  /** {@return whether each query and key head is RMS-normalised before RoPE (Qwen3)} */
   public boolean qkNorm() {
     return qkNorm;
   }
 
-  /** The attention window of {@code layer} in tokens, or 0 for full causal attention. */
+  /**
+   * {@return the attention window of {@code layer} in tokens, or 0 for full causal attention}
+   *
+   * @param layer the block, in {@code [0, layers())}
+   */
   public int slidingWindow(int layer) {
     return slidingWindows[layer];
   }
 
-  /** {@code pad_token_id}, if set. */
+  /** {@return {@code pad_token_id}, or empty if unset} */
   public OptionalInt padTokenId() {
     return padTokenId;
   }
 
-  /** {@code bos_token_id}, if set. */
+  /** {@return {@code bos_token_id}, or empty if unset} */
   public OptionalInt bosTokenId() {
     return bosTokenId;
   }
 
-  /** {@code eos_token_id} (one id or a list); empty if unset. A fresh copy. */
+  /** {@return {@code eos_token_id} (one id or a list) as an array, empty if unset; a fresh copy} */
   public int[] eosTokenIds() {
     return eosTokenIds.clone();
   }
 
-  /** {@code torch_dtype} (or {@code dtype}) as written, or {@code "unknown"}: informational only. */
+  /** {@return {@code torch_dtype} (or {@code dtype}) as written, or {@code "unknown"}: informational only} */
   public String dtype() {
     return dtype;
   }

@@ -122,8 +122,12 @@ public final class DecoderModel implements LanguageModel {
    * read through {@link CheckpointFormats}: needs crosscoder-io on the class path) on {@code
    * kernels}, with the default options.
    *
+   * @param folder the model folder: {@code config.json} and safetensors
+   * @param kernels the backend's kernels the weights are uploaded to; the caller's, closed after
+   *     the model
    * @param tokenizer the model's tokenizer, owned by the model once it is open (the caller's if
    *     this throws); may be null when only token ids are used ({@link #tokenizer()} then throws)
+   * @return the open model, which the caller closes
    * @throws InvalidInputException naming the file and the field or tensor when the folder is not
    *     a decoder this class runs
    */
@@ -131,7 +135,14 @@ public final class DecoderModel implements LanguageModel {
     return builder(folder, kernels).tokenizer(tokenizer).build();
   }
 
-  /** A builder for the decoder in {@code folder} on {@code kernels}. */
+  /**
+   * A builder for the decoder in {@code folder} on {@code kernels}.
+   *
+   * @param folder the model folder (or, with {@link Builder#config}, any checkpoint path)
+   * @param kernels the backend's kernels the weights are uploaded to; the caller's, closed after
+   *     the model
+   * @return a builder with the default options
+   */
   public static Builder builder(Path folder, Kernels kernels) {
     return new Builder(folder, kernels);
   }
@@ -167,6 +178,9 @@ public final class DecoderModel implements LanguageModel {
     /**
      * The model's tokenizer, null for none. The built model owns it and closes it; if {@link
      * #build()} fails, it stays the caller's.
+     *
+     * @param tokenizer the tokenizer, or null when only token ids are used
+     * @return this builder
      */
     public Builder tokenizer(Tokenizer tokenizer) {
       this.tokenizer = tokenizer;
@@ -178,6 +192,8 @@ public final class DecoderModel implements LanguageModel {
      * holds on the backend; a batch is run in passes of whole sequences, and a sequence longer
      * than this runs alone. Default {@value DecoderModel#DEFAULT_ROWS_PER_PASS}.
      *
+     * @param rows the most rows per pass, at least 1
+     * @return this builder
      * @throws IllegalArgumentException if not positive
      */
     public Builder rowsPerPass(int rows) {
@@ -209,6 +225,8 @@ public final class DecoderModel implements LanguageModel {
     /**
      * Reads the config, checks every tensor against it, and puts the weights on the kernels.
      *
+     * @return the open model, which the caller closes (it closes its checkpoint, weights and
+     *     tokenizer, not the kernels)
      * @throws InvalidInputException naming the file and the field or tensor on bad input
      */
     public DecoderModel build() {
@@ -234,12 +252,12 @@ public final class DecoderModel implements LanguageModel {
     }
   }
 
-  /** The parsed {@code config.json}. */
+  /** {@return the parsed {@code config.json}} */
   public DecoderConfig config() {
     return config;
   }
 
-  /** The kernels the model runs on (the caller's). */
+  /** {@return the kernels the model runs on (the caller's)} */
   public Kernels kernels() {
     return kernels;
   }
@@ -579,6 +597,11 @@ public final class DecoderModel implements LanguageModel {
    * r} at {@code residual[r * width()]}) go to {@code out[outOffset ..]}, {@code rows *
    * vocabularySize()} floats, row-major.
    *
+   * @param residual residual-stream rows of {@link #width()} floats, row-major
+   * @param fromRow the first row of {@code residual} to read
+   * @param rows how many rows, at least 0
+   * @param out the caller's array that receives the logits
+   * @param outOffset where in {@code out} the first row's logits go
    * @throws IllegalArgumentException if a range falls outside its array
    */
   public void logitLens(float[] residual, int fromRow, int rows, float[] out, int outOffset) {

@@ -39,7 +39,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
     /** Llama 3.1's frequency-dependent interpolation. */
     LLAMA3;
 
-    /** The name {@code config.json} uses: {@code default}, {@code linear}, {@code llama3}. */
+    /** {@return the name {@code config.json} uses: {@code default}, {@code linear}, {@code llama3}} */
     public String configName() {
       return this == NONE ? "default" : name().toLowerCase(Locale.ROOT);
     }
@@ -48,12 +48,27 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
   /** No scaling. */
   public static final RopeScaling NONE = new RopeScaling(Type.NONE, 1, 0, 0, 0);
 
-  /** Linear scaling by {@code factor}. */
+  /**
+   * Linear scaling (position interpolation).
+   *
+   * @param factor the stretch factor; positions are divided by it
+   * @return the scaling
+   */
   public static RopeScaling linear(double factor) {
     return new RopeScaling(Type.LINEAR, factor, 0, 0, 0);
   }
 
-  /** Llama 3.1's scaling. */
+  /**
+   * Llama 3.1's scaling.
+   *
+   * @param factor the stretch factor of the low frequencies
+   * @param lowFreqFactor {@code low_freq_factor}: wavelengths above {@code original / low} are
+   *     divided by {@code factor}
+   * @param highFreqFactor {@code high_freq_factor}, above {@code lowFreqFactor}: wavelengths below
+   *     {@code original / high} are kept
+   * @param originalMaxPositions {@code original_max_position_embeddings}, the trained context
+   * @return the scaling
+   */
   public static RopeScaling llama3(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
     return new RopeScaling(Type.LLAMA3, factor, lowFreqFactor, highFreqFactor, originalMaxPositions);
   }
@@ -64,6 +79,7 @@ public record RopeScaling(Type type, double factor, double lowFreqFactor, double
    *
    * @param theta {@code rope_theta}
    * @param headDim the head dimension (even)
+   * @return a new array of {@code headDim / 2} inverse frequencies, in radians per position
    */
   public float[] inverseFrequencies(double theta, int headDim) {
     int half = headDim / 2;

@@ -75,6 +75,11 @@ public final class Charts {
    * @param y ordinates (non-finite ones are gaps)
    */
   public record Series(String name, double[] x, double[] y) {
+    /**
+     * Checks the name and the lengths.
+     *
+     * @throws IllegalArgumentException if {@code x} and {@code y} differ in length
+     */
     public Series {
       Objects.requireNonNull(name, "name");
       if (x.length != y.length) {
@@ -94,8 +99,13 @@ public final class Charts {
   /**
    * One line per series against a shared x axis, with points drawn where a series has few of them.
    *
+   * @param title the chart's title, plain text
+   * @param xLabel the x axis' label, plain text
+   * @param yLabel the y axis' label, plain text
+   * @param series the lines, in legend order (a legend is drawn for two or more)
    * @param integerX whether the x axis shows whole numbers only (layers, steps)
    * @param logY whether the y axis is logarithmic (values at or below 0 are then left out)
+   * @return an {@code <svg>} element, without XML declaration, to put in a page
    */
   public static String lines(String title, String xLabel, String yLabel, List<Series> series, boolean integerX,
       boolean logY) {
@@ -133,7 +143,12 @@ public final class Charts {
   /**
    * Points, one colour per series (a scatter plot).
    *
+   * @param title the chart's title, plain text
+   * @param xLabel the x axis' label, plain text
+   * @param yLabel the y axis' label, plain text
+   * @param series the point sets, in legend order (a legend is drawn for two or more)
    * @param markers vertical lines (e.g. {@code nu = 0})
+   * @return an {@code <svg>} element, without XML declaration, to put in a page
    */
   public static String scatter(String title, String xLabel, String yLabel, List<Series> series, List<Marker> markers) {
     XYSeriesCollection data = new XYSeriesCollection();
@@ -167,8 +182,14 @@ public final class Charts {
    * On a logarithmic count axis (the usual view of a few thousand latents against a handful) a
    * bar starts at 0.5, so a count of 1 shows, and an empty bin has no bar.
    *
+   * @param title the chart's title, plain text
+   * @param xLabel the x axis' label, plain text
    * @param edges the bin edges, one more than the counts, ascending
+   * @param counts the count of each bin
+   * @param logCounts whether the count axis is logarithmic
    * @param markers vertical lines (class thresholds, say)
+   * @return an {@code <svg>} element, without XML declaration, to put in a page
+   * @throws IllegalArgumentException if there is not one more edge than counts
    */
   public static String histogram(String title, String xLabel, double[] edges, long[] counts, boolean logCounts,
       List<Marker> markers) {
@@ -215,7 +236,12 @@ public final class Charts {
   /**
    * Bars for named categories (bands, classes), left to right in the given order.
    *
+   * @param title the chart's title, plain text
+   * @param yLabel the value axis' label, plain text
+   * @param categories the bars' labels, left to right
    * @param values one per category; non-finite ones get no bar
+   * @return an {@code <svg>} element, without XML declaration, to put in a page
+   * @throws IllegalArgumentException if there are not as many values as categories
    */
   public static String bars(String title, String yLabel, List<String> categories, double[] values) {
     if (categories.size() != values.length) {
@@ -247,8 +273,17 @@ public final class Charts {
    * scale from {@code low} to {@code high}; non-finite cells stay blank. {@code marked} cells (one
    * {@code {column, row}} pair each, may be empty) get a dot, e.g. a layer mapping's choices.
    *
+   * @param title the chart's title, plain text
+   * @param xLabel the x axis' label, plain text
+   * @param valueLabel the colour scale's label, plain text
    * @param columns the x axis' labels (layers, say)
    * @param rows the y axis' labels (parameter kinds, say), bottom to top
+   * @param values {@code values[row][column]}, one row per row label, one value per column label
+   * @param low the value drawn white
+   * @param high the value drawn darkest blue
+   * @param marked the {@code {column, row}} cells that get a dot; may be empty
+   * @return an {@code <svg>} element, without XML declaration, to put in a page
+   * @throws IllegalArgumentException if {@code values} does not match the labels
    */
   public static String heatmap(String title, String xLabel, String valueLabel, List<String> columns,
       List<String> rows, double[][] values, double low, double high, List<int[]> marked) {

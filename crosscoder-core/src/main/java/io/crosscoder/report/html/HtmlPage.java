@@ -163,6 +163,7 @@ public final class HtmlPage {
    *
    * @param title the window title (escaped here)
    * @param body HTML, already safe
+   * @return the page, ready to write as UTF-8
    */
   public static String document(String title, String body) {
     return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -177,6 +178,8 @@ public final class HtmlPage {
    * The page's Content-Security-Policy: nothing may load from anywhere ({@code default-src 'none'},
    * which also covers fonts, frames, connections and forms' targets), styles only inline, images
    * only as {@code data:} URIs, and scripts only the page's own, by hash.
+   *
+   * @return the policy, as the page's {@code <meta http-equiv>} carries it
    */
   public static String policy() {
     return "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '" + SCRIPT_HASH
@@ -186,6 +189,9 @@ public final class HtmlPage {
   /**
    * A page of a Markdown report and nothing more, for reports without charts: the title is the
    * text of the first line when it is a level-1 heading ({@code "report"} otherwise).
+   *
+   * @param markdown the report, Markdown as the reports write it (raw HTML in it is escaped)
+   * @return the page
    */
   public static String fromMarkdown(String markdown) {
     String first = markdown.lines().findFirst().orElse("");
@@ -193,7 +199,12 @@ public final class HtmlPage {
     return document(title, MarkdownHtml.render(markdown));
   }
 
-  /** The content of a page made by {@link #document}, if {@code page} is one. */
+  /**
+   * Takes a page made by {@link #document} apart.
+   *
+   * @param page any text
+   * @return the HTML between the body markers, stripped, or empty if {@code page} has none
+   */
   public static Optional<String> body(String page) {
     int a = page.indexOf(BODY_START);
     int b = page.lastIndexOf(BODY_END);
@@ -207,6 +218,9 @@ public final class HtmlPage {
    * {@code html} with every heading one level deeper ({@code h1} becomes {@code h2}, {@code h6}
    * stays), for a page that becomes a section of another. Only for HTML made here, where text is
    * escaped and a literal {@code <h} can only be a tag.
+   *
+   * @param html HTML made by this package
+   * @return the HTML with every heading tag one level deeper
    */
   public static String demoteHeadings(String html) {
     Matcher m = HEADING.matcher(html);
@@ -226,6 +240,7 @@ public final class HtmlPage {
    * @param svg the chart, from {@link Charts}
    * @param caption HTML, already safe
    * @param dataTable a {@code <table>}, already safe, or empty for none
+   * @return the {@code <figure>} element
    */
   public static String figure(String svg, String caption, String dataTable) {
     StringBuilder sb = new StringBuilder("<figure>\n").append(svg).append("\n<figcaption>").append(caption);
@@ -249,6 +264,9 @@ public final class HtmlPage {
   /**
    * The charts of a page made here, in page order, each as an SVG file's text: for a Markdown
    * report that shows the page's charts as images.
+   *
+   * @param page a page made by {@link #document}
+   * @return the charts, each titled by the first text of its SVG ({@code "chart"} without one)
    */
   public static java.util.List<Chart> charts(String page) {
     java.util.List<Chart> out = new java.util.ArrayList<>();
@@ -267,7 +285,13 @@ public final class HtmlPage {
         .replace("&apos;", "'").replace("&amp;", "&");
   }
 
-  /** A table of plain-text cells (escaped here), the first column as labels and the rest as numbers. */
+  /**
+   * A table of plain-text cells (escaped here), the first column as labels and the rest as numbers.
+   *
+   * @param head the column headings
+   * @param rows the rows' cells, plain text
+   * @return the {@code <table>} element, for {@link #figure}
+   */
   public static String dataTable(String[] head, java.util.List<String[]> rows) {
     StringBuilder sb = new StringBuilder("<table><thead><tr>");
     for (String h : head) {
@@ -287,12 +311,21 @@ public final class HtmlPage {
   /**
    * {@code v} with six significant digits (enough to check a chart against, short enough to
    * read), {@code "n/a"} when not finite.
+   *
+   * @param v the number
+   * @return its text, {@code %.6g} in the root locale
    */
   public static String number(double v) {
     return Double.isFinite(v) ? String.format(java.util.Locale.ROOT, "%.6g", v) : "n/a";
   }
 
-  /** {@code s} as HTML text: {@code & < > " '} escaped. */
+  /**
+   * Escapes text for HTML.
+   *
+   * @param s plain text
+   * @return {@code s} as HTML text: {@code & < > " '} escaped, fit for element content and quoted
+   *     attributes
+   */
   public static String escape(String s) {
     StringBuilder sb = new StringBuilder(s.length() + 16);
     for (int i = 0; i < s.length(); i++) {

@@ -45,7 +45,12 @@ public final class MarkdownHtml {
 
   private MarkdownHtml() {}
 
-  /** {@code markdown} as an HTML fragment. */
+  /**
+   * Renders Markdown.
+   *
+   * @param markdown a report in CommonMark with GitHub tables
+   * @return the HTML fragment, raw HTML escaped and links kept inside the page
+   */
   public static String render(String markdown) {
     return RENDERER.render(PARSER.parse(markdown));
   }
@@ -54,6 +59,10 @@ public final class MarkdownHtml {
    * A Markdown document cut at its level-2 headings ({@code ## }): the part before the first one
    * (heading {@code ""}), then one section per heading, in order, each with its heading's text and
    * the Markdown under it (the heading line excluded). Headings inside fenced code are not cuts.
+   *
+   * @param markdown a Markdown document
+   * @return the sections, in document order; the first is the part before any heading (possibly
+   *     empty)
    */
   public static List<Section> sections(String markdown) {
     List<Section> out = new ArrayList<>();

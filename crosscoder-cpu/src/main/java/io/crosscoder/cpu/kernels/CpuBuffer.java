@@ -1,6 +1,6 @@
 package io.crosscoder.cpu.kernels;
 
-import io.crosscoder.backend.ManagedBuffer;
+import io.crosscoder.backend.internal.ManagedBuffer;
 import io.crosscoder.tensor.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

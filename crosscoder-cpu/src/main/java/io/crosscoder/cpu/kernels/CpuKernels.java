@@ -2,8 +2,8 @@ package io.crosscoder.cpu.kernels;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.DeviceBuffer;
-import io.crosscoder.backend.HostKernels;
-import io.crosscoder.backend.KernelArguments;
+import io.crosscoder.backend.internal.HostKernels;
+import io.crosscoder.backend.internal.KernelArguments;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.blas.OpenBlas;
 import io.crosscoder.cpu.gemm.Blocking;

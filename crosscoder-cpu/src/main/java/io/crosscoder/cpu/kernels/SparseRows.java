@@ -1,6 +1,6 @@
 package io.crosscoder.cpu.kernels;
 
-import io.crosscoder.backend.KernelArguments;
+import io.crosscoder.backend.internal.KernelArguments;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 

@@ -1,6 +1,6 @@
 package io.crosscoder.cuda.kernels;
 
-import io.crosscoder.backend.ManagedBuffer;
+import io.crosscoder.backend.internal.ManagedBuffer;
 import io.crosscoder.cuda.driver.DeviceMemory;
 import io.crosscoder.cuda.driver.DevicePointer;
 import io.crosscoder.tensor.DType;

@@ -3,7 +3,7 @@ package io.crosscoder.cuda.kernels;
 import static io.crosscoder.cuda.driver.CudaContext.BLOCK;
 
 import io.crosscoder.backend.DeviceBuffer;
-import io.crosscoder.backend.KernelArguments;
+import io.crosscoder.backend.internal.KernelArguments;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cuda.blas.Cublas;
 import io.crosscoder.cuda.driver.CudaContext;

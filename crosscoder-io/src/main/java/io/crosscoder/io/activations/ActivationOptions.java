@@ -3,7 +3,7 @@ package io.crosscoder.io.activations;
 /**
  * How {@link ActivationShards} streams tokens.
  *
- * @param shuffleBufferTokens tokens held in the shuffle buffer ({@code >= 1}); memory is
+ * @param shuffleBufferTokens tokens held in the shuffle buffer ({@code >= 0}); memory is
  *     {@code 2 * shuffleBufferTokens * d * 4} bytes. 0 picks the largest buffer within
  *     {@value #AUTO_BUFFER_BYTES} bytes (at least 1024 tokens).
  * @param outlierNormRatio drop tokens whose activation norm in either model exceeds this multiple
@@ -28,17 +28,25 @@ public record ActivationOptions(int shuffleBufferTokens, double outlierNormRatio
     }
   }
 
-  /** Automatic shuffle buffer, no outlier filtering. */
+  /** {@return the defaults: an automatic shuffle buffer, no outlier filtering} */
   public static ActivationOptions defaults() {
     return new ActivationOptions(0, 0);
   }
 
-  /** The same options with a shuffle buffer of {@code tokens}. */
+  /**
+   * {@return the same options with a shuffle buffer of {@code tokens}}
+   *
+   * @param tokens rows held for shuffling, at least 0; 0 sizes it automatically
+   */
   public ActivationOptions withShuffleBuffer(int tokens) {
     return new ActivationOptions(tokens, outlierNormRatio);
   }
 
-  /** The same options dropping tokens beyond {@code ratio} times the median norm. */
+  /**
+   * {@return the same options dropping tokens beyond {@code ratio} times the median norm}
+   *
+   * @param ratio 0 for no filtering, else a finite ratio above 1
+   */
   public ActivationOptions withOutlierNormRatio(double ratio) {
     return new ActivationOptions(shuffleBufferTokens, ratio);
   }

@@ -76,7 +76,12 @@ public final class ActivationShards implements ActivationSource {
     }
   }
 
-  /** Opens {@code path} with {@link ActivationOptions#defaults()}. */
+  /**
+   * Opens {@code path} with {@link ActivationOptions#defaults()}.
+   *
+   * @param path the shard folder or file (see the class comment)
+   * @return the shards, which the caller closes
+   */
   public static ActivationShards open(Path path) {
     return open(path, ActivationOptions.defaults());
   }
@@ -84,6 +89,9 @@ public final class ActivationShards implements ActivationSource {
   /**
    * Opens the shards at {@code path} (see the class comment) and checks them.
    *
+   * @param path the shard folder or file
+   * @param options shuffling and outlier filtering
+   * @return the shards, which the caller closes
    * @throws InvalidInputException for a missing, malformed or inconsistent shard
    */
   public static ActivationShards open(Path path, ActivationOptions options) {
@@ -234,12 +242,12 @@ public final class ActivationShards implements ActivationSource {
     }
   }
 
-  /** Where the shards were opened from. */
+  /** {@return where the shards were opened from} */
   public Path path() {
     return path;
   }
 
-  /** The shard files in name order (for .npy pairs, the base file). */
+  /** {@return the shard files in name order (for .npy pairs, the base file)} */
   public List<Path> shards() {
     return shards.stream().map(ActivationShard::name).toList();
   }
@@ -255,7 +263,7 @@ public final class ActivationShards implements ActivationSource {
     return OptionalLong.of(tokens);
   }
 
-  /** The options. */
+  /** {@return the options} */
   public ActivationOptions options() {
     return options;
   }
@@ -264,6 +272,8 @@ public final class ActivationShards implements ActivationSource {
    * Median activation norm of each model over a sample of up to
    * {@value ActivationOptions#OUTLIER_SAMPLE_TOKENS} tokens from the start of each shard (equal
    * shares), computed in f64; {@code [medianA, medianB]}.
+   *
+   * @return a new two-element array, base model first
    */
   public double[] medianNorms() {
     int share = Math.max(1, ActivationOptions.OUTLIER_SAMPLE_TOKENS / shards.size());

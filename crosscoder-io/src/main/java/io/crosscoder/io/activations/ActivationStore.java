@@ -93,12 +93,25 @@ public final class ActivationStore implements AutoCloseable {
     this.shards = shards;
   }
 
-  /** Rows per shard for width {@code d}: about 128 MiB of both models' F32 rows, at least 1024. */
+  /**
+   * {@return rows per shard for width {@code d}: about 128 MiB of both models' F32 rows, at least
+   * 1024}
+   *
+   * @param d the activation width, at least 1
+   */
   public static int shardRows(int d) {
     return (int) Math.max(1024, (128L << 20) / (8L * d));
   }
 
-  /** What a harvest did: the rows and sequences in the store, and whether this call resumed or found it done. */
+  /**
+   * What a harvest did.
+   *
+   * @param rows the rows in the store once the call returned
+   * @param sequences the sequences those rows come from
+   * @param shards the shard files in the store
+   * @param resumed whether this call continued a stopped harvest
+   * @param alreadyComplete whether the store was already complete, so nothing was run
+   */
   public record Outcome(long rows, long sequences, int shards, boolean resumed, boolean alreadyComplete) {}
 
   /**
@@ -106,8 +119,12 @@ public final class ActivationStore implements AutoCloseable {
    * harvest with the same settings that was stopped; a folder with a complete harvest of the same
    * settings is left as it is.
    *
+   * @param harvester runs both models over the corpus and selects the rows; run on the calling
+   *     thread
+   * @param folder the store's folder
    * @param tokenizerJson the base model's {@code tokenizer.json} to copy beside the shards, or null
    * @param rowsPerShard rows per shard (see {@link #shardRows(int)})
+   * @return what the call did
    * @throws InvalidInputException if the folder holds other files, or a harvest with other settings
    * @throws CrosscoderException if another process is harvesting into it, or on a write error
    */
@@ -435,6 +452,8 @@ public final class ActivationStore implements AutoCloseable {
   /**
    * Opens a complete store.
    *
+   * @param folder the store's folder
+   * @return the store, which maps its shards; the caller closes it
    * @throws InvalidInputException if the manifest is missing or malformed, the harvest is not
    *     complete (resume it first), or a shard is missing or does not match the manifest
    */
@@ -514,58 +533,61 @@ public final class ActivationStore implements AutoCloseable {
     }
   }
 
-  /** The folder. */
+  /** {@return the folder} */
   public Path folder() {
     return folder;
   }
 
-  /** The activation width d. */
+  /** {@return the activation width d} */
   public int d() {
     return manifest.get("d").asInt();
   }
 
-  /** The number of rows. */
+  /** {@return the number of rows} */
   public long rows() {
     return manifest.get("rows").asLong();
   }
 
-  /** The number of sequences the rows come from. */
+  /** {@return the number of sequences the rows come from} */
   public long sequences() {
     return manifest.get("sequences").asLong();
   }
 
-  /** The site the rows were read at. */
+  /** {@return the site the rows were read at} */
   public Site site() {
     return Site.parse(manifest.get("settings").get("site").asText());
   }
 
-  /** The base model's name, as the harvest recorded it. */
+  /** {@return the base model's name, as the harvest recorded it} */
   public String baseModel() {
     return manifest.get("settings").get("base").asText();
   }
 
-  /** The target model's name, as the harvest recorded it. */
+  /** {@return the target model's name, as the harvest recorded it} */
   public String targetModel() {
     return manifest.get("settings").get("target").asText();
   }
 
-  /** The corpus, as the harvest described it. */
+  /** {@return the corpus, as the harvest described it} */
   public String text() {
     return manifest.get("settings").get("text").asText();
   }
 
-  /** Which rows were kept, as the harvest described it. */
+  /** {@return which rows were kept, as the harvest described it} */
   public String rowRule() {
     return manifest.get("settings").get("rows").asText();
   }
 
-  /** The copy of the base model's tokenizer, if the harvest stored one. */
+  /** {@return the copy of the base model's tokenizer, if the harvest stored one} */
   public Optional<Path> tokenizer() {
     Path p = folder.resolve(TOKENIZER);
     return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
   }
 
-  /** The rows as training data (the shards, shuffled as {@link ActivationShards} does); the caller closes it. */
+  /**
+   * {@return the rows as training data (the shards, shuffled as {@link ActivationShards} does); the
+   * caller closes it}
+   */
   public ActivationShards activations() {
     return ActivationShards.open(folder);
   }
@@ -583,6 +605,11 @@ public final class ActivationStore implements AutoCloseable {
   /**
    * Hands the rows to {@code sink} in the stored order, in chunks of at most {@code chunkRows}
    * rows, stopping after {@code maxRows}.
+   *
+   * @param chunkRows the most rows per call of {@code sink}, at least 1
+   * @param maxRows the most rows in all
+   * @param sink receives each chunk on the calling thread; the arrays are new and the sink may keep them
+   * @throws IllegalArgumentException if {@code chunkRows < 1}
    */
   public void forEach(int chunkRows, long maxRows, Consumer<Rows> sink) {
     if (chunkRows < 1) {
@@ -623,6 +650,8 @@ public final class ActivationStore implements AutoCloseable {
   /**
    * The token ids of global sequence {@code index}, special tokens included.
    *
+   * @param index the global sequence index, as in {@link Rows#sequences()}
+   * @return a new array of the sequence's token ids
    * @throws IllegalArgumentException if no shard holds it
    * @throws InvalidInputException if the shard's sequence table is malformed
    */
@@ -648,7 +677,12 @@ public final class ActivationStore implements AutoCloseable {
     throw new IllegalArgumentException("no shard holds sequence " + index + " (the store has " + sequences() + ")");
   }
 
-  /** The document a sequence was cut from. */
+  /**
+   * {@return the index of the corpus document a sequence was cut from}
+   *
+   * @param sequence the global sequence index
+   * @throws IllegalArgumentException if no shard holds it
+   */
   public long document(long sequence) {
     for (Shard s : shards) {
       if (sequence >= s.firstSequence() && sequence < s.firstSequence() + s.sequences()) {

@@ -51,6 +51,8 @@ public final class NpyArray implements AutoCloseable {
   /**
    * Opens and validates {@code file}.
    *
+   * @param file a {@code .npy} file of shape {@code [rows, cols]}
+   * @return the mapped array, which the caller closes
    * @throws InvalidInputException if the file is not a valid 2-D {@code <f4}/{@code <f2} array
    */
   public static NpyArray open(Path file) {
@@ -154,12 +156,12 @@ public final class NpyArray implements AutoCloseable {
     return o instanceof String s ? "'" + s + "'" : String.valueOf(o);
   }
 
-  /** The file. */
+  /** {@return the file} */
   public Path file() {
     return file;
   }
 
-  /** The array as a tensor view of shape {@code [rows, cols]}; valid until {@link #close()}. */
+  /** {@return the array as a tensor view of shape {@code [rows, cols]}; valid until {@link #close()}} */
   public TensorView view() {
     return view;
   }

@@ -45,7 +45,7 @@ public final class PlantedDictionary {
     /** Present only in the target model B. */
     TARGET_ONLY;
 
-    /** The crosscoder class a recovered latent of this kind should get. */
+    /** {@return the crosscoder class a recovered latent of this kind should get} */
     public LatentClass latentClass() {
       return switch (this) {
         case SHARED, ROTATED -> LatentClass.SHARED;
@@ -93,7 +93,7 @@ public final class PlantedDictionary {
       }
     }
 
-    /** Total features. */
+    /** {@return the number of features of all kinds} */
     public int features() {
       return shared + rotated + baseOnly + targetOnly;
     }
@@ -139,7 +139,12 @@ public final class PlantedDictionary {
     }
   }
 
-  /** The dictionary planted by {@code spec}. */
+  /**
+   * Draws the directions.
+   *
+   * @param spec what to plant; its seed fixes the directions
+   * @return the dictionary planted by {@code spec}
+   */
   public static PlantedDictionary of(Spec spec) {
     return new PlantedDictionary(Objects.requireNonNull(spec, "spec"));
   }
@@ -178,27 +183,38 @@ public final class PlantedDictionary {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd.nextDouble());
   }
 
-  /** The spec. */
+  /** {@return the spec} */
   public Spec spec() {
     return spec;
   }
 
-  /** Activation width. */
+  /** {@return the activation width d} */
   public int d() {
     return spec.d();
   }
 
-  /** Number of planted features. */
+  /** {@return the number of planted features} */
   public int features() {
     return kinds.length;
   }
 
-  /** The kind of feature {@code k}. */
+  /**
+   * {@return the kind of feature {@code k}}
+   *
+   * @param k the feature, in {@code [0, features())}
+   */
   public Kind kind(int k) {
     return kinds[k];
   }
 
-  /** A copy of feature {@code k}'s direction in model {@code m} (unit, or zeros where absent). */
+  /**
+   * {@return a copy of feature {@code k}'s direction in model {@code model} (unit, or zeros where
+   * absent)}
+   *
+   * @param k the feature, in {@code [0, features())}
+   * @param model 0 for the base model A, 1 for the target model B
+   * @throws IllegalArgumentException if {@code model} is neither 0 nor 1
+   */
   public float[] direction(int k, int model) {
     if (model != 0 && model != 1) {
       throw new IllegalArgumentException("model must be 0 or 1, got " + model);
@@ -209,6 +225,12 @@ public final class PlantedDictionary {
   /**
    * Draws {@code rows} tokens into row-major {@code base}, {@code target} ({@code rows x d}) and,
    * if not null, their codes into {@code codes} ({@code rows x features}).
+   *
+   * @param rows how many tokens
+   * @param rnd the caller's generator; one per thread
+   * @param base receives the base model's activations, at least {@code rows * d} floats
+   * @param target receives the target model's activations, at least {@code rows * d} floats
+   * @param codes receives the codes, at least {@code rows * features()} floats; or null
    */
   public void sample(int rows, SplittableRandom rnd, float[] base, float[] target, float[] codes) {
     int d = d();
@@ -246,7 +268,13 @@ public final class PlantedDictionary {
     }
   }
 
-  /** {@code rows} tokens as a batch. */
+  /**
+   * Draws tokens as a batch.
+   *
+   * @param rows how many tokens
+   * @param rnd the caller's generator; one per thread
+   * @return a new batch of {@code rows} tokens
+   */
   public ActivationBatch sample(int rows, SplittableRandom rnd) {
     float[] a = new float[rows * d()];
     float[] b = new float[rows * d()];
@@ -261,6 +289,9 @@ public final class PlantedDictionary {
    * same tokens on a rerun. Nothing is stored; batches are drawn as they are asked for. Closing
    * it does nothing.
    *
+   * @param tokensPerEpoch tokens in each epoch, at least 1
+   * @param seed mixed with each epoch's seed
+   * @return the source
    * @throws IllegalArgumentException if {@code tokensPerEpoch < 1}
    */
   public ActivationSource source(long tokensPerEpoch, long seed) {
@@ -322,7 +353,14 @@ public final class PlantedDictionary {
    * recorded in each shard's metadata. Memory: one shard at a time is mapped, rows are drawn in
    * small blocks.
    *
+   * @param folder where the shards go (made if missing); existing shards of the same names are
+   *     replaced
+   * @param tokens how many tokens in all, at least 1
+   * @param tokensPerShard the most tokens per shard, at least 1
+   * @param dtype F32, F16 or BF16
+   * @param seed the seed of the tokens
    * @return the shard files in order
+   * @throws IllegalArgumentException if a count is below 1 or the dtype is not a float type
    */
   public List<Path> writeShards(Path folder, long tokens, int tokensPerShard, DType dtype, long seed) {
     if (tokens < 1 || tokensPerShard < 1) {

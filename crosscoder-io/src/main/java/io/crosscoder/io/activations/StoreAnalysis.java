@@ -44,6 +44,14 @@ public final class StoreAnalysis {
    * store holds a tokenizer.
    *
    * @param label what was analysed, for the heading
+   * @param coder the crosscoder, of the store's width
+   * @param store the held-out activations, read in stored order
+   * @param kernels where the products run, or null for plain f64 loops on the calling thread
+   * @param maxRows the most rows evaluated
+   * @param progress told of the tokens done, from the calling thread; not null ({@link
+   *     ProgressListener#NONE} for none)
+   * @return the report, with notes on the rows and, when the store has a tokenizer, latent cards
+   * @throws io.crosscoder.InvalidInputException if the widths differ, or a shard is malformed
    */
   public static CrosscoderReport analyze(String label, Crosscoder coder, ActivationStore store, Kernels kernels,
       long maxRows, ProgressListener progress) {
@@ -88,7 +96,13 @@ public final class StoreAnalysis {
     return report;
   }
 
-  /** What the rows are, one line each. */
+  /**
+   * Describes the rows a report was made from.
+   *
+   * @param store the store
+   * @param rows the number of rows evaluated
+   * @return a new, modifiable list of lines: site, models, corpus, and which tokens were kept
+   */
   public static List<String> notes(ActivationStore store, long rows) {
     List<String> out = new ArrayList<>();
     out.add("site: " + store.site() + " (the residual stream " + (store.site().kind().name().endsWith("POST")
@@ -109,7 +123,14 @@ public final class StoreAnalysis {
     private double relativeSum;
     private double cosineSum;
 
-    /** Adds every row of {@code batch}. */
+    /** An empty accumulator: no tokens yet. Not thread-safe. */
+    public Drift() {}
+
+    /**
+     * Adds every row of {@code batch}.
+     *
+     * @param batch paired activations; read, not kept
+     */
     public void add(io.crosscoder.crosscoder.ActivationBatch batch) {
       int d = batch.d();
       float[] a = batch.base();
@@ -135,17 +156,17 @@ public final class StoreAnalysis {
       }
     }
 
-    /** Tokens counted. */
+    /** {@return the tokens counted} */
     public long tokens() {
       return tokens;
     }
 
-    /** Mean over tokens of {@code |x_B - x_A| / |x_A|}; NaN before any token. */
+    /** {@return the mean over tokens of {@code |x_B - x_A| / |x_A|}; NaN before any token} */
     public double meanRelativeDifference() {
       return tokens == 0 ? Double.NaN : relativeSum / tokens;
     }
 
-    /** Mean over tokens of the cosine of {@code x_A} and {@code x_B}; NaN before any token. */
+    /** {@return the mean over tokens of the cosine of {@code x_A} and {@code x_B}; NaN before any token} */
     public double meanCosine() {
       return tokens == 0 ? Double.NaN : cosineSum / tokens;
     }

@@ -45,7 +45,13 @@ public final class CrosscoderFiles {
 
   private CrosscoderFiles() {}
 
-  /** Saves {@code coder} to {@code file} in this library's layout (atomic replace). */
+  /**
+   * Saves {@code coder} to {@code file} in this library's layout (atomic replace), with its
+   * configuration and normalisation.
+   *
+   * @param file the safetensors file to write
+   * @param coder the crosscoder
+   */
   public static void save(Path file, Crosscoder coder) {
     save(file, coder, CrosscoderLayout.CROSSCODER);
   }
@@ -55,6 +61,10 @@ public final class CrosscoderFiles {
    * keep the weights only: configuration (beyond a BatchTopK threshold and k in
    * {@link CrosscoderLayout#DICTIONARY_LEARNING}) and normalisation are lost, so fold the
    * normalisation first if it matters.
+   *
+   * @param file the safetensors file to write
+   * @param coder the crosscoder
+   * @param layout the tensor names and shapes to write
    */
   public static void save(Path file, Crosscoder coder, CrosscoderLayout layout) {
     Objects.requireNonNull(file, "file");
@@ -111,7 +121,13 @@ public final class CrosscoderFiles {
     MemorySegment.copy(a, 0, s, TensorView.Layouts.F32, 0, a.length);
   }
 
-  /** The layout of the crosscoder file {@code file}, recognised by its tensor names. */
+  /**
+   * Recognises a crosscoder file's layout by its tensor names.
+   *
+   * @param file a safetensors file
+   * @return its layout
+   * @throws InvalidInputException if it is not a safetensors file or holds no crosscoder tensors
+   */
   public static CrosscoderLayout detect(Path file) {
     try (Checkpoint c = new SafetensorsFormat().open(file)) {
       return detect(c);
@@ -138,6 +154,8 @@ public final class CrosscoderFiles {
   /**
    * Loads the crosscoder in {@code file}, whatever its {@link CrosscoderLayout}.
    *
+   * @param file a safetensors crosscoder file
+   * @return the crosscoder, in memory (the file is closed)
    * @throws InvalidInputException for anything wrong with the file
    */
   public static Crosscoder load(Path file) {

@@ -52,6 +52,8 @@ public final class GgufCheckpoint implements Checkpoint {
   /**
    * Maps and validates {@code file}. On failure nothing stays mapped.
    *
+   * @param file a GGUF file
+   * @return the open checkpoint, which the caller closes
    * @throws InvalidInputException if the file cannot be read, is not a valid GGUF v2/v3 file, holds
    *     a type this library does not read, or names tensors that cannot be mapped consistently
    */
@@ -193,34 +195,47 @@ public final class GgufCheckpoint implements Checkpoint {
     return metadata;
   }
 
-  /** How the file was read: its version and architecture, the name mapping, the q/k permutation undone or not. */
+  /**
+   * {@return one sentence on how the file was read: its version and architecture, the name
+   * mapping, the q/k permutation undone or not (the {@value #MAPPING_KEY} metadata value)}
+   */
   @Override
   public List<String> notes() {
     return List.of(metadata.get(MAPPING_KEY) + ".");
   }
 
-  /** The typed metadata, in file order. */
+  /** {@return the typed metadata, in file order} */
   public Map<String, GgufValue> ggufMetadata() {
     return header.metadata();
   }
 
-  /** The GGUF version, 2 or 3. */
+  /** {@return the GGUF version, 2 or 3} */
   public int version() {
     return header.version();
   }
 
-  /** The data alignment in bytes. */
+  /** {@return the data alignment in bytes} */
   public long alignment() {
     return header.alignment();
   }
 
-  /** The GGUF name of a tensor of this checkpoint (given by its Hugging Face name), if it has one. */
+  /**
+   * Maps a tensor's name back to the file's.
+   *
+   * @param name a tensor's name in {@link #tensors()} (the Hugging Face name)
+   * @return its GGUF name ({@code blk.3.attn_q.weight}), or empty if this checkpoint has no such
+   *     tensor
+   */
   public Optional<String> ggufName(String name) {
     TensorView t = tensors.get(name);
     return t instanceof GgufTensorView g ? Optional.of(g.ggufName()) : Optional.empty();
   }
 
-  /** The ggml type a tensor is stored as. */
+  /**
+   * {@return the ggml type a tensor is stored as, or empty if this checkpoint has no such tensor}
+   *
+   * @param name a tensor's name in {@link #tensors()} (the Hugging Face name)
+   */
   public Optional<GgmlType> ggmlType(String name) {
     TensorView t = tensors.get(name);
     return t instanceof GgufTensorView g ? Optional.of(g.type()) : Optional.empty();

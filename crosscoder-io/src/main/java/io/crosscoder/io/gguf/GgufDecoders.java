@@ -35,6 +35,9 @@ public final class GgufDecoders {
   /**
    * Reads the decoder configuration of {@code gguf}.
    *
+   * @param gguf a GGUF file (opened and closed here)
+   * @return the configuration, as {@link DecoderConfig#parse} would read the equivalent {@code
+   *     config.json}
    * @throws InvalidInputException naming the file and the metadata key when it is missing or not
    *     one this library runs
    */
@@ -44,7 +47,12 @@ public final class GgufDecoders {
     }
   }
 
-  /** The configuration of an open GGUF checkpoint; see {@link #config(Path)}. */
+  /**
+   * The configuration of an open GGUF checkpoint; see {@link #config(Path)}.
+   *
+   * @param c the checkpoint, left open
+   * @return the configuration
+   */
   public static DecoderConfig config(GgufCheckpoint c) {
     Objects.requireNonNull(c, "checkpoint");
     Map<String, GgufValue> m = c.ggufMetadata();
@@ -91,9 +99,13 @@ public final class GgufDecoders {
   }
 
   /**
-   * Opens the decoder in {@code gguf} on {@code kernels} (the caller's; close them after the
-   * model), with {@code tokenizer} (null when only ids are used; the model then owns it).
+   * Opens the decoder in {@code gguf} on {@code kernels}.
    *
+   * @param gguf a GGUF file of a decoder this library runs
+   * @param kernels the backend's kernels; the caller's, closed after the model
+   * @param tokenizer the model's tokenizer, owned by the model once it is open; null when only
+   *     token ids are used
+   * @return the open model, which the caller closes
    * @throws InvalidInputException naming the file and the key or tensor on bad input
    */
   public static DecoderModel open(Path gguf, Kernels kernels, Tokenizer tokenizer) {

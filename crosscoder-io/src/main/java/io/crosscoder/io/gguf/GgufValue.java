@@ -18,8 +18,32 @@ import java.util.OptionalLong;
 public record GgufValue(Type type, Type elementType, Object value) {
   /** GGUF value types, with the ids the file stores. */
   public enum Type {
-    UINT8(0, 1), INT8(1, 1), UINT16(2, 2), INT16(3, 2), UINT32(4, 4), INT32(5, 4), FLOAT32(6, 4), BOOL(7, 1),
-    STRING(8, 8), ARRAY(9, 12), UINT64(10, 8), INT64(11, 8), FLOAT64(12, 8);
+    /** Unsigned 8-bit integer. */
+    UINT8(0, 1),
+    /** Signed 8-bit integer. */
+    INT8(1, 1),
+    /** Unsigned 16-bit integer. */
+    UINT16(2, 2),
+    /** Signed 16-bit integer. */
+    INT16(3, 2),
+    /** Unsigned 32-bit integer. */
+    UINT32(4, 4),
+    /** Signed 32-bit integer. */
+    INT32(5, 4),
+    /** IEEE binary32. */
+    FLOAT32(6, 4),
+    /** One byte, 0 or 1. */
+    BOOL(7, 1),
+    /** A UTF-8 string: a 64-bit byte length, then the bytes. */
+    STRING(8, 8),
+    /** An array: the element type (32 bits), a 64-bit count, then the elements. */
+    ARRAY(9, 12),
+    /** Unsigned 64-bit integer. */
+    UINT64(10, 8),
+    /** Signed 64-bit integer. */
+    INT64(11, 8),
+    /** IEEE binary64. */
+    FLOAT64(12, 8);
 
     private final int id;
     private final int minBytes;
@@ -29,7 +53,7 @@ public record GgufValue(Type type, Type elementType, Object value) {
       this.minBytes = minBytes;
     }
 
-    /** The id in the file. */
+    /** {@return the id in the file} */
     public int id() {
       return id;
     }
@@ -39,7 +63,7 @@ public record GgufValue(Type type, Type elementType, Object value) {
       return minBytes;
     }
 
-    /** Whether values of this type are integers. */
+    /** {@return whether values of this type are integers} */
     public boolean integer() {
       return this == UINT8 || this == INT8 || this == UINT16 || this == INT16 || this == UINT32 || this == INT32
           || this == UINT64 || this == INT64;
@@ -55,6 +79,11 @@ public record GgufValue(Type type, Type elementType, Object value) {
     }
   }
 
+  /**
+   * Checks the components and copies a list value.
+   *
+   * @throws NullPointerException if {@code type} or {@code value} is null
+   */
   public GgufValue {
     Objects.requireNonNull(type, "type");
     Objects.requireNonNull(value, "value");
@@ -63,7 +92,7 @@ public record GgufValue(Type type, Type elementType, Object value) {
     }
   }
 
-  /** The value as a long, for integer types. */
+  /** {@return the value as a long for integer types (a {@code UINT64} as its bits), else empty} */
   public OptionalLong asLong() {
     return type.integer() ? OptionalLong.of((Long) value) : OptionalLong.empty();
   }
@@ -71,6 +100,8 @@ public record GgufValue(Type type, Type elementType, Object value) {
   /**
    * The value for messages and {@link io.crosscoder.checkpoint.Checkpoint#metadata()}: scalars as
    * they are, arrays of at most 16 elements in full, longer arrays as {@code "[151936 x STRING]"}.
+   *
+   * @return the text
    */
   public String display() {
     if (value instanceof List<?> l) {

@@ -67,7 +67,13 @@ public final class LoraAdapter implements AutoCloseable {
     this.replacements = Collections.unmodifiableSequencedMap(replacements);
   }
 
-  /** Whether {@code path} is a PEFT adapter folder (holds {@value LoraConfig#FILE_NAME}) or that file. */
+  /**
+   * Tells an adapter from a checkpoint without reading it.
+   *
+   * @param path a file or folder, which may not exist
+   * @return whether {@code path} is a PEFT adapter folder (holds {@value LoraConfig#FILE_NAME}) or
+   *     that file
+   */
   public static boolean isAdapter(Path path) {
     try {
       return Files.isDirectory(path) ? Files.isRegularFile(path.resolve(LoraConfig.FILE_NAME))
@@ -82,6 +88,8 @@ public final class LoraAdapter implements AutoCloseable {
    * Reads the config and maps the weights of the adapter in {@code path} (its folder, or its
    * {@code adapter_config.json}).
    *
+   * @param path the adapter folder, or its {@code adapter_config.json}
+   * @return the open adapter, which the caller closes (it unmaps the factors)
    * @throws InvalidInputException if a file is missing or malformed, or the factors do not agree
    *     with each other or with the config
    */
@@ -167,22 +175,22 @@ public final class LoraAdapter implements AutoCloseable {
     }
   }
 
-  /** The adapter folder. */
+  /** {@return the adapter folder} */
   public Path folder() {
     return folder;
   }
 
-  /** The parsed config. */
+  /** {@return the parsed config} */
   public LoraConfig config() {
     return config;
   }
 
-  /** The target modules with their factors, in file order. */
+  /** {@return the target modules with their factors, in file order} */
   public List<LoraModule> modules() {
     return modules;
   }
 
-  /** Tensors the adapter stores in full (modules_to_save, biases), under the base's names. */
+  /** {@return the tensors the adapter stores in full (modules_to_save, biases), under the base's names} */
   public SequencedMap<String, TensorView> replacements() {
     return replacements;
   }
@@ -192,6 +200,10 @@ public final class LoraAdapter implements AutoCloseable {
    * weights as {@code W + scale B A} computed per element when read, replaced tensors as the
    * adapter stores them. Both stay owned by their openers; closing the result closes nothing.
    *
+   * @param base the base checkpoint the adapter was trained on; must stay open while the result
+   *     is read
+   * @return a checkpoint view of the merged model, valid while both this adapter and {@code base}
+   *     are open
    * @throws InvalidInputException naming the adapter file and the tensor when a module has no
    *     weight in the base, or its factors do not fit the weight's shape
    */

@@ -54,6 +54,7 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
       .build();
 
+  /** Copies both pattern maps, keeping their order. */
   public LoraConfig {
     rankPattern = Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
     alphaPattern = Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern));
@@ -62,6 +63,8 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
   /**
    * Reads and checks {@code file}.
    *
+   * @param file an {@code adapter_config.json}
+   * @return the config
    * @throws InvalidInputException naming the file and the field when it cannot be read, is not a
    *     LoRA config, or a field has the wrong type or range
    */
@@ -106,7 +109,12 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
         text(root, "base_model_name_or_path", "", file));
   }
 
-  /** The rank PEFT uses for {@code module} ({@code model.layers.3.self_attn.q_proj}). */
+  /**
+   * {@return the rank PEFT uses for {@code module}: the first matching {@code rank_pattern}
+   * entry, else {@code r}}
+   *
+   * @param module the module's name in the base ({@code model.layers.3.self_attn.q_proj})
+   */
   public int rankOf(String module) {
     for (var e : rankPattern.entrySet()) {
       if (matches("rank_pattern", e.getKey(), module)) {
@@ -116,7 +124,12 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
     return r;
   }
 
-  /** The alpha PEFT uses for {@code module}. */
+  /**
+   * {@return the alpha PEFT uses for {@code module}: the first matching {@code alpha_pattern}
+   * entry, else {@code lora_alpha}}
+   *
+   * @param module the module's name in the base
+   */
   public double alphaOf(String module) {
     for (var e : alphaPattern.entrySet()) {
       if (matches("alpha_pattern", e.getKey(), module)) {
@@ -126,7 +139,12 @@ public record LoraConfig(Path file, int r, double alpha, boolean rsLora, boolean
     return alpha;
   }
 
-  /** The scale of {@code module}'s update: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
+  /**
+   * {@return the scale of {@code module}'s update: {@code alpha / r}, or {@code alpha / sqrt(r)}
+   * with rsLoRA, with the module's own {@code r} and {@code alpha}}
+   *
+   * @param module the module's name in the base
+   */
   public double scaleOf(String module) {
     int rank = rankOf(module);
     double a = alphaOf(module);

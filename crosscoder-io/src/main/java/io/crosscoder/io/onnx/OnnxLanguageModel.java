@@ -116,7 +116,14 @@ public final class OnnxLanguageModel implements LanguageModel {
     this.runtimeVersion = environment.getVersion();
   }
 
-  /** Opens {@code onnxFile} with {@link Options#defaults()}; see {@link #open(Path, Tokenizer, Options)}. */
+  /**
+   * Opens {@code onnxFile} with {@link Options#defaults()}; see {@link #open(Path, Tokenizer,
+   * Options)}.
+   *
+   * @param onnxFile a BERT-style encoder with its weights inside the file
+   * @param tokenizer the model's tokenizer, owned by the model once it is open
+   * @return the open model, which the caller closes
+   */
   public static OnnxLanguageModel open(Path onnxFile, Tokenizer tokenizer) {
     return open(onnxFile, tokenizer, Options.defaults());
   }
@@ -126,6 +133,10 @@ public final class OnnxLanguageModel implements LanguageModel {
    * exposes it. The model takes ownership of {@code tokenizer} (closing the model closes it);
    * if opening fails, the tokenizer is left open for the caller.
    *
+   * @param onnxFile a BERT-style encoder with its weights inside the file
+   * @param tokenizer the model's tokenizer
+   * @param options threads, padding id and the deepest site to compute
+   * @return the open model, which the caller closes
    * @throws InvalidInputException naming the file if it is not a readable ONNX model, not a
    *     BERT-style encoder (see {@code EncoderGraph} for the rule), keeps its weights in external
    *     data files, has fewer word embeddings than the tokenizer has ids, is refused by ONNX
@@ -300,6 +311,8 @@ public final class OnnxLanguageModel implements LanguageModel {
    * The graph value that holds {@code site}, e.g. {@code
    * "/encoder/layer.6/output/LayerNorm/Add_1_output_0"} for {@code resid_post 6} of bge-small-en.
    *
+   * @param site a residual-stream site
+   * @return the name of the ONNX graph value that holds it
    * @throws InvalidInputException naming the file if the model has no such block
    */
   public String valueName(Site site) {
@@ -489,27 +502,27 @@ public final class OnnxLanguageModel implements LanguageModel {
       this.lastSite = b.lastSite;
     }
 
-    /** The defaults: one intra-op thread per available processor, the tokenizer's padding id, every site. */
+    /** {@return the defaults: one intra-op thread per available processor, the tokenizer's padding id, every site} */
     public static Options defaults() {
       return builder().build();
     }
 
-    /** A builder holding the defaults. */
+    /** {@return a builder holding the defaults} */
     public static Builder builder() {
       return new Builder();
     }
 
-    /** ONNX Runtime's intra-op threads. */
+    /** {@return ONNX Runtime's intra-op threads} */
     public int intraOpThreads() {
       return intraOpThreads;
     }
 
-    /** The padding id set on the builder; empty when it comes from the tokenizer. */
+    /** {@return the padding id set on the builder; empty when it comes from the tokenizer} */
     public OptionalInt padId() {
       return padId < 0 ? OptionalInt.empty() : OptionalInt.of(padId);
     }
 
-    /** The deepest site the session computes; empty for the last block's output. */
+    /** {@return the deepest site the session computes; empty for the last block's output} */
     public Optional<Site> lastSite() {
       return Optional.ofNullable(lastSite);
     }
@@ -532,6 +545,8 @@ public final class OnnxLanguageModel implements LanguageModel {
        * ONNX Runtime's intra-op threads (the threads that split each operator), default {@link
        * Runtime#availableProcessors()}.
        *
+       * @param threads the thread count, at least 1
+       * @return this builder
        * @throws IllegalArgumentException if {@code threads < 1}
        */
       public Builder intraOpThreads(int threads) {
@@ -546,6 +561,8 @@ public final class OnnxLanguageModel implements LanguageModel {
        * The id put at padding positions, in place of the tokenizer's (see {@link
        * OnnxLanguageModel#padId()}); checked against the vocabulary when the model opens.
        *
+       * @param id a token id, at least 0
+       * @return this builder
        * @throws IllegalArgumentException if {@code id < 0}
        */
       public Builder padId(int id) {
@@ -561,13 +578,16 @@ public final class OnnxLanguageModel implements LanguageModel {
        * {@code resid_post 5} of a 12-block model costs half of a full forward pass; {@link
        * OnnxLanguageModel#forward} refuses later sites. Default: the last block's output.
        * Checked against the model's blocks when it opens.
+       *
+       * @param site the deepest site that will be read
+       * @return this builder
        */
       public Builder lastSite(Site site) {
         this.lastSite = Objects.requireNonNull(site, "site");
         return this;
       }
 
-      /** The options. */
+      /** {@return the options} */
       public Options build() {
         return new Options(this);
       }

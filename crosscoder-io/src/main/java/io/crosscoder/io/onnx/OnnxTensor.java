@@ -75,7 +75,7 @@ public final class OnnxTensor implements TensorView {
     return name;
   }
 
-  /** The initializer's name in the ONNX file ({@code onnx::MatMul_1525}, {@code x_quantized}). */
+  /** {@return the initializer's name in the ONNX file ({@code onnx::MatMul_1525}, {@code x_quantized})} */
   public String onnxName() {
     return onnxName;
   }
@@ -90,7 +90,7 @@ public final class OnnxTensor implements TensorView {
     return transposed ? new long[] {storageShape[1], storageShape[0]} : storageShape.clone();
   }
 
-  /** The ONNX {@code dims}: the shape in storage order; a fresh copy. */
+  /** {@return the ONNX {@code dims}: the shape in storage order; a fresh copy} */
   public long[] storageShape() {
     return storageShape.clone();
   }

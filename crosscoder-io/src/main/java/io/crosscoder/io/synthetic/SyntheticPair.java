@@ -44,16 +44,39 @@ import java.util.stream.LongStream;
  * so any element can be computed independently and a run is reproducible for a seed.
  */
 public final class SyntheticPair {
+  /** Standard deviation of the base's matrix and bias elements. */
   public static final double WEIGHT_STD = 0.02;
+  /** Planted relative change of the MLP matrices of the late third of the layers. */
   public static final double LATE_MLP = 0.08;
+  /** Planted relative change of the attention matrices and biases of the late third of the layers. */
   public static final double LATE_ATTENTION = 0.03;
+  /** Planted relative change of the matrices and biases of every other layer. */
   public static final double BACKGROUND = 0.01;
+  /** First embedding row (token id) redrawn in the target. */
   public static final int MOVED_TOKENS_FROM = 100;
+  /** End (exclusive) of the embedding rows redrawn in the target. */
   public static final int MOVED_TOKENS_TO = 110;
 
-  /** Dimensions of a Qwen2-style decoder. */
+  /**
+   * Dimensions of a Qwen2-style decoder.
+   *
+   * @param name the shape's name, recorded in the files to tell them apart
+   * @param hidden the residual width, a multiple of {@code heads}
+   * @param intermediate the MLP's width
+   * @param layers the number of blocks
+   * @param vocab the vocabulary size, above {@value #MOVED_TOKENS_TO}
+   * @param heads query heads, a multiple of {@code kvHeads}
+   * @param kvHeads key-value heads
+   * @param tiedEmbeddings whether the output head is the embedding (no {@code lm_head.weight})
+   */
   public record Shape(String name, int hidden, int intermediate, int layers, int vocab, int heads, int kvHeads,
       boolean tiedEmbeddings) {
+    /**
+     * Checks the dimensions.
+     *
+     * @throws IllegalArgumentException if a dimension is not positive, the vocabulary does not
+     *     reach the moved rows, or the heads do not divide
+     */
     public Shape {
       Objects.requireNonNull(name, "name");
       if (hidden <= 0 || intermediate <= 0 || layers <= 0 || vocab <= MOVED_TOKENS_TO || heads <= 0 || kvHeads <= 0
@@ -62,7 +85,7 @@ public final class SyntheticPair {
       }
     }
 
-    /** Width of the key and value projections: {@code kvHeads * hidden / heads}. */
+    /** {@return the width of the key and value projections: {@code kvHeads * hidden / heads}} */
     public int kvWidth() {
       return kvHeads * (hidden / heads);
     }
@@ -74,12 +97,23 @@ public final class SyntheticPair {
   /** The shape of Qwen2-1.5B (1.54 G parameters, 3.1 GB in bf16). */
   public static final Shape QWEN2_1_5B = new Shape("qwen2-1.5b", 1536, 8960, 28, 151936, 12, 2, true);
 
-  /** Where a generated pair lives. */
+  /**
+   * Where a generated pair lives.
+   *
+   * @param base the base checkpoint, {@code FOLDER/base.safetensors}
+   * @param target the target checkpoint, {@code FOLDER/target.safetensors}
+   */
   public record Pair(Path base, Path target) {}
 
   private SyntheticPair() {}
 
-  /** The tensors of one checkpoint of {@code shape}, in Hugging Face names, stored as {@code dtype}. */
+  /**
+   * Lays out one checkpoint.
+   *
+   * @param s the model's shape
+   * @param dtype the storage type of every tensor
+   * @return the tensors of one checkpoint of shape {@code s}, in Hugging Face names, in file order
+   */
   public static List<TensorSpec> specs(Shape s, DType dtype) {
     List<TensorSpec> out = new ArrayList<>();
     out.add(new TensorSpec("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
@@ -105,7 +139,11 @@ public final class SyntheticPair {
     return out;
   }
 
-  /** First layer of the late third: {@code ceil(2L/3)}. */
+  /**
+   * {@return the first layer of the late third: {@code ceil(2L/3)}}
+   *
+   * @param s the model's shape
+   */
   public static int firstLateLayer(Shape s) {
     return (2 * s.layers() + 2) / 3;
   }
@@ -113,6 +151,11 @@ public final class SyntheticPair {
   /**
    * The planted relative change of a tensor (0 for norms; NaN for the embedding, whose change is
    * confined to the moved token rows).
+   *
+   * @param s the model's shape
+   * @param name the tensor's Hugging Face name
+   * @return {@value #LATE_MLP}, {@value #LATE_ATTENTION} or {@value #BACKGROUND} for a tensor of a
+   *     layer, 0 for a norm weight, NaN for any other tensor outside the layers
    */
   public static double plantedRelativeChange(Shape s, String name) {
     ParameterName pn = ParameterName.parse(name);
@@ -132,6 +175,13 @@ public final class SyntheticPair {
   /**
    * Writes {@code base.safetensors} and {@code target.safetensors} of {@code shape} into {@code
    * folder}, unless files made with the same shape, dtype and seed are already there.
+   *
+   * @param folder where the pair goes (made if missing)
+   * @param shape the model's shape
+   * @param dtype F32, F16 or BF16
+   * @param seed the seed of every value
+   * @return the two files
+   * @throws IllegalArgumentException if {@code dtype} is not a float type
    */
   public static Pair write(Path folder, Shape shape, DType dtype, long seed) {
     if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F16) {

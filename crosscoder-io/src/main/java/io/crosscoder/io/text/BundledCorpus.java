@@ -58,27 +58,32 @@ public final class BundledCorpus implements TextSource {
     this.resource = resource;
   }
 
-  /** Every bundled corpus. */
+  /** {@return every bundled corpus} */
   public static List<BundledCorpus> all() {
     return List.of(EUROPARL_EN);
   }
 
-  /** The corpus with this name (case-insensitive), if there is one. */
+  /**
+   * Looks a corpus up by name.
+   *
+   * @param name the corpus' short name, any case, surrounding blanks ignored
+   * @return the corpus, or empty if none has that name
+   */
   public static Optional<BundledCorpus> named(String name) {
     return all().stream().filter(c -> c.name.equalsIgnoreCase(name.trim())).findFirst();
   }
 
-  /** The short name, e.g. {@code europarl-en}. */
+  /** {@return the short name, e.g. {@code europarl-en}} */
   public String name() {
     return name;
   }
 
-  /** {@code group:artifact:version} of the jar that holds it. */
+  /** {@return {@code group:artifact:version} of the jar that holds it} */
   public String coordinates() {
     return groupId + ":" + artifactId + ":" + version;
   }
 
-  /** The jar's place in the local Maven repository (which may not exist). */
+  /** {@return the jar's place in the local Maven repository (which may not exist)} */
   public Path localRepositoryJar() {
     String repo = System.getProperty("maven.repo.local");
     Path root = repo != null ? Path.of(repo) : Path.of(System.getProperty("user.home"), ".m2", "repository");
@@ -86,7 +91,7 @@ public final class BundledCorpus implements TextSource {
         .resolve(artifactId + "-" + version + ".jar");
   }
 
-  /** Whether the corpus can be read without downloading anything. */
+  /** {@return whether the corpus can be read without downloading anything} */
   public boolean isAvailable() {
     return BundledCorpus.class.getClassLoader().getResource(resource) != null
         || Files.isRegularFile(localRepositoryJar());

@@ -37,6 +37,8 @@ public final class TextSources {
    * A corpus by its path: a folder, a {@code .txt} file, or a {@code .jsonl}/{@code .ndjson} file
    * with field {@code text}.
    *
+   * @param path the corpus' file or folder
+   * @return the source, which reads the files when iterated
    * @throws InvalidInputException if nothing is at {@code path}, or it is a file of another kind
    */
   public static TextSource open(Path path) {
@@ -61,6 +63,9 @@ public final class TextSources {
   /**
    * A JSON Lines file whose documents are in field {@code field}.
    *
+   * @param file the {@code .jsonl} file, one JSON object per line
+   * @param field the name of the field that holds each document's text
+   * @return the source, which reads the file when iterated
    * @throws InvalidInputException if the file does not exist
    * @throws IllegalArgumentException if {@code field} is empty
    */
@@ -79,6 +84,8 @@ public final class TextSources {
   /**
    * A bundled corpus by name (case-insensitive): {@code europarl-en}.
    *
+   * @param name the corpus' short name
+   * @return the corpus
    * @throws InvalidInputException if there is no corpus of that name, listing the names
    */
   public static BundledCorpus bundled(String name) {
@@ -90,6 +97,8 @@ public final class TextSources {
    * A command-line argument as a corpus: the file or folder if one exists at that path, else the
    * bundled corpus of that name.
    *
+   * @param argument a path, or a bundled corpus' name
+   * @return the source
    * @throws InvalidInputException if it is neither
    */
   public static TextSource resolve(String argument) {

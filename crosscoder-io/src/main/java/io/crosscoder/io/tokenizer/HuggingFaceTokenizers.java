@@ -57,6 +57,8 @@ public final class HuggingFaceTokenizers {
   /**
    * Opens a {@code tokenizer.json} (or the {@code tokenizer.json} in a model folder).
    *
+   * @param tokenizerJson the file, or a folder that holds it
+   * @return the tokenizer, which the caller closes (it frees the native tokenizer)
    * @throws InvalidInputException naming the file if it is missing, larger than {@value
    *     #MAX_FILE_BYTES} bytes, not UTF-8, not JSON, has no usable {@code model} section (missing,
    *     an unsupported type, a vocabulary that is not a map of pieces to non-negative ids), or is
@@ -73,6 +75,7 @@ public final class HuggingFaceTokenizers {
    * it the file: size, UTF-8, JSON, and the {@code model} section. A file that passes may still be
    * refused by the native library when opened.
    *
+   * @param tokenizerJson the file, or a folder that holds it
    * @throws InvalidInputException naming the file, as {@link #open} does
    */
   public static void check(Path tokenizerJson) {
@@ -141,6 +144,8 @@ public final class HuggingFaceTokenizers {
    * The folder DJL extracts its native library into: {@code ENGINE_CACHE_DIR} if set (environment
    * or system property), else {@code ${java.io.tmpdir}/crosscoder-djl-${user.name}}. Calling this
    * applies DJL's offline settings.
+   *
+   * @return the folder (it may not exist yet)
    */
   public static Path cacheFolder() {
     return DjlRuntime.prepare();

@@ -1,4 +1,4 @@
-package io.crosscoder.backend;
+package io.crosscoder.backend.internal;
 
 /**
  * Host-side loops shared by the default methods of {@link Kernels} (the path of a backend that

@@ -1,5 +1,6 @@
-package io.crosscoder.backend;
+package io.crosscoder.backend.internal;
 
+import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.TensorView;
 import java.util.Arrays;

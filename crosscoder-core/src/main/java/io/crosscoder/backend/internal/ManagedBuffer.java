@@ -1,5 +1,7 @@
-package io.crosscoder.backend;
+package io.crosscoder.backend.internal;
 
+import io.crosscoder.backend.Kernels;
+import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.tensor.DType;
 import java.util.Objects;
 
