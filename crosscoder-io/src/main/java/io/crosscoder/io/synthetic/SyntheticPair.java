@@ -247,7 +247,8 @@ public final class SyntheticPair {
             if (row >= MOVED_TOKENS_FROM && row < MOVED_TOKENS_TO) {
               v = WEIGHT_STD * centred(seed, tensorIndex, i, 2);
             }
-          } else if (!norm) {
+          } else if (planted > 0) {
+            // Norm weights (0) and an untied lm_head.weight (NaN: outside the layers) stay as the base's.
             v += planted * WEIGHT_STD * centred(seed, tensorIndex, i, 1);
           }
         }
