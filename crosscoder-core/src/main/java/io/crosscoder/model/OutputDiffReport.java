@@ -196,10 +196,12 @@ public final class OutputDiffReport implements Report {
         norms.add(v);
       }
       ArrayNode promoted = o.putArray("promoted");
-      for (int i = 0; i < l.promoted().length; i++) {
+      int[][] ids = l.promoted();
+      double[][] logits = l.promotedLogits();
+      for (int i = 0; i < ids.length; i++) {
         ArrayNode row = promoted.addArray();
-        for (int k = 0; k < l.promoted()[i].length; k++) {
-          row.addObject().put("token", tokenizer.token(l.promoted()[i][k])).put("logit", l.promotedLogits()[i][k]);
+        for (int k = 0; k < ids[i].length; k++) {
+          row.addObject().put("token", tokenizer.token(ids[i][k])).put("logit", logits[i][k]);
         }
       }
     }
