@@ -2,8 +2,6 @@ package io.crosscoder.cpu.kernels;
 
 import io.crosscoder.backend.BackendOptions;
 import java.util.Optional;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The one place that says whether this JVM can run the Vector API kernels ({@code
@@ -32,7 +30,8 @@ public final class VectorSupport {
   public static final String PROPERTY = BackendOptions.VECTOR_PROPERTY;
 
   private static final String MODULE = "jdk.incubator.vector";
-  private static final Logger LOG = LoggerFactory.getLogger(VectorSupport.class);
+  /** The JDK's platform logger: java.util.logging's console by default, no logging library needed. */
+  private static final System.Logger LOG = System.getLogger(VectorSupport.class.getName());
 
   /**
    * The outcome of the probe.
@@ -128,7 +127,7 @@ public final class VectorSupport {
   }
 
   private static Probe log(Probe p) {
-    LOG.warn("crosscoder-cpu uses plain-Java kernels: {}", p.reason());
+    LOG.log(System.Logger.Level.WARNING, "crosscoder cpu backend: plain-Java kernels: " + p.reason());
     return p;
   }
 }
