@@ -3,9 +3,8 @@ package io.crosscoder;
 import io.crosscoder.align.LayerMapping;
 import io.crosscoder.align.TensorAlignment;
 import io.crosscoder.align.TensorPair;
+import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
-import io.crosscoder.backend.ComputeBackendProvider;
-import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
@@ -39,21 +38,33 @@ import java.util.regex.PatternSyntaxException;
  * {@link DiffReport} per tensor, layer, kind and band with a lineage verdict and findings.
  *
  * <pre>{@code
- * DiffReport report = ModelDiffer.builder()
+ * try (ModelDiffer differ = ModelDiffer.builder()
  *     .parameters("model\\.layers\\..*mlp.*")   // optional: which tensors
  *     .metric(WeightMetric.of("rms_change", "RMS of B - A",
  *         s -> Math.sqrt(s.diffSquares() / s.count())))
- *     .build()
- *     .compare(Path.of("Qwen2.5-Math-1.5B"), Path.of("DeepSeek-R1-Distill-Qwen-1.5B"));
- * System.out.println(report.toMarkdown());
+ *     .build()) {
+ *   DiffReport report = differ.compare(Path.of("Qwen2.5-Math-1.5B"), Path.of("DeepSeek-R1-Distill-Qwen-1.5B"));
+ *   System.out.println(report.toMarkdown());
+ * }
  * }</pre>
  *
- * <p>Immutable and thread-safe; one instance may run several comparisons at once. Checkpoints
- * are memory-mapped, so the heap needed does not grow with model size.
+ * <p><b>The backend.</b> A backend chosen by name or automatically ({@link Builder#backend(BackendChoice)})
+ * is opened by the first {@link #compare} and kept for the ones after it (a CPU backend's worker
+ * threads, a GPU context and its compiled kernels are made once); {@link #close()} closes it. A
+ * backend given as an instance ({@link Builder#backend(ComputeBackend)}) stays its owner's: the
+ * differ never closes it. A differ that is not closed holds its backend until it is garbage (the
+ * CPU backend's threads are daemons, so the JVM can still exit).
+ *
+ * <p>Thread-safe; one instance may run several comparisons at once (they share the backend, which
+ * is thread-safe). Close it after the last comparison has returned. Checkpoints are memory-mapped,
+ * so the heap needed does not grow with model size.
  */
-public final class ModelDiffer {
-  private final String backendName;
-  private final ComputeBackend backendInstance;
+public final class ModelDiffer implements AutoCloseable {
+  private final BackendChoice backendChoice;
+  /** The backend opened for this differ, when it owns one; guarded by {@code this}. */
+  private ComputeBackend opened;
+  /** Whether {@link #close()} was called; guarded by {@code this}. */
+  private boolean closed;
   private final List<WeightMetric> metrics;
   private final Pattern parameters;
   private final int threads;
@@ -62,8 +73,7 @@ public final class ModelDiffer {
   private final SpectralOptions spectral;
 
   private ModelDiffer(Builder b) {
-    this.backendName = b.backendName;
-    this.backendInstance = b.backendInstance;
+    this.backendChoice = b.backend == null ? BackendChoice.auto() : b.backend;
     this.metrics = List.copyOf(b.metrics.values());
     this.parameters = b.parameters;
     this.threads = b.threads;
@@ -72,7 +82,7 @@ public final class ModelDiffer {
     this.spectral = b.spectral;
   }
 
-  /** {@return a builder with the defaults: every built-in metric, all tensors, all cores, best backend} */
+  /** {@return a builder with the defaults: every built-in metric, all tensors, all cores, the automatic backend} */
   public static Builder builder() {
     return new Builder();
   }
@@ -85,6 +95,7 @@ public final class ModelDiffer {
    * @param target the target, likewise
    * @return the report: per tensor, group and band, with the lineage verdict and findings
    * @throws InvalidInputException if a path cannot be read as a checkpoint
+   * @throws IllegalStateException if this differ is closed
    */
   public DiffReport compare(Path base, Path target) {
     Objects.requireNonNull(base, "base");
@@ -100,53 +111,88 @@ public final class ModelDiffer {
    * @param base the base checkpoint (open; the caller closes it)
    * @param target the target checkpoint (open; the caller closes it)
    * @return the report: per tensor, group and band, with the lineage verdict and findings
+   * @throws IllegalStateException if this differ is closed
+   * @throws CrosscoderException if the backend cannot be opened
    */
   public DiffReport compare(Checkpoint base, Checkpoint target) {
     long start = System.nanoTime();
     Predicate<String> include = parameters == null ? n -> true : n -> parameters.matcher(n).find();
-    ComputeBackend backend = backendInstance != null ? backendInstance : open(backendName);
-    try {
-      LayerMapping mapping = null;
-      var targetTensors = target.tensors();
-      int lb = LayerMapping.layerCount(base.tensors());
-      int lt = LayerMapping.layerCount(targetTensors);
-      if (lb > 0 && lt > 0 && lb != lt) {
-        mapping = LayerMapping.fit(base.tensors(), targetTensors, backend);
-        targetTensors = mapping.renameTarget(targetTensors);
+    ComputeBackend backend = openBackend();
+    LayerMapping mapping = null;
+    var targetTensors = target.tensors();
+    int lb = LayerMapping.layerCount(base.tensors());
+    int lt = LayerMapping.layerCount(targetTensors);
+    if (lb > 0 && lt > 0 && lb != lt) {
+      mapping = LayerMapping.fit(base.tensors(), targetTensors, backend);
+      targetTensors = mapping.renameTarget(targetTensors);
+    }
+    TensorAlignment alignment = TensorAlignment.align(base.tensors(), targetTensors, include);
+    if (parameters != null && alignment.pairs().isEmpty() && alignment.onlyInBase().isEmpty()
+        && alignment.onlyInTarget().isEmpty() && alignment.shapeMismatches().isEmpty()) {
+      throw new InvalidInputException(base.path(), null,
+          "no tensor name matches --params '" + parameters.pattern() + "' (in either checkpoint)");
+    }
+    List<PairStatistics> stats = new PairScheduler(backend, threads, progress).run(alignment.pairs(), rowStatistics);
+    List<MatrixSpectrum> spectra = spectral == null ? null : spectra(backend, alignment.pairs(), stats);
+    List<DiffAnalysis.PairResult> results = new ArrayList<>(stats.size());
+    long bytes = 0;
+    for (int i = 0; i < stats.size(); i++) {
+      results.add(new DiffAnalysis.PairResult(alignment.pairs().get(i), stats.get(i),
+          spectra == null ? null : spectra.get(i)));
+      bytes += alignment.pairs().get(i).bytes();
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    var run = new DiffAnalysis.RunInfo(summary(base), summary(target), backend.description(), threads, seconds, bytes);
+    List<String> notes = new ArrayList<>();
+    base.notes().forEach(n -> notes.add("Base (" + base.format() + "): " + n));
+    target.notes().forEach(n -> notes.add("Target (" + target.format() + "): " + n));
+    if (spectra != null) {
+      long skipped = java.util.stream.IntStream.range(0, stats.size())
+          .filter(i -> spectra.get(i) == null && SpectralAnalysis.applies(alignment.pairs().get(i).base()))
+          .count();
+      if (skipped > 0) {
+        notes.add(skipped + " matrices hold NaN or infinite values and were left out of the spectral analysis.");
       }
-      TensorAlignment alignment = TensorAlignment.align(base.tensors(), targetTensors, include);
-      if (parameters != null && alignment.pairs().isEmpty() && alignment.onlyInBase().isEmpty()
-          && alignment.onlyInTarget().isEmpty() && alignment.shapeMismatches().isEmpty()) {
-        throw new InvalidInputException(base.path(), null,
-            "no tensor name matches --params '" + parameters.pattern() + "' (in either checkpoint)");
+    }
+    return DiffAnalysis.analyze(run, metrics, results, alignment, mapping, notes, spectral);
+  }
+
+  /** The backend: the one given, or the one this differ opened on first use. */
+  private ComputeBackend openBackend() {
+    synchronized (this) {
+      if (closed) {
+        throw new IllegalStateException("this ModelDiffer is closed");
       }
-      List<PairStatistics> stats = new PairScheduler(backend, threads, progress).run(alignment.pairs(), rowStatistics);
-      List<MatrixSpectrum> spectra = spectral == null ? null : spectra(backend, alignment.pairs(), stats);
-      List<DiffAnalysis.PairResult> results = new ArrayList<>(stats.size());
-      long bytes = 0;
-      for (int i = 0; i < stats.size(); i++) {
-        results.add(new DiffAnalysis.PairResult(alignment.pairs().get(i), stats.get(i),
-            spectra == null ? null : spectra.get(i)));
-        bytes += alignment.pairs().get(i).bytes();
+      if (!backendChoice.ownsOpened()) {
+        return backendChoice.instance().orElseThrow();
       }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      var run = new DiffAnalysis.RunInfo(summary(base), summary(target), backend.description(), threads, seconds, bytes);
-      List<String> notes = new ArrayList<>();
-      base.notes().forEach(n -> notes.add("Base (" + base.format() + "): " + n));
-      target.notes().forEach(n -> notes.add("Target (" + target.format() + "): " + n));
-      if (spectra != null) {
-        long skipped = java.util.stream.IntStream.range(0, stats.size())
-            .filter(i -> spectra.get(i) == null && SpectralAnalysis.applies(alignment.pairs().get(i).base()))
-            .count();
-        if (skipped > 0) {
-          notes.add(skipped + " matrices hold NaN or infinite values and were left out of the spectral analysis.");
-        }
+      if (opened == null) {
+        opened = backendChoice.open();
       }
-      return DiffAnalysis.analyze(run, metrics, results, alignment, mapping, notes, spectral);
-    } finally {
-      if (backendInstance == null) {
-        backend.close();
-      }
+      return opened;
+    }
+  }
+
+  /** {@return how the backend is chosen: automatically, by name, or an instance the caller owns} */
+  public BackendChoice backendChoice() {
+    return backendChoice;
+  }
+
+  /**
+   * Closes the backend this differ opened, if it opened one (a backend given as an instance is
+   * left open for its owner). Call it after the last {@link #compare} has returned; later calls
+   * to {@code compare} throw {@link IllegalStateException}. Idempotent.
+   */
+  @Override
+  public void close() {
+    ComputeBackend toClose;
+    synchronized (this) {
+      closed = true;
+      toClose = opened;
+      opened = null;
+    }
+    if (toClose != null) {
+      toClose.close();
     }
   }
 
@@ -181,11 +227,6 @@ public final class ModelDiffer {
     return metrics;
   }
 
-  private static ComputeBackend open(String name) {
-    ComputeBackendProvider p = ComputeBackends.select(name);
-    return p.create();
-  }
-
   private static CheckpointSummary summary(Checkpoint c) {
     return new CheckpointSummary(c.path().toString(), c.format(), c.tensors().size(), c.dataBytes());
   }
@@ -195,13 +236,13 @@ public final class ModelDiffer {
    *
    * <p>Setters of one value ({@link #threads}, {@link #parameters}, ...) may be called again: the
    * last call wins. Calls that would silently undo another are refused with {@link
-   * IllegalStateException} instead: the backend is chosen once, by name or by instance, and {@link
+   * IllegalStateException} instead: the backend is chosen once (by any of the {@code backend}
+   * setters), and {@link
    * #metrics(List)} (which replaces the whole set) is called at most once and before any {@link
    * #metric(WeightMetric)} (which adds to it).
    */
   public static final class Builder {
-    private String backendName;
-    private ComputeBackend backendInstance;
+    private BackendChoice backend;
     private boolean metricsListed;
     private boolean metricAdded;
     private final Map<String, WeightMetric> metrics = new LinkedHashMap<>();
@@ -216,55 +257,53 @@ public final class ModelDiffer {
     }
 
     /**
-     * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it
-     * the system property {@code crosscoder.backend}, the environment variable {@code
-     * CROSSCODER_BACKEND}, then the best available backend decide. The name must be that of a
-     * provider on the class path (checked here); {@link #build()} checks that it is available on
-     * this machine. Each {@link ModelDiffer#compare} opens the backend and closes it.
+     * Chooses the compute backend: automatically (the default), by provider name with {@link
+     * io.crosscoder.backend.BackendOptions}, or an open instance; see {@link BackendChoice}. A
+     * backend the differ opens is opened by the first {@link ModelDiffer#compare} and closed by
+     * {@link ModelDiffer#close()}; an instance stays its owner's.
      *
-     * @param name the provider's name, any case
+     * @param choice the choice
      * @return this builder
-     * @throws IllegalArgumentException if the name is blank or no provider has it
-     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     * @throws IllegalStateException if a backend was already chosen
      */
-    public Builder backend(String name) {
-      Objects.requireNonNull(name, "name");
-      if (name.isBlank()) {
-        throw new IllegalArgumentException("backend name is blank");
-      }
+    public Builder backend(BackendChoice choice) {
+      Objects.requireNonNull(choice, "choice");
       requireNoBackendYet();
-      String wanted = name.trim().toLowerCase(java.util.Locale.ROOT);
-      if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equals(wanted))) {
-        throw new IllegalArgumentException("no compute backend named '" + name.trim() + "'. "
-            + ComputeBackends.describeAvailable());
-      }
-      this.backendName = wanted;
-      return this;
-    }
-
-    /**
-     * Uses this backend instance; the caller keeps ownership and closes it after the last {@link
-     * ModelDiffer#compare}.
-     *
-     * @param backend an open backend
-     * @return this builder
-     * @throws IllegalStateException if a backend was already chosen (by name or instance)
-     */
-    public Builder backend(ComputeBackend backend) {
-      Objects.requireNonNull(backend, "backend");
-      requireNoBackendYet();
-      this.backendInstance = backend;
+      this.backend = choice;
       return this;
     }
 
     private void requireNoBackendYet() {
-      if (backendName != null) {
-        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      if (backend != null) {
+        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
       }
-      if (backendInstance != null) {
-        throw new IllegalStateException("the backend was already set to an instance ("
-            + backendInstance.name() + "); choose it once");
-      }
+    }
+
+    /**
+     * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}), with {@link
+     * io.crosscoder.backend.BackendOptions#DEFAULTS}: {@code backend(BackendChoice.named(name))}.
+     *
+     * @param name the provider's name, any case
+     * @return this builder
+     * @throws IllegalArgumentException if the name is blank or no provider has it (listing those there are)
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(String name) {
+      requireNoBackendYet();
+      return backend(BackendChoice.named(name));
+    }
+
+    /**
+     * Uses this backend instance: {@code backend(BackendChoice.of(backend))}. The caller keeps
+     * ownership and closes it after the last {@link ModelDiffer#compare}.
+     *
+     * @param backend an open backend
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(ComputeBackend backend) {
+      requireNoBackendYet();
+      return backend(BackendChoice.of(backend));
     }
 
     /**
@@ -390,14 +429,12 @@ public final class ModelDiffer {
     /**
      * The differ.
      *
-     * @return an immutable, thread-safe differ with this configuration
-     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
-     *     on this machine (saying why, and which are)
+     * @return a thread-safe differ with this configuration; close it after the last comparison
+     * @throws CrosscoderException if the chosen backend is not available on this machine (saying
+     *     why, and which are); it is checked here and opened by the first comparison
      */
     public ModelDiffer build() {
-      if (backendName != null) {
-        ComputeBackends.select(backendName);
-      }
+      (backend == null ? BackendChoice.auto() : backend).check();
       return new ModelDiffer(this);
     }
   }

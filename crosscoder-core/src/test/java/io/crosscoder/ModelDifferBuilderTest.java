@@ -29,15 +29,15 @@ class ModelDifferBuilderTest {
     ReferenceBackend reference = new ReferenceBackend();
     assertThatThrownBy(() -> ModelDiffer.builder().backend(reference).backend(new ReferenceBackend()))
         .isInstanceOf(IllegalStateException.class)
-        .hasMessage("the backend was already set to an instance (" + reference.name() + "); choose it once");
+        .hasMessage("the backend was already chosen (instance of " + reference.name() + "); choose it once");
     // A name that no provider has is refused at once, naming it and listing what there is.
     assertThatThrownBy(() -> ModelDiffer.builder().backend("tpu")).isInstanceOf(IllegalArgumentException.class)
         .hasMessage("no compute backend named 'tpu'. " + ComputeBackends.describeAvailable());
     assertThatThrownBy(() -> ModelDiffer.builder().backend("  ")).isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("backend name is blank");
+        .hasMessage("backend name is blank. " + ComputeBackends.describeAvailable());
     // After an instance, even a name is a second choice.
     assertThatThrownBy(() -> ModelDiffer.builder().backend(reference).backend("cpu"))
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("already set");
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("already chosen");
   }
 
   @Test

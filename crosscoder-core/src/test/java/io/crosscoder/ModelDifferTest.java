@@ -85,7 +85,7 @@ class ModelDifferTest {
           }
         }
         GroupDiff g = r.byLayer().get(l);
-        assertThat(g.layer()).isEqualTo(l);
+        assertThat(g.layer()).hasValue(l);
         assertThat(g.metric("relative_change")).isCloseTo(Math.sqrt(dd / aa), within(1e-9));
         assertThat(g.metric("cosine")).isCloseTo(ab / Math.sqrt(aa * bb), within(1e-9));
       }

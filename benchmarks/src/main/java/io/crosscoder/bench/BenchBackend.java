@@ -1,11 +1,11 @@
 package io.crosscoder.bench;
 
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.ComputeBackendProvider;
 import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.Kernels;
-import io.crosscoder.cpu.kernels.CpuKernels;
 import io.crosscoder.tensor.DType;
 
 /**
@@ -37,38 +37,31 @@ final class BenchBackend implements AutoCloseable {
 
   /**
    * The kernels of the backend {@code requested} names (null or blank: the default selection),
-   * made by its provider.
+   * made by its provider with {@link BackendOptions#DEFAULTS}.
    *
    * @throws io.crosscoder.CrosscoderException if that backend is missing or unavailable
    */
   static BenchBackend open(String requested) {
-    return of(ComputeBackends.select(requested));
+    return open(requested, BackendOptions.DEFAULTS);
   }
 
   /**
-   * As {@link #open(String)}, except that the cpu backend is built directly as {@code new
-   * CpuKernels(threads, true, openBlas)} so that a harness can choose its threads and OpenBLAS;
-   * the other backends ignore both.
+   * As {@link #open(String)}, with {@code threads} kernel threads and, on the cpu, OpenBLAS for
+   * f32 products when {@code openBlas} (else the Java SGEMM): options given through the provider,
+   * which backends without such a choice ignore.
    */
   static BenchBackend open(String requested, int threads, boolean openBlas) {
-    ComputeBackendProvider provider = ComputeBackends.select(requested);
-    if (provider.name().equals("cpu")) {
-      CpuKernels cpu = new CpuKernels(threads, true, openBlas);
-      try {
-        return new BenchBackend("cpu", cpu.description(), null, cpu);
-      } catch (RuntimeException e) {
-        cpu.close();
-        throw e;
-      }
-    }
-    return of(provider);
+    return open(requested, BackendOptions.builder().threads(threads)
+        .gemm(openBlas ? BackendOptions.Gemm.OPENBLAS : BackendOptions.Gemm.JAVA).build());
   }
 
-  /** The kernels of a backend made by {@code provider}. */
-  private static BenchBackend of(ComputeBackendProvider provider) {
-    ComputeBackend backend = provider.create();
+  /** The kernels of the backend {@code requested} names, made by its provider with {@code options}. */
+  static BenchBackend open(String requested, BackendOptions options) {
+    ComputeBackendProvider provider = ComputeBackends.select(requested);
+    ComputeBackend backend = provider.create(options);
     try {
-      return new BenchBackend(provider.name(), backend.description(), backend, backend.kernels());
+      Kernels kernels = backend.kernels();
+      return new BenchBackend(provider.name(), kernels.description(), backend, kernels);
     } catch (RuntimeException e) {
       backend.close();
       throw e;
@@ -85,7 +78,7 @@ final class BenchBackend implements AutoCloseable {
     return name.equals("cpu");
   }
 
-  /** The backend's one-line description (for the cpu built directly, the kernels' description). */
+  /** The kernels' one-line description: the hardware, the code path, threads and GEMM. */
   String description() {
     return description;
   }
@@ -100,14 +93,10 @@ final class BenchBackend implements AutoCloseable {
     kernels.download(probe, 0, probeHost, 0, 1);
   }
 
-  /** Frees the probe buffer and closes the backend (or the cpu kernels built directly). */
+  /** Frees the probe buffer and closes the backend, which closes its kernels. */
   @Override
   public void close() {
     probe.close();
-    if (backend != null) {
-      backend.close();
-    } else {
-      kernels.close();
-    }
+    backend.close();
   }
 }

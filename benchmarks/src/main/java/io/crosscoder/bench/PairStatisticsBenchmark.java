@@ -1,6 +1,7 @@
 package io.crosscoder.bench;
 
 import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.ComputeBackendProvider;
 import io.crosscoder.cpu.CpuBackendProvider;
 import io.crosscoder.metric.PairStatistics;
@@ -92,10 +93,8 @@ public class PairStatisticsBenchmark {
     bytes = base.data().byteSize() + target.data().byteSize();
 
     ComputeBackendProvider provider = new CpuBackendProvider();
-    System.setProperty("crosscoder.cpu.vector", "false");
-    scalar = provider.create();
-    System.clearProperty("crosscoder.cpu.vector");
-    vector = provider.create();
+    scalar = provider.create(BackendOptions.builder().vectorApi(false).build());
+    vector = provider.create(BackendOptions.builder().vectorApi(true).build());
     if (!vector.description().contains("Vector API")) {
       throw new IllegalStateException("the vector path is not available in this JVM: " + vector.description());
     }

@@ -55,7 +55,7 @@ class ConsumerReadmeTest {
     List<String> consumer = marked(MODULE.resolve("src/it/from-java/src/main/java/consumer/FromJava.java"),
         "// README begins", "// README ends");
     assertThat(consumer).isEqualTo(readme);
-    assertThat(readme).anyMatch(l -> l.startsWith("DiffReport report = ModelDiffer.builder()"));
+    assertThat(readme).anyMatch(l -> l.startsWith("try (ModelDiffer differ = ModelDiffer.builder()"));
   }
 
   @Test

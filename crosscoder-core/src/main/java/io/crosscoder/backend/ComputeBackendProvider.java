@@ -15,6 +15,23 @@ public interface ComputeBackendProvider {
   /** Whether it can work here, and if not why; cheap after the first call. */
   Availability availability();
 
-  /** Makes a backend; callers close it. Only called when {@link #availability()} is available. */
-  ComputeBackend create();
+  /**
+   * Makes a backend that runs as {@code options} say; callers close it. Only called when {@link
+   * #availability()} is available. Options this kind of backend has no use for are ignored; an
+   * unset option falls back to its system property (see {@link BackendOptions}).
+   *
+   * @param options how to run: threads, GEMM choice, Vector API, TF32
+   * @return a new backend, owned by the caller
+   */
+  ComputeBackend create(BackendOptions options);
+
+  /**
+   * Makes a backend with {@link BackendOptions#DEFAULTS} (the system properties, else the built-in
+   * defaults); callers close it.
+   *
+   * @return a new backend, owned by the caller
+   */
+  default ComputeBackend create() {
+    return create(BackendOptions.DEFAULTS);
+  }
 }

@@ -66,6 +66,37 @@ public final class ComputeBackends {
         + (PROVIDERS.isEmpty() ? " Add crosscoder-cpu to the class path." : ""));
   }
 
+  /**
+   * Opens a backend: the provider {@link #select(String)} picks for {@code name} (null or blank:
+   * the property, the environment variable, then the best available), made with {@code options}.
+   *
+   * @param name a provider's name, any case, or null for the automatic choice
+   * @param options how the backend runs (threads, GEMM choice, Vector API, TF32)
+   * @return a new backend; the caller closes it
+   * @throws io.crosscoder.InvalidInputException if no provider has the name
+   * @throws CrosscoderException if the provider is unavailable here, or none is
+   */
+  public static ComputeBackend open(String name, BackendOptions options) {
+    java.util.Objects.requireNonNull(options, "options");
+    return select(name).create(options);
+  }
+
+  /**
+   * Opens the automatically chosen backend ({@link #select(String)} with no name) with {@code options}.
+   *
+   * @param options how the backend runs
+   * @return a new backend; the caller closes it
+   * @throws CrosscoderException if no backend is available
+   */
+  public static ComputeBackend open(BackendOptions options) {
+    return open(null, options);
+  }
+
+  /** The names of the providers on the class path, best rank first. */
+  public static List<String> names() {
+    return PROVIDERS.stream().map(ComputeBackendProvider::name).toList();
+  }
+
   /** A line listing every provider with its availability and reason. */
   public static String describeAvailable() {
     if (PROVIDERS.isEmpty()) {

@@ -1,8 +1,8 @@
 package io.crosscoder.crosscoder;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
-import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
 import io.crosscoder.crosscoder.train.SourceTrainingData;
@@ -60,8 +60,7 @@ public final class CrosscoderTraining {
 
   private final TrainingConfig config;
   private final Normalisation.Kind normalisation;
-  private final String backendName;
-  private final ComputeBackend backendInstance;
+  private final BackendChoice backend;
   private final Path checkpoint;
   private final long checkpointEvery;
   private final Path metricsFile;
@@ -70,8 +69,7 @@ public final class CrosscoderTraining {
   private CrosscoderTraining(Builder b, TrainingConfig config) {
     this.config = config;
     this.normalisation = b.normalisation;
-    this.backendName = b.backendName;
-    this.backendInstance = b.backendInstance;
+    this.backend = b.backend == null ? BackendChoice.auto() : b.backend;
     this.checkpoint = b.checkpoint;
     this.checkpointEvery = b.checkpointEvery;
     this.metricsFile = b.metricsFile;
@@ -97,8 +95,8 @@ public final class CrosscoderTraining {
 
   /**
    * Trains a crosscoder on {@code source}, which stays open (the caller closes it). The sequence:
-   * the backend (the instance given, else selected by name, property, environment variable or
-   * rank, see {@link ComputeBackends#select}); the normalisation estimated from the first 200,000
+   * the backend (the instance given, which stays its owner's, else one opened for this run as the
+   * {@link BackendChoice} says, and closed at its end); the normalisation estimated from the first 200,000
    * tokens of one epoch in the seed's order; the trainer, resumed from the checkpoint file when
    * it exists, else started from the seed; the run to its last step, sending every step's {@link
    * TrainingMetrics} to the metrics file (when resuming, cut back to the checkpoint's step, then
@@ -117,7 +115,7 @@ public final class CrosscoderTraining {
   public TrainingResult train(ActivationSource source) {
     Objects.requireNonNull(source, "source");
     long start = System.nanoTime();
-    ComputeBackend backend = backendInstance != null ? backendInstance : ComputeBackends.select(backendName).create();
+    ComputeBackend backend = this.backend.open();
     try {
       Normalisation norm = estimate(source);
       SourceTrainingData data = new SourceTrainingData(source, norm, config.seed());
@@ -152,7 +150,7 @@ public final class CrosscoderTraining {
         throw new UncheckedIOException("cannot close the metrics file " + metricsFile, e);
       }
     } finally {
-      if (backendInstance == null) {
+      if (this.backend.ownsOpened()) {
         backend.close();
       }
     }
@@ -224,15 +222,14 @@ public final class CrosscoderTraining {
    * {@link IllegalArgumentException} saying what was wrong. Not thread-safe.
    *
    * <p>Setters of one value may be called again: the last call wins. The backend is the exception:
-   * it is chosen once, by name or by instance, and a second choice throws {@link
+   * it is chosen once (by any of the {@code backend} setters), and a second choice throws {@link
    * IllegalStateException} rather than silently replacing the first.
    */
   public static final class Builder {
     private final TrainingConfig.Builder config = TrainingConfig.builder().steps(1000);
     private boolean dictionarySizeSet;
     private Normalisation.Kind normalisation = Normalisation.Kind.SCALE;
-    private String backendName;
-    private ComputeBackend backendInstance;
+    private BackendChoice backend;
     private Path checkpoint;
     private long checkpointEvery;
     private Path metricsFile;
@@ -347,52 +344,53 @@ public final class CrosscoderTraining {
     }
 
     /**
-     * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}); without it the
-     * system property {@code crosscoder.backend}, the environment variable {@code
-     * CROSSCODER_BACKEND}, then the best available backend decide. The backend is opened and
-     * closed by each run; {@link #build()} checks that it is available on this machine.
+     * Chooses the compute backend: automatically (the default), by provider name with {@link
+     * io.crosscoder.backend.BackendOptions}, or an open instance; see {@link BackendChoice}. A
+     * backend chosen by name or automatically is opened and closed by each run; an instance stays
+     * its owner's. {@link #build()} checks that the choice can run on this machine.
      *
-     * @param name the provider's name, any case
+     * @param choice the choice
      * @return this builder
-     * @throws IllegalArgumentException if the name is blank or no provider has it
-     * @throws IllegalStateException if a backend was already chosen (by name or instance)
+     * @throws IllegalStateException if a backend was already chosen
      */
-    public Builder backend(String name) {
-      Objects.requireNonNull(name, "backend");
-      if (name.isBlank()) {
-        throw new IllegalArgumentException("backend name is blank");
-      }
+    public Builder backend(BackendChoice choice) {
+      Objects.requireNonNull(choice, "choice");
       requireNoBackendYet();
-      if (ComputeBackends.providers().stream().noneMatch(p -> p.name().equalsIgnoreCase(name.trim()))) {
-        throw new IllegalArgumentException("no compute backend named '" + name + "'. "
-            + ComputeBackends.describeAvailable());
-      }
-      this.backendName = name.trim();
-      return this;
-    }
-
-    /**
-     * Uses this backend instance; the caller keeps ownership and closes it after the last run.
-     *
-     * @param backend an open backend
-     * @return this builder
-     * @throws IllegalStateException if a backend was already chosen (by name or instance)
-     */
-    public Builder backend(ComputeBackend backend) {
-      Objects.requireNonNull(backend, "backend");
-      requireNoBackendYet();
-      this.backendInstance = backend;
+      this.backend = choice;
       return this;
     }
 
     private void requireNoBackendYet() {
-      if (backendName != null) {
-        throw new IllegalStateException("the backend was already set to '" + backendName + "'; choose it once");
+      if (backend != null) {
+        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
       }
-      if (backendInstance != null) {
-        throw new IllegalStateException("the backend was already set to an instance ("
-            + backendInstance.name() + "); choose it once");
-      }
+    }
+
+    /**
+     * Chooses the compute backend by provider name ({@code "cpu"}, {@code "cuda"}): {@code
+     * backend(BackendChoice.named(name))}.
+     *
+     * @param name the provider's name, any case
+     * @return this builder
+     * @throws IllegalArgumentException if the name is blank or no provider has it (listing those there are)
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(String name) {
+      requireNoBackendYet();
+      return backend(BackendChoice.named(name));
+    }
+
+    /**
+     * Uses this backend instance: {@code backend(BackendChoice.of(backend))}. The caller keeps
+     * ownership and closes it after the last run.
+     *
+     * @param backend an open backend
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(ComputeBackend backend) {
+      requireNoBackendYet();
+      return backend(BackendChoice.of(backend));
     }
 
     /**
@@ -453,16 +451,14 @@ public final class CrosscoderTraining {
      * @return the training run, immutable; it may be run more than once
      * @throws IllegalStateException if the dictionary size was not set, or BatchTopK's {@code k}
      *     exceeds it
-     * @throws CrosscoderException if the backend named by {@link #backend(String)} is not available
-     *     on this machine (saying why, and which are)
+     * @throws CrosscoderException if the chosen backend is not available on this machine (saying
+     *     why, and which are)
      */
     public CrosscoderTraining build() {
       if (!dictionarySizeSet) {
         throw new IllegalStateException("dictionarySize must be set");
       }
-      if (backendName != null) {
-        ComputeBackends.select(backendName);
-      }
+      (backend == null ? BackendChoice.auto() : backend).check();
       return new CrosscoderTraining(this, config.build());
     }
   }

@@ -5,8 +5,8 @@ import io.crosscoder.InvalidInputException;
 import io.crosscoder.ModelDiffer;
 import io.crosscoder.align.TensorAlignment;
 import io.crosscoder.align.TensorPair;
+import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
-import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.metric.PairStatistics;
@@ -69,8 +69,7 @@ public final class LineageFinder {
   /** Default seed of the row sample. */
   public static final long DEFAULT_SEED = 20240917L;
 
-  private final String backendName;
-  private final ComputeBackend backendInstance;
+  private final BackendChoice backend;
   private final int threads;
   private final int sampleRows;
   private final long seed;
@@ -79,8 +78,7 @@ public final class LineageFinder {
   private final ProgressListener progress;
 
   private LineageFinder(Builder b) {
-    this.backendName = b.backendName;
-    this.backendInstance = b.backendInstance;
+    this.backend = b.backend == null ? BackendChoice.auto() : b.backend;
     this.threads = b.threads;
     this.sampleRows = b.sampleRows;
     this.seed = b.seed;
@@ -89,7 +87,7 @@ public final class LineageFinder {
     this.progress = b.progress;
   }
 
-  /** A builder with the defaults: 64 rows per matrix, the best backend, all cores, confirmation on. */
+  /** A builder with the defaults: 64 rows per matrix, the automatic backend, all cores, confirmation on. */
   public static Builder builder() {
     return new Builder();
   }
@@ -110,7 +108,8 @@ public final class LineageFinder {
       CheckpointFormats.open(Objects.requireNonNull(c, "candidate")).close();
     }
     long start = System.nanoTime();
-    ComputeBackend backend = backendInstance != null ? backendInstance : ComputeBackends.select(backendName).create();
+    // A backend this finder opens serves one ranking and is closed at its end; an instance stays its owner's.
+    ComputeBackend backend = this.backend.open();
     try (Checkpoint t = CheckpointFormats.open(target)) {
       List<Scored> scored = new ArrayList<>();
       for (int i = 0; i < candidates.size(); i++) {
@@ -131,7 +130,7 @@ public final class LineageFinder {
       double seconds = (System.nanoTime() - start) / 1e9;
       return new LineageRanking(summary(t), sampleRows, seed, ranked, confirmation, backend.description(), seconds);
     } finally {
-      if (backendInstance == null) {
+      if (this.backend.ownsOpened()) {
         backend.close();
       }
     }
@@ -145,7 +144,8 @@ public final class LineageFinder {
       throw new InvalidInputException(target.path(), null, "no candidate base to rank; give at least one");
     }
     long start = System.nanoTime();
-    ComputeBackend backend = backendInstance != null ? backendInstance : ComputeBackends.select(backendName).create();
+    // A backend this finder opens serves one ranking and is closed at its end; an instance stays its owner's.
+    ComputeBackend backend = this.backend.open();
     try {
       List<Scored> scored = new ArrayList<>();
       for (int i = 0; i < candidates.size(); i++) {
@@ -160,7 +160,7 @@ public final class LineageFinder {
       return new LineageRanking(summary(target), sampleRows, seed, ranked, confirmation, backend.description(),
           seconds);
     } finally {
-      if (backendInstance == null) {
+      if (this.backend.ownsOpened()) {
         backend.close();
       }
     }
@@ -244,7 +244,10 @@ public final class LineageFinder {
     if (parameters != null) {
       b.parameters(parameters.pattern());
     }
-    DiffReport full = b.build().compare(candidate, target);
+    DiffReport full;
+    try (ModelDiffer differ = b.build()) {
+      full = differ.compare(candidate, target);
+    }
     return new Confirmation(best.path(), full.lineage(), full.lineage().kind() == best.verdict().kind(),
         full.overall().metric("cosine"), full.overall().metric("relative_change"), full.seconds(), full.bytesRead(),
         full);
@@ -319,8 +322,7 @@ public final class LineageFinder {
 
   /** Builds a {@link LineageFinder}; each setter checks its argument at once. Not thread-safe. */
   public static final class Builder {
-    private String backendName;
-    private ComputeBackend backendInstance;
+    private BackendChoice backend;
     private int threads = Runtime.getRuntime().availableProcessors();
     private int sampleRows = DEFAULT_SAMPLE_ROWS;
     private long seed = DEFAULT_SEED;
@@ -330,22 +332,53 @@ public final class LineageFinder {
 
     private Builder() {}
 
-    /** Chooses the compute backend by provider name, as {@link ModelDiffer.Builder#backend(String)} does. */
-    public Builder backend(String name) {
-      Objects.requireNonNull(name, "name");
-      if (name.isBlank()) {
-        throw new IllegalArgumentException("backend name is blank");
-      }
-      this.backendName = name;
-      this.backendInstance = null;
+    /**
+     * Chooses the compute backend: automatically (the default), by provider name with {@link
+     * io.crosscoder.backend.BackendOptions}, or an open instance; see {@link BackendChoice}. A
+     * backend chosen by name or automatically is opened and closed by each ranking; an instance
+     * stays its owner's. {@link #build()} checks that the choice can run on this machine.
+     *
+     * @param choice the choice
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(BackendChoice choice) {
+      Objects.requireNonNull(choice, "choice");
+      requireNoBackendYet();
+      this.backend = choice;
       return this;
     }
 
-    /** Uses this backend instance; the caller keeps ownership and closes it. */
+    private void requireNoBackendYet() {
+      if (backend != null) {
+        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
+      }
+    }
+
+    /**
+     * Chooses the compute backend by provider name: {@code backend(BackendChoice.named(name))}.
+     *
+     * @param name the provider's name, any case
+     * @return this builder
+     * @throws IllegalArgumentException if the name is blank or no provider has it (listing those there are)
+     * @throws IllegalStateException if a backend was already chosen
+     */
+    public Builder backend(String name) {
+      requireNoBackendYet();
+      return backend(BackendChoice.named(name));
+    }
+
+    /**
+     * Uses this backend instance: {@code backend(BackendChoice.of(backend))}; the caller keeps
+     * ownership and closes it.
+     *
+     * @param backend an open backend
+     * @return this builder
+     * @throws IllegalStateException if a backend was already chosen
+     */
     public Builder backend(ComputeBackend backend) {
-      this.backendInstance = Objects.requireNonNull(backend, "backend");
-      this.backendName = null;
-      return this;
+      requireNoBackendYet();
+      return backend(BackendChoice.of(backend));
     }
 
     /** Worker threads; default: available processors. */
@@ -398,7 +431,15 @@ public final class LineageFinder {
       return this;
     }
 
+    /**
+     * The finder.
+     *
+     * @return an immutable, thread-safe finder with this configuration
+     * @throws io.crosscoder.CrosscoderException if the chosen backend is not available on this
+     *     machine (saying why, and which are)
+     */
     public LineageFinder build() {
+      (backend == null ? BackendChoice.auto() : backend).check();
       return new LineageFinder(this);
     }
   }

@@ -97,7 +97,40 @@ public final class OutputDiff {
    * @param targetTopProbability its probability under the target model
    */
   public record Position(double kl, long document, long sequence, int position, int[] sequenceIds,
-      int baseTop, double baseTopProbability, int targetTop, double targetTopProbability) {}
+      int baseTop, double baseTopProbability, int targetTop, double targetTopProbability) {
+    /** Copies the ids, so that the value cannot change afterwards. */
+    public Position {
+      sequenceIds = sequenceIds.clone();
+    }
+
+    /** {@return the sequence's token ids, a fresh copy} */
+    @Override
+    public int[] sequenceIds() {
+      return sequenceIds.clone();
+    }
+
+    /** Equal when every component is, the ids compared by content and doubles by {@link Double#compare}. */
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Position p && Double.compare(kl, p.kl) == 0 && document == p.document
+          && sequence == p.sequence && position == p.position && Arrays.equals(sequenceIds, p.sequenceIds)
+          && baseTop == p.baseTop && Double.compare(baseTopProbability, p.baseTopProbability) == 0
+          && targetTop == p.targetTop && Double.compare(targetTopProbability, p.targetTopProbability) == 0;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(kl, document, sequence, position, Arrays.hashCode(sequenceIds), baseTop,
+          baseTopProbability, targetTop, targetTopProbability);
+    }
+
+    @Override
+    public String toString() {
+      return "Position[kl=" + kl + ", document=" + document + ", sequence=" + sequence + ", position=" + position
+          + ", sequenceIds=" + Arrays.toString(sequenceIds) + ", baseTop=" + baseTop + ", baseTopProbability="
+          + baseTopProbability + ", targetTop=" + targetTop + ", targetTopProbability=" + targetTopProbability + "]";
+    }
+  }
 
   /**
    * The mean KL at positions followed by one token.
@@ -128,7 +161,68 @@ public final class OutputDiff {
    * @param promoted for each lens position (then all), the 10 tokens the mean difference promotes most
    * @param promotedLogits their logits through the base model's logit lens
    */
-  public record LensLayer(int layer, double[] meanDifferenceNorm, int[][] promoted, double[][] promotedLogits) {}
+  public record LensLayer(int layer, double[] meanDifferenceNorm, int[][] promoted, double[][] promotedLogits) {
+    /** Copies the arrays (every row), so that the value cannot change afterwards. */
+    public LensLayer {
+      meanDifferenceNorm = meanDifferenceNorm.clone();
+      promoted = deepCopy(promoted);
+      promotedLogits = deepCopy(promotedLogits);
+    }
+
+    /** {@return the norms of the mean difference, a fresh copy} */
+    @Override
+    public double[] meanDifferenceNorm() {
+      return meanDifferenceNorm.clone();
+    }
+
+    /** {@return the promoted tokens per lens position, a fresh copy} */
+    @Override
+    public int[][] promoted() {
+      return deepCopy(promoted);
+    }
+
+    /** {@return their logits per lens position, a fresh copy} */
+    @Override
+    public double[][] promotedLogits() {
+      return deepCopy(promotedLogits);
+    }
+
+    /** Equal when every component is, the arrays compared by content. */
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof LensLayer l && layer == l.layer && Arrays.equals(meanDifferenceNorm, l.meanDifferenceNorm)
+          && Arrays.deepEquals(promoted, l.promoted) && Arrays.deepEquals(promotedLogits, l.promotedLogits);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(layer, Arrays.hashCode(meanDifferenceNorm), Arrays.deepHashCode(promoted),
+          Arrays.deepHashCode(promotedLogits));
+    }
+
+    @Override
+    public String toString() {
+      return "LensLayer[layer=" + layer + ", meanDifferenceNorm=" + Arrays.toString(meanDifferenceNorm)
+          + ", promoted=" + Arrays.deepToString(promoted) + ", promotedLogits=" + Arrays.deepToString(promotedLogits)
+          + "]";
+    }
+
+    private static int[][] deepCopy(int[][] a) {
+      int[][] c = a.clone();
+      for (int i = 0; i < c.length; i++) {
+        c[i] = c[i].clone();
+      }
+      return c;
+    }
+
+    private static double[][] deepCopy(double[][] a) {
+      double[][] c = a.clone();
+      for (int i = 0; i < c.length; i++) {
+        c[i] = c[i].clone();
+      }
+      return c;
+    }
+  }
 
   /**
    * Everything the pass measured.
@@ -146,7 +240,45 @@ public final class OutputDiff {
    */
   public record Result(long sequences, long positions, double meanKl, double maxKl, double[] klQuantiles,
       List<Position> largest, List<TokenKl> tokens, List<DocumentKl> documents, int lensPositions,
-      List<LensLayer> lens) {}
+      List<LensLayer> lens) {
+    /** Copies the quantiles and lists, so that the value cannot change afterwards. */
+    public Result {
+      klQuantiles = klQuantiles.clone();
+      largest = List.copyOf(largest);
+      tokens = List.copyOf(tokens);
+      documents = List.copyOf(documents);
+      lens = List.copyOf(lens);
+    }
+
+    /** {@return the 50th, 90th and 99th percentiles of KL, a fresh copy} */
+    @Override
+    public double[] klQuantiles() {
+      return klQuantiles.clone();
+    }
+
+    /** Equal when every component is, the quantiles compared by content and doubles by {@link Double#compare}. */
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Result r && sequences == r.sequences && positions == r.positions
+          && Double.compare(meanKl, r.meanKl) == 0 && Double.compare(maxKl, r.maxKl) == 0
+          && Arrays.equals(klQuantiles, r.klQuantiles) && largest.equals(r.largest) && tokens.equals(r.tokens)
+          && documents.equals(r.documents) && lensPositions == r.lensPositions && lens.equals(r.lens);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(sequences, positions, meanKl, maxKl, Arrays.hashCode(klQuantiles), largest, tokens,
+          documents, lensPositions, lens);
+    }
+
+    @Override
+    public String toString() {
+      return "Result[sequences=" + sequences + ", positions=" + positions + ", meanKl=" + meanKl + ", maxKl=" + maxKl
+          + ", klQuantiles=" + Arrays.toString(klQuantiles) + ", largest=" + largest.size() + " positions, tokens="
+          + tokens.size() + ", documents=" + documents.size() + ", lensPositions=" + lensPositions + ", lens="
+          + lens.size() + " layers]";
+    }
+  }
 
   /**
    * Runs both models over the corpus (up to the position limit) and returns the diffs.

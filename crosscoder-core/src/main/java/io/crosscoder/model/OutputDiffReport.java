@@ -177,13 +177,13 @@ public final class OutputDiffReport implements Report {
     }
     ArrayNode tokens = root.putArray("next_tokens");
     for (OutputDiff.TokenKl t : r.tokens()) {
-      tokens.addObject().put("token", tokenizer.token(t.token())).put("id", t.token()).put("positions", t.count())
-          .put("mean_kl", t.meanKl());
+      number(tokens.addObject().put("token", tokenizer.token(t.token())).put("id", t.token())
+          .put("positions", t.count()), "mean_kl", t.meanKl());
     }
     ArrayNode docs = root.putArray("documents");
     for (OutputDiff.DocumentKl d : r.documents()) {
-      docs.addObject().put("document", d.document()).put("id", d.id()).put("positions", d.positions())
-          .put("mean_kl", d.meanKl());
+      number(docs.addObject().put("document", d.document()).put("id", d.id()).put("positions", d.positions()),
+          "mean_kl", d.meanKl());
     }
     ObjectNode lens = root.putObject("difference_lens");
     lens.put("positions", r.lensPositions());
@@ -193,13 +193,19 @@ public final class OutputDiffReport implements Report {
       o.put("block", l.layer());
       ArrayNode norms = o.putArray("mean_difference_norm");
       for (double v : l.meanDifferenceNorm()) {
-        norms.add(v);
+        if (Double.isFinite(v)) {
+          norms.add(v);
+        } else {
+          norms.addNull();
+        }
       }
       ArrayNode promoted = o.putArray("promoted");
-      for (int i = 0; i < l.promoted().length; i++) {
+      int[][] ids = l.promoted();
+      double[][] logits = l.promotedLogits();
+      for (int i = 0; i < ids.length; i++) {
         ArrayNode row = promoted.addArray();
-        for (int k = 0; k < l.promoted()[i].length; k++) {
-          row.addObject().put("token", tokenizer.token(l.promoted()[i][k])).put("logit", l.promotedLogits()[i][k]);
+        for (int k = 0; k < ids[i].length; k++) {
+          number(row.addObject().put("token", tokenizer.token(ids[i][k])), "logit", logits[i][k]);
         }
       }
     }

@@ -25,8 +25,8 @@ final class CsvReport {
     for (TensorDiff t : r.tensors()) {
       List<Object> row = new ArrayList<>();
       row.add(t.name());
-      row.add(t.targetName() == null ? "" : t.targetName());
-      row.add(t.layer() == null ? "" : t.layer());
+      row.add(t.targetName().orElse(""));
+      row.add(t.layer().isPresent() ? t.layer().getAsInt() : "");
       row.add(t.kind());
       row.add(Arrays.toString(t.shape()));
       row.add(t.baseDtype());
@@ -38,7 +38,7 @@ final class CsvReport {
       });
       row.add(t.rowsCompared() == 0 ? "" : t.rowsBelowThreshold());
       row.add(t.nonFinite());
-      row.add(t.note() == null ? "" : t.note());
+      row.add(t.note().orElse(""));
       p.printRecord(row);
     }
     p.flush();

@@ -16,6 +16,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.TreeMap;
 
 /**
@@ -178,10 +180,7 @@ public final class DiffAnalysis {
     DiffReport draft = new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(),
         run.bytesRead(), infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget,
         mismatches, notes, mapping, lineage, List.of(), spectral);
-    List<Finding> findings = Findings.of(draft);
-    return new DiffReport(run.base(), run.target(), run.backend(), run.threads(), run.seconds(), run.bytesRead(),
-        infos, tensors, byLayerKind, byLayer, byKind, bands, overall, onlyBase, onlyTarget, mismatches,
-        notes, mapping, lineage, findings, spectral);
+    return draft.withFindings(Findings.of(draft));
   }
 
   private static TensorDiff tensorDiff(PairResult r, List<WeightMetric> metrics) {
@@ -220,11 +219,10 @@ public final class DiffAnalysis {
     }
     TensorView b = p.base();
     TensorView t = p.target();
-    String targetName = t.name().equals(b.name()) ? null : t.name();
-    Integer layer = p.name().layer().isPresent() ? p.name().layer().getAsInt() : null;
-    return new TensorDiff(p.name().name(), targetName, layer, p.name().kind(), b.shape(), b.storageType(),
+    Optional<String> targetName = t.name().equals(b.name()) ? Optional.empty() : Optional.of(t.name());
+    return new TensorDiff(p.name().name(), targetName, p.name().layer(), p.name().kind(), b.shape(), b.storageType(),
         t.storageType(), b.isQuantized(), t.isQuantized(), values, rowsCompared, below,
-        lowest, s.nonFinite(), p.note());
+        lowest, s.nonFinite(), Optional.ofNullable(p.note()));
   }
 
   private static List<Band> bands(Map<Integer, Acc> layers, List<WeightMetric> metrics) {
@@ -333,7 +331,8 @@ public final class DiffAnalysis {
             .filter(v -> !Double.isNaN(v)).min().orElse(Double.NaN));
         values.put("spectral_error", spectra.stream().mapToDouble(MatrixSpectrum::errorBound).max().orElse(Double.NaN));
       }
-      return new GroupDiff(label, layer, kind, tensors, elements, values);
+      return new GroupDiff(label, layer == null ? OptionalInt.empty() : OptionalInt.of(layer), Optional.ofNullable(kind),
+          tensors, elements, values);
     }
   }
 }

@@ -1,6 +1,7 @@
 package io.crosscoder.report;
 
 import io.crosscoder.align.LayerMapping;
+import io.crosscoder.metric.WeightMetrics;
 import io.crosscoder.spectral.SpectralOptions;
 import io.crosscoder.text.PrintableText;
 import java.io.IOException;
@@ -8,95 +9,219 @@ import java.io.Writer;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The result of a weight-space comparison: per tensor, per (layer, kind), per layer, per kind, per
  * band, the whole model, what could not be compared, a lineage verdict and findings in plain
- * words. Immutable. Render it with {@link #toMarkdown()}, {@link #toJson()}, {@link #toCsv()} or
- * {@link #write(java.nio.file.Path, ReportFormat)}.
+ * words. Render it with {@link #toMarkdown()}, {@link #toJson()}, {@link #toCsv()} or {@link
+ * #write(java.nio.file.Path, ReportFormat)}.
  *
- * <p>A value: two reports are {@linkplain #equals equal} when every component but {@link #seconds()}
- * is, so the same comparison run twice gives equal reports; the run's timing stays available in
- * {@link #seconds()} and {@link #gigabytesPerSecond()}. The lists are unmodifiable copies.
- *
- * @param base the base checkpoint
- * @param target the target checkpoint
- * @param backend the compute backend's description
- * @param threads worker threads used
- * @param seconds wall time of the comparison (alignment, passes, analysis)
- * @param bytesRead tensor bytes read by the passes (both sides)
- * @param metrics the metrics computed, in column order
- * @param tensors one entry per compared pair, in base order
- * @param byLayerKind groups of one layer and one kind (one tensor each in most models)
- * @param byLayer groups of one layer, ascending
- * @param byKind groups of one parameter kind across all layers
- * @param bands early, middle and late thirds of the layers (empty when no layers were found)
- * @param overall every compared tensor as one group
- * @param onlyInBase tensors only the base has
- * @param onlyInTarget tensors only the target has
- * @param shapeMismatches tensors both have with different shapes
- * @param alignmentNotes how names were paired, where not by equal names
- * @param layerMapping for models of different depth, which target layer was compared with which
- *     base layer (target tensors are reported under the base layer's name); null when depths agree
- * @param lineage whether the target descends from the base
- * @param findings observations in plain words
- * @param spectral the options of the spectral analysis when it ran (tensors and groups then carry
- *     {@link DiffAnalysis#SPECTRAL_METRICS}), else null
+ * <p>An immutable value, made by {@link io.crosscoder.ModelDiffer} (there is no public
+ * constructor): two reports are {@linkplain #equals equal} when everything but the run's timing
+ * ({@link #seconds()}, {@link #gigabytesPerSecond()}) is, so the same comparison run twice gives
+ * equal reports. The lists are unmodifiable copies; what may be absent is an {@link Optional}.
+ * Thread-safe.
  */
-public record DiffReport(
-    CheckpointSummary base,
-    CheckpointSummary target,
-    String backend,
-    int threads,
-    double seconds,
-    long bytesRead,
-    List<MetricInfo> metrics,
-    List<TensorDiff> tensors,
-    List<GroupDiff> byLayerKind,
-    List<GroupDiff> byLayer,
-    List<GroupDiff> byKind,
-    List<Band> bands,
-    GroupDiff overall,
-    List<Unpaired> onlyInBase,
-    List<Unpaired> onlyInTarget,
-    List<Unpaired> shapeMismatches,
-    List<String> alignmentNotes,
-    LayerMapping layerMapping,
-    LineageVerdict lineage,
-    List<Finding> findings,
-    SpectralOptions spectral) implements Report {
-
+public final class DiffReport implements Report {
   /** Version of the JSON schema written by {@link #toJson()}. */
   public static final String JSON_SCHEMA = "crosscoder.weight-diff/1";
 
   /** Rows (tokens) with a cosine below this count as moved in {@link TensorDiff#rowsBelowThreshold()}. */
   public static final double ROW_COSINE_THRESHOLD = 0.9;
 
-  /** Copies the lists, so that the report cannot change afterwards. */
-  public DiffReport {
-    metrics = List.copyOf(metrics);
-    tensors = List.copyOf(tensors);
-    byLayerKind = List.copyOf(byLayerKind);
-    byLayer = List.copyOf(byLayer);
-    byKind = List.copyOf(byKind);
-    bands = List.copyOf(bands);
-    onlyInBase = List.copyOf(onlyInBase);
-    onlyInTarget = List.copyOf(onlyInTarget);
-    shapeMismatches = List.copyOf(shapeMismatches);
-    alignmentNotes = List.copyOf(alignmentNotes);
-    findings = List.copyOf(findings);
+  private final CheckpointSummary base;
+  private final CheckpointSummary target;
+  private final String backend;
+  private final int threads;
+  private final double seconds;
+  private final long bytesRead;
+  private final List<MetricInfo> metrics;
+  private final List<TensorDiff> tensors;
+  private final List<GroupDiff> byLayerKind;
+  private final List<GroupDiff> byLayer;
+  private final List<GroupDiff> byKind;
+  private final List<Band> bands;
+  private final GroupDiff overall;
+  private final List<Unpaired> onlyInBase;
+  private final List<Unpaired> onlyInTarget;
+  private final List<Unpaired> shapeMismatches;
+  private final List<String> alignmentNotes;
+  private final LayerMapping layerMapping;
+  private final LineageVerdict lineage;
+  private final List<Finding> findings;
+  private final SpectralOptions spectral;
+
+  /**
+   * Internal: {@link DiffAnalysis} assembles reports. Copies the lists; {@code layerMapping} and
+   * {@code spectral} may be null (absent).
+   */
+  DiffReport(CheckpointSummary base, CheckpointSummary target, String backend, int threads, double seconds,
+      long bytesRead, List<MetricInfo> metrics, List<TensorDiff> tensors, List<GroupDiff> byLayerKind,
+      List<GroupDiff> byLayer, List<GroupDiff> byKind, List<Band> bands, GroupDiff overall, List<Unpaired> onlyInBase,
+      List<Unpaired> onlyInTarget, List<Unpaired> shapeMismatches, List<String> alignmentNotes,
+      LayerMapping layerMapping, LineageVerdict lineage, List<Finding> findings, SpectralOptions spectral) {
+    this.base = Objects.requireNonNull(base, "base");
+    this.target = Objects.requireNonNull(target, "target");
+    this.backend = Objects.requireNonNull(backend, "backend");
+    this.threads = threads;
+    this.seconds = seconds;
+    this.bytesRead = bytesRead;
+    this.metrics = List.copyOf(metrics);
+    this.tensors = List.copyOf(tensors);
+    this.byLayerKind = List.copyOf(byLayerKind);
+    this.byLayer = List.copyOf(byLayer);
+    this.byKind = List.copyOf(byKind);
+    this.bands = List.copyOf(bands);
+    this.overall = Objects.requireNonNull(overall, "overall");
+    this.onlyInBase = List.copyOf(onlyInBase);
+    this.onlyInTarget = List.copyOf(onlyInTarget);
+    this.shapeMismatches = List.copyOf(shapeMismatches);
+    this.alignmentNotes = List.copyOf(alignmentNotes);
+    this.layerMapping = layerMapping;
+    this.lineage = Objects.requireNonNull(lineage, "lineage");
+    this.findings = List.copyOf(findings);
+    this.spectral = spectral;
   }
 
-  /** Equal when every component but {@link #seconds()} (the run's timing) is equal. */
+  /** This report with other findings (the analysis words them from a draft). */
+  DiffReport withFindings(List<Finding> newFindings) {
+    return new DiffReport(base, target, backend, threads, seconds, bytesRead, metrics, tensors, byLayerKind, byLayer,
+        byKind, bands, overall, onlyInBase, onlyInTarget, shapeMismatches, alignmentNotes, layerMapping, lineage,
+        newFindings, spectral);
+  }
+
+  /** This report with another timing (equal to this one). */
+  DiffReport withSeconds(double newSeconds) {
+    return new DiffReport(base, target, backend, threads, newSeconds, bytesRead, metrics, tensors, byLayerKind,
+        byLayer, byKind, bands, overall, onlyInBase, onlyInTarget, shapeMismatches, alignmentNotes, layerMapping,
+        lineage, findings, spectral);
+  }
+
+  /** {@return the base checkpoint} */
+  public CheckpointSummary base() {
+    return base;
+  }
+
+  /** {@return the target checkpoint} */
+  public CheckpointSummary target() {
+    return target;
+  }
+
+  /** {@return the compute backend's description} */
+  public String backend() {
+    return backend;
+  }
+
+  /** {@return worker threads used} */
+  public int threads() {
+    return threads;
+  }
+
+  /**
+   * {@return wall time of the comparison (alignment, passes, analysis) in seconds}: the run's
+   * timing, not part of {@link #equals}.
+   */
+  public double seconds() {
+    return seconds;
+  }
+
+  /** {@return tensor bytes read by the passes (both sides)} */
+  public long bytesRead() {
+    return bytesRead;
+  }
+
+  /** {@return the metrics computed, in column order} */
+  public List<MetricInfo> metrics() {
+    return metrics;
+  }
+
+  /** {@return one entry per compared pair, in base order} */
+  public List<TensorDiff> tensors() {
+    return tensors;
+  }
+
+  /** {@return groups of one layer and one kind (one tensor each in most models)} */
+  public List<GroupDiff> byLayerKind() {
+    return byLayerKind;
+  }
+
+  /** {@return groups of one layer, ascending} */
+  public List<GroupDiff> byLayer() {
+    return byLayer;
+  }
+
+  /** {@return groups of one parameter kind across all layers} */
+  public List<GroupDiff> byKind() {
+    return byKind;
+  }
+
+  /** {@return early, middle and late thirds of the layers (empty when no layers were found)} */
+  public List<Band> bands() {
+    return bands;
+  }
+
+  /** {@return every compared tensor as one group} */
+  public GroupDiff overall() {
+    return overall;
+  }
+
+  /** {@return tensors only the base has} */
+  public List<Unpaired> onlyInBase() {
+    return onlyInBase;
+  }
+
+  /** {@return tensors only the target has} */
+  public List<Unpaired> onlyInTarget() {
+    return onlyInTarget;
+  }
+
+  /** {@return tensors both have with different shapes} */
+  public List<Unpaired> shapeMismatches() {
+    return shapeMismatches;
+  }
+
+  /** {@return how names were paired, where not by equal names} */
+  public List<String> alignmentNotes() {
+    return alignmentNotes;
+  }
+
+  /**
+   * {@return for models of different depth, which target layer was compared with which base layer}
+   * (target tensors are reported under the base layer's name); empty when the depths agree.
+   */
+  public Optional<LayerMapping> layerMapping() {
+    return Optional.ofNullable(layerMapping);
+  }
+
+  /** {@return whether the target descends from the base} */
+  public LineageVerdict lineage() {
+    return lineage;
+  }
+
+  /** {@return observations in plain words} */
+  public List<Finding> findings() {
+    return findings;
+  }
+
+  /**
+   * {@return the options of the spectral analysis when it ran} (tensors and groups then carry
+   * {@link DiffAnalysis#SPECTRAL_METRICS}); empty when it did not.
+   */
+  public Optional<SpectralOptions> spectral() {
+    return Optional.ofNullable(spectral);
+  }
+
+  /** Equal when everything but the run's timing ({@link #seconds()}) is equal. */
   @Override
   public boolean equals(Object o) {
-    return o instanceof DiffReport r && Objects.equals(base, r.base) && Objects.equals(target, r.target)
-        && Objects.equals(backend, r.backend) && threads == r.threads && bytesRead == r.bytesRead
+    return o instanceof DiffReport r && base.equals(r.base) && target.equals(r.target)
+        && backend.equals(r.backend) && threads == r.threads && bytesRead == r.bytesRead
         && metrics.equals(r.metrics) && tensors.equals(r.tensors) && byLayerKind.equals(r.byLayerKind)
         && byLayer.equals(r.byLayer) && byKind.equals(r.byKind) && bands.equals(r.bands)
-        && Objects.equals(overall, r.overall) && onlyInBase.equals(r.onlyInBase) && onlyInTarget.equals(r.onlyInTarget)
+        && overall.equals(r.overall) && onlyInBase.equals(r.onlyInBase) && onlyInTarget.equals(r.onlyInTarget)
         && shapeMismatches.equals(r.shapeMismatches) && alignmentNotes.equals(r.alignmentNotes)
-        && Objects.equals(layerMapping, r.layerMapping) && Objects.equals(lineage, r.lineage)
+        && Objects.equals(layerMapping, r.layerMapping) && lineage.equals(r.lineage)
         && findings.equals(r.findings) && Objects.equals(spectral, r.spectral);
   }
 
@@ -108,8 +233,16 @@ public record DiffReport(
         spectral);
   }
 
+  /** A one-line summary (the full content is in {@link #toMarkdown()} and {@link #toJson()}). */
+  @Override
+  public String toString() {
+    return "DiffReport[base=" + base.path() + ", target=" + target.path() + ", tensors=" + tensors.size()
+        + ", onlyInBase=" + onlyInBase.size() + ", onlyInTarget=" + onlyInTarget.size() + ", shapeMismatches="
+        + shapeMismatches.size() + ", lineage=" + lineage.kind() + ", findings=" + findings.size() + "]";
+  }
+
   /**
-   * Throughput of the passes in GB/s (10^9 bytes per second).
+   * Throughput of the passes in GB/s (10^9 bytes per second); part of the run's timing.
    *
    * @return bytes read over seconds, in 10^9 bytes per second; 0 when no time was measured
    */
@@ -124,8 +257,8 @@ public record DiffReport(
    */
   public List<TensorDiff> mostChanged(int n) {
     return tensors.stream()
-        .filter(t -> !Double.isNaN(t.metric("relative_change")))
-        .sorted(Comparator.comparingDouble((TensorDiff t) -> t.metric("relative_change")).reversed())
+        .filter(t -> !Double.isNaN(t.metric(WeightMetrics.RELATIVE_CHANGE)))
+        .sorted(Comparator.comparingDouble((TensorDiff t) -> t.metric(WeightMetrics.RELATIVE_CHANGE)).reversed())
         .limit(n)
         .toList();
   }

@@ -74,10 +74,10 @@ final class DiffReportHtml {
   }
 
   private String layerMapping() {
-    LayerMapping m = r.layerMapping();
-    if (m == null) {
+    if (r.layerMapping().isEmpty()) {
       return "";
     }
+    LayerMapping m = r.layerMapping().get();
     List<String> cols = new ArrayList<>();
     for (int i = 0; i < m.baseLayers(); i++) {
       cols.add(Integer.toString(i));
@@ -136,7 +136,7 @@ final class DiffReportHtml {
   private Map<String, Map<Integer, GroupDiff>> byKindAndLayer() {
     Map<String, Map<Integer, GroupDiff>> m = new LinkedHashMap<>();
     for (GroupDiff g : r.byLayerKind()) {
-      m.computeIfAbsent(g.kind(), k -> new LinkedHashMap<>()).put(g.layer(), g);
+      m.computeIfAbsent(g.kind().orElseThrow(), k -> new LinkedHashMap<>()).put(g.layer().getAsInt(), g);
     }
     return m;
   }
@@ -147,12 +147,12 @@ final class DiffReportHtml {
     }
     Map<String, Map<Integer, GroupDiff>> kinds = byKindAndLayer();
     TreeSet<Integer> layerSet = new TreeSet<>();
-    r.byLayer().forEach(g -> layerSet.add(g.layer()));
+    r.byLayer().forEach(g -> layerSet.add(g.layer().getAsInt()));
     int[] layers = layerSet.stream().mapToInt(Integer::intValue).toArray();
     StringBuilder sb = new StringBuilder();
     for (String metric : List.of(COS, REL)) {
       List<Charts.Series> series = new ArrayList<>();
-      series.add(series("all kinds", layers, layer -> r.byLayer().stream().filter(g -> g.layer() == layer)
+      series.add(series("all kinds", layers, layer -> r.byLayer().stream().filter(g -> g.layer().getAsInt() == layer)
           .findFirst().map(g -> g.metric(metric)).orElse(Double.NaN)));
       kinds.forEach((kind, byLayer) -> series.add(series(kind, layers, layer -> {
         GroupDiff g = byLayer.get(layer);
@@ -221,7 +221,7 @@ final class DiffReportHtml {
    */
   private String rows() {
     List<TensorDiff> withRows = r.tensors().stream().filter(t -> !t.lowestRows().isEmpty())
-        .sorted(Comparator.comparing((TensorDiff t) -> t.layer() != null)
+        .sorted(Comparator.comparing((TensorDiff t) -> t.layer().isPresent())
             .thenComparing(Comparator.comparingInt(TensorDiff::rowsBelowThreshold).reversed()))
         .limit(ROW_CHARTS).toList();
     if (withRows.isEmpty()) {
@@ -238,7 +238,7 @@ final class DiffReportHtml {
       List<String[]> table = new ArrayList<>();
       for (int i = 0; i < cos.length; i++) {
         TensorDiff.RowChange c = t.lowestRows().get(i);
-        labels.add((t.layer() == null ? "token " : "row ") + c.row());
+        labels.add((t.layer().isEmpty() ? "token " : "row ") + c.row());
         cos[i] = c.cosine();
         table.add(new String[] {Long.toString(c.row()), fmt(c.cosine())});
       }

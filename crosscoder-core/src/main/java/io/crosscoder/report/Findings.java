@@ -59,10 +59,10 @@ final class Findings {
   }
 
   private static void depth(DiffReport r, List<Finding> out) {
-    LayerMapping m = r.layerMapping();
-    if (m == null) {
+    if (r.layerMapping().isEmpty()) {
       return;
     }
+    LayerMapping m = r.layerMapping().get();
     StringBuilder map = new StringBuilder();
     int[] f = m.targetToBase();
     for (int j = 0; j < f.length; j++) {
@@ -138,19 +138,19 @@ final class Findings {
    * layers 20-27 has energy rank <= 16"; or that the whole update is, or that none is.
    */
   private static void lowRank(DiffReport r, List<Finding> out) {
-    var o = r.spectral();
-    if (o == null) {
+    if (r.spectral().isEmpty()) {
       return;
     }
+    var o = r.spectral().get();
     String eps = Numbers.percent(1 - o.energyEpsilon());
     java.util.TreeMap<Integer, Double> layerRank = new java.util.TreeMap<>();
     List<Double> captured = new ArrayList<>();
     for (TensorDiff t : r.tensors()) {
       double e = t.metric("energy_rank");
-      if (Double.isNaN(e) || t.metric("changed_fraction") == 0 || t.layer() == null) {
+      if (Double.isNaN(e) || t.metric("changed_fraction") == 0 || t.layer().isEmpty()) {
         continue;
       }
-      layerRank.merge(t.layer(), e, Math::max);
+      layerRank.merge(t.layer().getAsInt(), e, Math::max);
       captured.add(t.metric("energy_captured"));
     }
     if (layerRank.isEmpty()) {
@@ -211,10 +211,10 @@ final class Findings {
 
   /** How far the target's dominant directions turned from the base's. */
   private static void overlap(DiffReport r, List<Finding> out) {
-    var o = r.spectral();
-    if (o == null) {
+    if (r.spectral().isEmpty()) {
       return;
     }
+    var o = r.spectral().get();
     List<TensorDiff> m = r.tensors().stream().filter(t -> !Double.isNaN(t.metric("subspace_overlap"))).toList();
     if (m.isEmpty()) {
       return;
@@ -266,8 +266,8 @@ final class Findings {
     }
     GroupDiff max = r.byLayer().stream().max(Comparator.comparingDouble(g -> g.metric(REL))).orElseThrow();
     GroupDiff min = r.byLayer().stream().min(Comparator.comparingDouble(g -> g.metric(REL))).orElseThrow();
-    out.add(Finding.info("Layer " + max.layer() + " changed most (relative change " + Numbers.value(max.metric(REL))
-        + ", cosine " + Numbers.cosine(max.metric(COS)) + "); layer " + min.layer() + " least ("
+    out.add(Finding.info("Layer " + max.layer().getAsInt() + " changed most (relative change " + Numbers.value(max.metric(REL))
+        + ", cosine " + Numbers.cosine(max.metric(COS)) + "); layer " + min.layer().getAsInt() + " least ("
         + Numbers.value(min.metric(REL)) + ")."));
   }
 
@@ -281,8 +281,8 @@ final class Findings {
     }
     GroupDiff top = layered.get(0);
     GroupDiff bottom = layered.get(layered.size() - 1);
-    out.add(Finding.info("Among parameter kinds in the layers, " + top.kind() + " changed most (relative change "
-        + Numbers.value(top.metric(REL)) + " pooled over " + top.tensors() + " layers) and " + bottom.kind()
+    out.add(Finding.info("Among parameter kinds in the layers, " + top.kind().orElseThrow() + " changed most (relative change "
+        + Numbers.value(top.metric(REL)) + " pooled over " + top.tensors() + " layers) and " + bottom.kind().orElseThrow()
         + " least (" + Numbers.value(bottom.metric(REL)) + ")."));
   }
 

@@ -41,8 +41,8 @@ final class JsonReport {
     ArrayNode metrics = root.putArray("metrics");
     r.metrics().forEach(m -> metrics.addObject().put("name", m.name()).put("description", m.description())
         .put("per_tensor_only", m.perTensorOnly()));
-    if (r.spectral() != null) {
-      var o = r.spectral();
+    if (r.spectral().isPresent()) {
+      var o = r.spectral().get();
       ObjectNode sp = root.putObject("spectral");
       sp.put("method", "randomised SVD (Halko, Martinsson and Tropp 2011) on the backend's sgemm");
       sp.put("rank", o.rank());
@@ -82,13 +82,11 @@ final class JsonReport {
     for (TensorDiff t : r.tensors()) {
       ObjectNode o = tensors.addObject();
       o.put("name", t.name());
-      if (t.targetName() != null) {
-        o.put("target_name", t.targetName());
-      }
-      if (t.layer() == null) {
+      t.targetName().ifPresent(n -> o.put("target_name", n));
+      if (t.layer().isEmpty()) {
         o.putNull("layer");
       } else {
-        o.put("layer", t.layer());
+        o.put("layer", t.layer().getAsInt());
       }
       o.put("kind", t.kind());
       shape(o.putArray("shape"), t.shape());
@@ -109,15 +107,13 @@ final class JsonReport {
         });
       }
       o.put("non_finite", t.nonFinite());
-      if (t.note() != null) {
-        o.put("note", t.note());
-      }
+      t.note().ifPresent(n -> o.put("note", n));
     }
     unpaired(root.putArray("only_in_base"), r.onlyInBase());
     unpaired(root.putArray("only_in_target"), r.onlyInTarget());
     unpaired(root.putArray("shape_mismatches"), r.shapeMismatches());
-    if (r.layerMapping() != null) {
-      var m = r.layerMapping();
+    if (r.layerMapping().isPresent()) {
+      var m = r.layerMapping().get();
       ObjectNode lm = root.putObject("layer_mapping");
       lm.put("base_layers", m.baseLayers());
       lm.put("target_layers", m.targetLayers());
@@ -161,12 +157,8 @@ final class JsonReport {
   private static ObjectNode group(GroupDiff g) {
     ObjectNode o = MAPPER.createObjectNode();
     o.put("label", g.label());
-    if (g.layer() != null) {
-      o.put("layer", g.layer());
-    }
-    if (g.kind() != null) {
-      o.put("kind", g.kind());
-    }
+    g.layer().ifPresent(l -> o.put("layer", l));
+    g.kind().ifPresent(k -> o.put("kind", k));
     o.put("tensors", g.tensors());
     o.put("elements", g.elements());
     metricValues(o.putObject("metrics"), g.metrics());

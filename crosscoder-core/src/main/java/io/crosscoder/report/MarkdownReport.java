@@ -73,10 +73,10 @@ final class MarkdownReport {
   }
 
   private void layerMapping() {
-    var m = r.layerMapping();
-    if (m == null) {
+    if (r.layerMapping().isEmpty()) {
       return;
     }
+    var m = r.layerMapping().get();
     line("## Layer mapping");
     line("");
     line("Cosine of each target layer's matrices with each base layer's; the mapped cell is in bold.");
@@ -146,7 +146,7 @@ final class MarkdownReport {
     line("| layer | tensors | cosine | relative change | changed | |");
     line("|---:|---:|---:|---:|---:|---|");
     for (GroupDiff g : r.byLayer()) {
-      line("| " + g.layer() + " | " + g.tensors() + " | " + Numbers.cosine(g.metric(COS)) + " | "
+      line("| " + g.layer().getAsInt() + " | " + g.tensors() + " | " + Numbers.cosine(g.metric(COS)) + " | "
           + Numbers.value(g.metric(REL)) + " | " + Numbers.percent(g.metric("changed_fraction")) + " | `"
           + bar(g.metric(REL), max) + "` |");
     }
@@ -162,7 +162,7 @@ final class MarkdownReport {
     line("| kind | tensors | cosine | relative change | max abs diff | changed |");
     line("|---|---:|---:|---:|---:|---:|");
     for (GroupDiff g : r.byKind()) {
-      line("| `" + g.kind() + "` | " + g.tensors() + " | " + Numbers.cosine(g.metric(COS)) + " | "
+      line("| `" + g.kind().orElseThrow() + "` | " + g.tensors() + " | " + Numbers.cosine(g.metric(COS)) + " | "
           + Numbers.value(g.metric(REL)) + " | " + Numbers.value(g.metric("max_abs_diff")) + " | "
           + Numbers.percent(g.metric("changed_fraction")) + " |");
     }
@@ -170,10 +170,10 @@ final class MarkdownReport {
   }
 
   private void spectral() {
-    var o = r.spectral();
-    if (o == null) {
+    if (r.spectral().isEmpty()) {
       return;
     }
+    var o = r.spectral().get();
     double worst = r.tensors().stream().mapToDouble(t -> t.metric("spectral_error") / t.metric("sigma_max"))
         .filter(Double::isFinite).max().orElse(Double.NaN);
     line("## Spectral structure of the change");
@@ -195,7 +195,7 @@ final class MarkdownReport {
       if (Double.isNaN(g.metric("energy_rank"))) {
         continue;
       }
-      line("| " + g.layer() + " | " + g.tensors() + " | " + Numbers.value(g.metric("sigma_max")) + " | "
+      line("| " + g.layer().getAsInt() + " | " + g.tensors() + " | " + Numbers.value(g.metric("sigma_max")) + " | "
           + Numbers.value(g.metric("stable_rank")) + " | " + rank(g.metric("energy_rank"), o.sketchSize()) + " | "
           + Numbers.percent(g.metric("energy_captured")) + " | " + Numbers.value(g.metric("subspace_overlap")) + " |");
     }
@@ -206,7 +206,7 @@ final class MarkdownReport {
       if (Double.isNaN(g.metric("energy_rank"))) {
         continue;
       }
-      line("| `" + g.kind() + "` | " + Numbers.value(g.metric("sigma_max")) + " | " + Numbers.value(g.metric("stable_rank"))
+      line("| `" + g.kind().orElseThrow() + "` | " + Numbers.value(g.metric("sigma_max")) + " | " + Numbers.value(g.metric("stable_rank"))
           + " | " + rank(g.metric("energy_rank"), o.sketchSize()) + " | " + Numbers.value(g.metric("subspace_overlap"))
           + " |");
     }

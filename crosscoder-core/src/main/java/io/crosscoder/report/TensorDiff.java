@@ -1,17 +1,23 @@
 package io.crosscoder.report;
 
+import io.crosscoder.metric.WeightMetric;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
- * The comparison of one tensor pair.
+ * The comparison of one tensor pair. An immutable value: the shape is copied in and out and
+ * compared by content, the metrics and rows are unmodifiable copies, and what may be absent is an
+ * {@link Optional}. Made by {@link io.crosscoder.ModelDiffer}; the canonical constructor is public
+ * only because records require it, for tests and tools that rebuild reports.
  *
  * @param name the tensor's name (the base's)
- * @param targetName the target's name when it differs (tied heads, renames), else null
- * @param layer block index, or null outside repeated blocks
+ * @param targetName the target's name when it differs (tied heads, renames), else empty
+ * @param layer block index, or empty outside repeated blocks
  * @param kind parameter kind ({@code mlp.gate_proj.weight})
  * @param shape logical shape compared
  * @param baseDtype storage type of the base tensor
@@ -23,12 +29,12 @@ import java.util.Objects;
  * @param rowsBelowThreshold rows whose cosine is below {@link DiffReport#ROW_COSINE_THRESHOLD}
  * @param lowestRows the rows with the lowest cosine, lowest first (at most 10)
  * @param nonFinite element pairs left out because an element is NaN or infinite
- * @param note how the pair was made when it is not a plain same-name match, else null
+ * @param note how the pair was made when it is not a plain same-name match, else empty
  */
 public record TensorDiff(
     String name,
-    String targetName,
-    Integer layer,
+    Optional<String> targetName,
+    OptionalInt layer,
     String kind,
     long[] shape,
     String baseDtype,
@@ -40,11 +46,14 @@ public record TensorDiff(
     int rowsBelowThreshold,
     List<RowChange> lowestRows,
     long nonFinite,
-    String note) {
+    Optional<String> note) {
 
   /** Copies the shape, metrics and rows, so that the value cannot change afterwards. */
   public TensorDiff {
     Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(targetName, "targetName");
+    Objects.requireNonNull(layer, "layer");
+    Objects.requireNonNull(note, "note");
     shape = shape.clone();
     metrics = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metrics));
     lowestRows = List.copyOf(lowestRows);
@@ -62,12 +71,12 @@ public record TensorDiff(
    */
   @Override
   public boolean equals(Object o) {
-    return o instanceof TensorDiff t && name.equals(t.name) && Objects.equals(targetName, t.targetName)
-        && Objects.equals(layer, t.layer) && Objects.equals(kind, t.kind) && Arrays.equals(shape, t.shape)
+    return o instanceof TensorDiff t && name.equals(t.name) && targetName.equals(t.targetName)
+        && layer.equals(t.layer) && Objects.equals(kind, t.kind) && Arrays.equals(shape, t.shape)
         && Objects.equals(baseDtype, t.baseDtype) && Objects.equals(targetDtype, t.targetDtype)
         && baseQuantized == t.baseQuantized && targetQuantized == t.targetQuantized && metrics.equals(t.metrics)
         && rowsCompared == t.rowsCompared && rowsBelowThreshold == t.rowsBelowThreshold
-        && lowestRows.equals(t.lowestRows) && nonFinite == t.nonFinite && Objects.equals(note, t.note);
+        && lowestRows.equals(t.lowestRows) && nonFinite == t.nonFinite && note.equals(t.note);
   }
 
   @Override
@@ -78,11 +87,12 @@ public record TensorDiff(
 
   @Override
   public String toString() {
-    return "TensorDiff[name=" + name + ", targetName=" + targetName + ", layer=" + layer + ", kind=" + kind
+    return "TensorDiff[name=" + name + ", targetName=" + targetName.orElse(null) + ", layer="
+        + (layer.isPresent() ? layer.getAsInt() : null) + ", kind=" + kind
         + ", shape=" + Arrays.toString(shape) + ", baseDtype=" + baseDtype + ", targetDtype=" + targetDtype
         + ", baseQuantized=" + baseQuantized + ", targetQuantized=" + targetQuantized + ", metrics=" + metrics
         + ", rowsCompared=" + rowsCompared + ", rowsBelowThreshold=" + rowsBelowThreshold + ", lowestRows="
-        + lowestRows + ", nonFinite=" + nonFinite + ", note=" + note + "]";
+        + lowestRows + ", nonFinite=" + nonFinite + ", note=" + note.orElse(null) + "]";
   }
 
   /** {@return number of elements compared} */
@@ -97,11 +107,21 @@ public record TensorDiff(
   /**
    * {@return the value of a metric, NaN when absent}
    *
-   * @param metricName the metric's name
+   * @param metricName the metric's name: a custom metric's, a spectral one's ({@link
+   *     DiffAnalysis#SPECTRAL_METRICS}), or a built-in's (see {@link #metric(WeightMetric)})
    */
   public double metric(String metricName) {
     Double v = metrics.get(metricName);
     return v == null ? Double.NaN : v;
+  }
+
+  /**
+   * {@return the value of a metric, NaN when absent}
+   *
+   * @param metric the metric, e.g. one of {@link io.crosscoder.metric.WeightMetrics}
+   */
+  public double metric(WeightMetric metric) {
+    return metric(metric.name());
   }
 
   /**

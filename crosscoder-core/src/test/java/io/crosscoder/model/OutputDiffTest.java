@@ -138,6 +138,36 @@ class OutputDiffTest {
   }
 
   @Test
+  void resultsAreValuesWhoseArraysAreNotShared() {
+    HeadModel a = new HeadModel("a", 1f, 1.0);
+    HeadModel b = new HeadModel("b", 3f, 1.3);
+    OutputDiff.Result first = OutputDiff.builder().base(a).target(b).text(FakeModels.corpus(TEXTS)).batchSequences(2)
+        .lensPositions(2).largest(3).build().run();
+    OutputDiff.Result second = OutputDiff.builder().base(a).target(b).text(FakeModels.corpus(TEXTS))
+        .batchSequences(2).lensPositions(2).largest(3).build().run();
+    // Two runs over the same inputs: separate arrays, equal values.
+    assertThat(second).isEqualTo(first).hasSameHashCodeAs(first);
+    assertThat(second.lens().get(1)).isNotSameAs(first.lens().get(1)).isEqualTo(first.lens().get(1));
+    // What the accessors hand out is a copy: writing to it leaves the value as it was.
+    OutputDiff.LensLayer l = first.lens().get(1);
+    double norm0 = l.meanDifferenceNorm()[0];
+    int top = l.promoted()[0][0];
+    l.meanDifferenceNorm()[0] = -1;
+    l.promoted()[0][0] = -1;
+    first.klQuantiles()[0] = -1;
+    first.largest().get(0).sequenceIds()[0] = -1;
+    assertThat(l.meanDifferenceNorm()[0]).isEqualTo(norm0).isPositive();
+    assertThat(l.promoted()[0][0]).isEqualTo(top);
+    assertThat(first).isEqualTo(second);
+    int[] ids = {5, 6, 7};
+    OutputDiff.Position p = new OutputDiff.Position(0.5, 0, 0, 1, ids, 5, 0.5, 6, 0.25);
+    ids[0] = 9;
+    assertThat(p.sequenceIds()).containsExactly(5, 6, 7);
+    assertThat(p).isEqualTo(new OutputDiff.Position(0.5, 0, 0, 1, new int[] {5, 6, 7}, 5, 0.5, 6, 0.25))
+        .isNotEqualTo(new OutputDiff.Position(0.5, 0, 0, 1, new int[] {5, 6, 8}, 5, 0.5, 6, 0.25));
+  }
+
+  @Test
   void refusesModelsWithoutAHeadOrOfAnotherShape() {
     ClosedFormModel plain = new ClosedFormModel("enc", 3, 4, 1, new WordTokenizer("e", false), 64);
     assertThatThrownBy(() -> OutputDiff.builder().base(plain).target(new HeadModel("b", 1, 1))

@@ -1,14 +1,19 @@
 package io.crosscoder.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.crosscoder.ModelDiffer;
 import io.crosscoder.align.LayerMapping;
+import io.crosscoder.metric.WeightMetric;
+import io.crosscoder.metric.WeightMetrics;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.testing.InMemoryCheckpoint;
 import io.crosscoder.testing.ReferenceBackend;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -36,10 +41,7 @@ class DiffReportValueTest {
   }
 
   private static DiffReport withSeconds(DiffReport r, double seconds) {
-    return new DiffReport(r.base(), r.target(), r.backend(), r.threads(), seconds, r.bytesRead(), r.metrics(),
-        r.tensors(), r.byLayerKind(), r.byLayer(), r.byKind(), r.bands(), r.overall(), r.onlyInBase(),
-        r.onlyInTarget(), r.shapeMismatches(), r.alignmentNotes(), r.layerMapping(), r.lineage(), r.findings(),
-        r.spectral());
+    return r.withSeconds(seconds);
   }
 
   @Test
@@ -63,20 +65,20 @@ class DiffReportValueTest {
     // Any other component still counts.
     DiffReport otherThreads = new DiffReport(r.base(), r.target(), r.backend(), r.threads() + 1, r.seconds(),
         r.bytesRead(), r.metrics(), r.tensors(), r.byLayerKind(), r.byLayer(), r.byKind(), r.bands(), r.overall(),
-        r.onlyInBase(), r.onlyInTarget(), r.shapeMismatches(), r.alignmentNotes(), r.layerMapping(), r.lineage(),
-        r.findings(), r.spectral());
+        r.onlyInBase(), r.onlyInTarget(), r.shapeMismatches(), r.alignmentNotes(), r.layerMapping().orElse(null),
+        r.lineage(), r.findings(), r.spectral().orElse(null));
     assertThat(otherThreads).isNotEqualTo(r);
   }
 
   @Test
   void recordsWithArraysCompareByContent() {
-    TensorDiff a = new TensorDiff("w", null, 0, "mlp.up_proj.weight", new long[] {4, 2}, "F32", "F32", false, false,
-        Map.of("cosine", 0.5, "max_abs_diff", Double.NaN), 4, 1, List.of(new TensorDiff.RowChange(3, 0.1)), 0, null);
-    TensorDiff b = new TensorDiff("w", null, 0, "mlp.up_proj.weight", new long[] {4, 2}, "F32", "F32", false, false,
-        Map.of("cosine", 0.5, "max_abs_diff", Double.NaN), 4, 1, List.of(new TensorDiff.RowChange(3, 0.1)), 0, null);
-    TensorDiff wider = new TensorDiff("w", null, 0, "mlp.up_proj.weight", new long[] {4, 3}, "F32", "F32", false,
+    TensorDiff a = new TensorDiff("w", Optional.empty(), OptionalInt.of(0), "mlp.up_proj.weight", new long[] {4, 2}, "F32", "F32", false, false,
+        Map.of("cosine", 0.5, "max_abs_diff", Double.NaN), 4, 1, List.of(new TensorDiff.RowChange(3, 0.1)), 0, Optional.empty());
+    TensorDiff b = new TensorDiff("w", Optional.empty(), OptionalInt.of(0), "mlp.up_proj.weight", new long[] {4, 2}, "F32", "F32", false, false,
+        Map.of("cosine", 0.5, "max_abs_diff", Double.NaN), 4, 1, List.of(new TensorDiff.RowChange(3, 0.1)), 0, Optional.empty());
+    TensorDiff wider = new TensorDiff("w", Optional.empty(), OptionalInt.of(0), "mlp.up_proj.weight", new long[] {4, 3}, "F32", "F32", false,
         false, Map.of("cosine", 0.5, "max_abs_diff", Double.NaN), 4, 1, List.of(new TensorDiff.RowChange(3, 0.1)), 0,
-        null);
+        Optional.empty());
     assertThat(a).isEqualTo(b).hasSameHashCodeAs(b).isNotEqualTo(wider);
     assertThat(a.toString()).contains("shape=[4, 2]");
     assertThat(new Unpaired("x", new long[] {2}, null, "F32")).isEqualTo(new Unpaired("x", new long[] {2}, null, "F32"))
@@ -85,5 +87,47 @@ class DiffReportValueTest {
     LayerMapping m2 = new LayerMapping(2, 1, new int[] {1}, new double[][] {{0.1, 0.9}}, 0.9, 0.1);
     assertThat(m1).isEqualTo(m2).hasSameHashCodeAs(m2)
         .isNotEqualTo(new LayerMapping(2, 1, new int[] {0}, new double[][] {{0.1, 0.9}}, 0.9, 0.1));
+  }
+
+  @Test
+  void absenceIsOptionalAndArraysAreNotShared() {
+    DiffReport r = run();
+    // Same depths, no spectral analysis: both absent, not null.
+    assertThat(r.layerMapping()).isEmpty();
+    assertThat(r.spectral()).isEmpty();
+    TensorDiff t = r.tensors().get(0);
+    assertThat(t.layer()).hasValue(0);
+    assertThat(t.targetName()).isEmpty();
+    assertThat(t.note()).isEmpty();
+    assertThat(r.overall().layer()).isEmpty();
+    assertThat(r.overall().kind()).isEmpty();
+    assertThat(r.byLayer().get(2).layer()).hasValue(2);
+    assertThat(r.byKind().get(0).kind()).hasValue("mlp.up_proj.weight");
+    // The shape handed out is a copy: writing to it changes neither the report nor the next copy.
+    long[] shape = t.shape();
+    shape[0] = 999;
+    assertThat(t.shape()).containsExactly(32, 16);
+    assertThat(r).isEqualTo(run());
+    long[] given = {4, 2};
+    TensorDiff built = new TensorDiff("w", Optional.of("w2"), OptionalInt.empty(), "k", given, "F32", "F32", false,
+        false, Map.of(), 0, 0, List.of(), 0, Optional.of("tied"));
+    given[0] = 7;
+    assertThat(built.shape()).containsExactly(4, 2);
+    assertThat(built.toString()).contains("targetName=w2", "layer=null", "note=tied");
+  }
+
+  @Test
+  void typedMetricKeysReadTheSameValuesAsTheirNames() {
+    DiffReport r = run();
+    for (TensorDiff t : r.tensors()) {
+      for (WeightMetric m : WeightMetrics.defaults()) {
+        assertThat(t.metric(m)).isEqualTo(t.metric(m.name()));
+      }
+      // Independent oracle: relative change from the two norms the report also holds.
+      assertThat(t.metric(WeightMetrics.RELATIVE_CHANGE))
+          .isCloseTo(t.metric(WeightMetrics.DIFF_NORM) / t.metric(WeightMetrics.BASE_NORM), within(1e-12));
+    }
+    assertThat(r.overall().metric(WeightMetrics.COSINE)).isEqualTo(r.overall().metric("cosine")).isBetween(0.99, 1.0);
+    assertThat(r.overall().metric(WeightMetric.of("custom", "absent here", s -> 0))).isNaN();
   }
 }

@@ -1,5 +1,6 @@
 package io.crosscoder.cpu;
 
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cpu.kernels.CpuKernels;
@@ -39,11 +40,17 @@ import io.crosscoder.tensor.TensorView;
  */
 public final class CpuBackend implements ComputeBackend {
   private final PairKernel kernel;
+  private final BackendOptions options;
   private final ThreadLocal<PairPass.Scratch> scratch;
   private CpuKernels kernels;
 
   CpuBackend(PairKernel kernel) {
+    this(kernel, BackendOptions.DEFAULTS);
+  }
+
+  CpuBackend(PairKernel kernel, BackendOptions options) {
     this.kernel = kernel;
+    this.options = options;
     int lanes = kernel.lanes();
     this.scratch = ThreadLocal.withInitial(() -> new PairPass.Scratch(lanes));
   }
@@ -70,11 +77,11 @@ public final class CpuBackend implements ComputeBackend {
     return PairPass.run(kernel, scratch.get(), base, target, rowFrom, rowTo, rows);
   }
 
-  /** The CPU training kernels ({@link CpuKernels#withDefaults()}), made on first use. */
+  /** The CPU training kernels ({@link CpuKernels#of(BackendOptions)} with this backend's options), made on first use. */
   @Override
   public synchronized Kernels kernels() {
     if (kernels == null) {
-      kernels = CpuKernels.withDefaults();
+      kernels = CpuKernels.of(options);
     }
     return kernels;
   }

@@ -3,8 +3,10 @@
  * "cpu"}, rank 10, always available) makes {@link io.crosscoder.cpu.CpuBackend}s.
  *
  * <p>The hot loops come in two forms that give the same numbers bit for bit: a Vector API
- * kernel, used when the JVM runs with {@code --add-modules jdk.incubator.vector} and offers
- * vectors of at least 128 bits, and a scalar kernel otherwise (or with {@code
+ * kernel, used when {@link io.crosscoder.cpu.kernels.VectorSupport} (the one probe of the CPU
+ * backend, for this pass and the training kernels alike) finds {@code jdk.incubator.vector}, C2
+ * and vectors of at least 128 bits, and a scalar kernel otherwise (or with {@link
+ * io.crosscoder.backend.BackendOptions.Builder#vectorApi vectorApi(false)} or {@code
  * -Dcrosscoder.cpu.vector=false}). The probe follows Lucene's {@code VectorizationProvider}: the
  * vector classes are loaded by name only after the module is found, so a JVM without it never
  * links them, and one log line says how to turn the fast path on.

@@ -20,8 +20,9 @@ class NoVectorModuleTest {
   void fallsBackToScalarWithAnActionableReason() throws IOException, InterruptedException {
     String out = runChild();
     assertThat(out)
-        .contains("reason=scalar: jdk.incubator.vector not readable; run with --add-modules jdk.incubator.vector for the fast path")
-        .contains("description=cpu: scalar (jdk.incubator.vector not readable")
+        .contains("reason=scalar: jdk.incubator.vector is not enabled; run java with --add-modules"
+            + " jdk.incubator.vector for the Vector API kernels")
+        .contains("description=cpu: scalar (jdk.incubator.vector is not enabled")
         .contains("dot=32.0")
         .contains("WARNING"); // the one log line, through java.util.logging's default console handler
   }

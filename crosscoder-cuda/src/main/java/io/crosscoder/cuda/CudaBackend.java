@@ -1,5 +1,6 @@
 package io.crosscoder.cuda;
 
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.Kernels;
 import io.crosscoder.cuda.blas.Cublas;
@@ -23,14 +24,21 @@ public final class CudaBackend implements ComputeBackend {
   private final CudaContext context;
   private final Supplier<Cublas> cublas;
   private final String blasName;
+  private final boolean tf32;
   private final PairStatisticsPass pairs;
   private CudaKernels kernels;
   private boolean closed;
 
   CudaBackend(CudaContext context, Supplier<Cublas> cublas, String blasName) {
+    this(context, cublas, blasName, BackendOptions.DEFAULTS);
+  }
+
+  /** A backend whose kernels take TF32 from {@code options} ({@link BackendOptions#tf32OrDefault()}); other options do not apply. */
+  CudaBackend(CudaContext context, Supplier<Cublas> cublas, String blasName, BackendOptions options) {
     this.context = context;
     this.cublas = cublas;
     this.blasName = blasName;
+    this.tf32 = options.tf32OrDefault();
     this.pairs = new PairStatisticsPass(context);
   }
 
@@ -60,7 +68,7 @@ public final class CudaBackend implements ComputeBackend {
     }
     if (kernels == null || kernels.isClosed()) { // a caller may have closed them: make new ones
       context.makeCurrent();
-      kernels = new CudaKernels(context, cublas.get());
+      kernels = new CudaKernels(context, cublas.get(), tf32);
     }
     return kernels;
   }
@@ -71,7 +79,7 @@ public final class CudaBackend implements ComputeBackend {
    */
   CudaKernels newKernels() {
     context.makeCurrent();
-    return new CudaKernels(context, cublas.get());
+    return new CudaKernels(context, cublas.get(), tf32);
   }
 
   /** Frees the kernels' and the diff pass's memory and releases the GPU. Idempotent. */

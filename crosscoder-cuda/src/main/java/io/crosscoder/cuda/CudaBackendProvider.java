@@ -2,6 +2,7 @@ package io.crosscoder.cuda;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.Availability;
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.ComputeBackendProvider;
 import io.crosscoder.cuda.blas.CublasLoader;
@@ -49,12 +50,14 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
   }
 
   /**
-   * A backend on the probed GPU; the caller closes it.
+   * A backend on the probed GPU, its f32 products on TF32 tensor cores when {@link
+   * BackendOptions#tf32OrDefault()} says so (other options do not apply to it); the caller closes it.
    *
    * @throws CrosscoderException if the GPU is unavailable (with the reason) or cannot be opened
    */
   @Override
-  public ComputeBackend create() {
+  public ComputeBackend create(BackendOptions options) {
+    java.util.Objects.requireNonNull(options, "options");
     Probe p = probe();
     if (!p.availability.available()) {
       throw new CrosscoderException("compute backend 'cuda' is unavailable: " + p.availability.reason());
@@ -62,7 +65,7 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
     KernelModule kernels = KernelModule.load(p.device.major(), p.device.minor());
     CudaContext context = CudaContext.open(p.device, kernels);
     try {
-      return new CudaBackend(context, p.blas::create, p.blas.description());
+      return new CudaBackend(context, p.blas::create, p.blas.description(), options);
     } catch (RuntimeException e) {
       context.close();
       throw e;

@@ -157,7 +157,10 @@ final class Crosscode {
     if (java.nio.file.Files.isRegularFile(metricsFile)) {
       cc = cc.withTraining(TrainingMetricsFile.read(metricsFile, AnalyzeCommand.TRAINING_POINTS));
     }
-    DiffReport weights = ModelDiffer.builder().build().compare(baseModel, targetModel);
+    DiffReport weights;
+    try (ModelDiffer differ = ModelDiffer.builder().build()) {
+      weights = differ.compare(baseModel, targetModel);
+    }
     Map<String, Report> ordered = new LinkedHashMap<>();
     ordered.put("crosscoder", cc);
     ordered.putAll(parts);

@@ -40,14 +40,16 @@ final class Diffs {
       if (bar != null) {
         b.progress(bar);
       }
-      if (LoraAdapter.isAdapter(target)) {
-        // Base against base + adapter, merged on read.
-        try (Checkpoint bc = CheckpointFormats.open(base); LoraAdapter adapter = LoraAdapter.open(target);
-            Checkpoint merged = adapter.applyTo(bc)) {
-          return b.build().compare(bc, merged);
+      try (ModelDiffer differ = b.build()) {
+        if (LoraAdapter.isAdapter(target)) {
+          // Base against base + adapter, merged on read.
+          try (Checkpoint bc = CheckpointFormats.open(base); LoraAdapter adapter = LoraAdapter.open(target);
+              Checkpoint merged = adapter.applyTo(bc)) {
+            return differ.compare(bc, merged);
+          }
         }
+        return differ.compare(base, target);
       }
-      return b.build().compare(base, target);
     }
   }
 

@@ -40,11 +40,14 @@ public final class CustomMetricExample {
     WeightMetric snr = WeightMetric.of("update_to_weight_ratio", "|B - A|^2 / |A|^2",
         s -> s.baseSquares() == 0 ? Double.NaN : s.diffSquares() / s.baseSquares());
 
-    DiffReport report = ModelDiffer.builder().metric(rms).metric(snr).build().compare(base, target);
+    DiffReport report;
+    try (ModelDiffer differ = ModelDiffer.builder().metric(rms).metric(snr).build()) {
+      report = differ.compare(base, target);
+    }
 
     System.out.println("layer  rms_change  update_to_weight_ratio");
     for (GroupDiff layer : report.byLayer()) {
-      System.out.printf("%5d  %10.3e  %10.3e%n", layer.layer(), layer.metric("rms_change"),
+      System.out.printf("%5d  %10.3e  %10.3e%n", layer.layer().getAsInt(), layer.metric("rms_change"),
           layer.metric("update_to_weight_ratio"));
     }
   }

@@ -3,6 +3,7 @@ package consumer;
 import io.crosscoder.ModelDiffer;
 import io.crosscoder.io.synthetic.SyntheticPair;
 import io.crosscoder.metric.WeightMetric;
+import io.crosscoder.metric.WeightMetrics;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.LineageVerdict;
 import io.crosscoder.report.ReportFormat;
@@ -23,15 +24,24 @@ public final class FromJava {
     Path target = pair.target();
 
     // README begins
-    DiffReport report = ModelDiffer.builder()
+    DiffReport report;
+    try (ModelDiffer differ = ModelDiffer.builder()
         .parameters("model\\.layers\\.")                      // optional filter
         .metric(WeightMetric.of("rms_change", "RMS element change",
             s -> Math.sqrt(s.diffSquares() / s.count())))    // custom metric, no extra pass
-        .build()
-        .compare(base, target);
+        .build()) {                                          // holds its backend until closed
+      report = differ.compare(base, target);
+    }
     System.out.println(report.toMarkdown());
     report.write(Path.of("diff.json"), ReportFormat.JSON);
+    System.out.println("relative change " + report.overall().metric(WeightMetrics.RELATIVE_CHANGE));
+    report.layerMapping().ifPresent(m -> System.out.println(m.describe()));  // models of other depth
     // README ends
+
+    // Same depths: no layer mapping; the typed key reads the same value as its name.
+    check(report.layerMapping().isEmpty(), "a layer mapping for models of equal depth");
+    check(report.overall().metric(WeightMetrics.RELATIVE_CHANGE) == report.overall().metric("relative_change"),
+        "typed and named keys disagree");
 
     check(report.lineage().kind() == LineageVerdict.Kind.DERIVED, "verdict " + report.lineage().kind());
     check(!report.tensors().isEmpty(), "no tensors compared");

@@ -16,7 +16,12 @@ import java.util.List;
  * Reads the training metrics that {@link JsonLinesMetricsWriter} wrote, for charts: one {@link
  * TrainingMetrics} per line, thinned to at most {@code maxPoints} evenly spaced steps (the first
  * and the last always kept) while reading, so that memory stays bounded whatever the file's size.
- * A missing number reads as NaN; {@code totalSteps} is the last step in the file. A step at or below
+ * The keys are {@link JsonLinesMetricsWriter#KEYS} (snake_case, {@code null} for a non-finite
+ * number). Files written before the project settled on one JSON style (camelCase keys such as
+ * {@code reconstructionLoss}, non-finite numbers as the strings {@code "NaN"}, {@code "Infinity"},
+ * {@code "-Infinity"}) still read, so that a run's metrics from an older version can be charted:
+ * each key is looked up in snake_case, then in camelCase. A missing or null number reads as NaN;
+ * {@code totalSteps} is the last step in the file. A step at or below
  * the one before it starts a resumed run (the trainer appends from its last checkpoint): the
  * points it redoes are dropped for its own. Stateless.
  */
@@ -33,8 +38,8 @@ public final class TrainingMetricsFile {
    * that leaves at most {@code maxPoints} (plus the last step).
    *
    * @throws InvalidInputException if the file cannot be read, a line is not a JSON object with an
-   *     integer {@code step}, a field is neither a number nor {@code "NaN"}/{@code "Infinity"}/{@code
-   *     "-Infinity"}, or a line is longer than {@link #MAX_LINE}
+   *     integer {@code step}, a field is neither a number, {@code null} nor (the older form) {@code
+   *     "NaN"}/{@code "Infinity"}/{@code "-Infinity"}, or a line is longer than {@link #MAX_LINE}
    * @throws IllegalArgumentException if {@code maxPoints < 2}
    */
   public static List<TrainingMetrics> read(Path file, int maxPoints) {
@@ -103,9 +108,13 @@ public final class TrainingMetricsFile {
     return out;
   }
 
-  private static final String[] FIELDS = {"step", "tokens", "reconstructionLoss", "sparsityLoss", "auxiliaryLoss",
-      "totalLoss", "l0", "explainedVarianceBase", "explainedVarianceTarget", "deadFraction", "learningRate", "lambda",
-      "gradientNorm", "threshold"};
+  /** The keys, in the order of {@link TrainingMetrics}'s components after {@code totalSteps}. */
+  private static final String[] FIELDS = JsonLinesMetricsWriter.KEYS.toArray(String[]::new);
+
+  /** The same keys as files written before the one JSON style spelled them (camelCase). */
+  private static final String[] OLD_FIELDS = {"step", "tokens", "reconstructionLoss", "sparsityLoss",
+      "auxiliaryLoss", "totalLoss", "l0", "explainedVarianceBase", "explainedVarianceTarget", "deadFraction",
+      "learningRate", "lambda", "gradientNorm", "threshold"};
 
   private static double[] parse(Path file, long lineNo, String text) {
     JsonNode node;
@@ -125,7 +134,7 @@ public final class TrainingMetricsFile {
     double[] v = new double[FIELDS.length];
     v[0] = step.asLong();
     for (int i = 1; i < FIELDS.length; i++) {
-      JsonNode f = node.get(FIELDS[i]);
+      JsonNode f = node.has(FIELDS[i]) ? node.get(FIELDS[i]) : node.get(OLD_FIELDS[i]);
       if (f == null || f.isNull()) {
         v[i] = Double.NaN;
       } else if (f.isNumber()) {

@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.kernels;
 
 import io.crosscoder.CrosscoderException;
+import io.crosscoder.backend.BackendOptions;
 import io.crosscoder.backend.DeviceBuffer;
 import io.crosscoder.backend.internal.HostKernels;
 import io.crosscoder.backend.internal.KernelArguments;
@@ -38,8 +39,9 @@ import java.util.Objects;
  * threads at once are safe on disjoint outputs and share the pool.
  *
  * <p><b>Choice of code path.</b> The Vector API is used when asked for and {@link VectorSupport}
- * finds it usable ({@code --add-modules jdk.incubator.vector}, not disabled by {@code
- * -Dcrosscoder.cpu.vector=false}); {@link #usesVector()} tells. OpenBLAS is used only when asked
+ * finds it usable ({@code --add-modules jdk.incubator.vector} and C2); {@link #of(BackendOptions)}
+ * asks for it unless the options (or {@code -Dcrosscoder.cpu.vector=false}) turn it off; {@link
+ * #usesVector()} tells. OpenBLAS is used only when asked
  * for ({@link #CpuKernels(int, boolean, boolean)} or {@link #withDefaults()}), and only for f32
  * operands; bf16 operands always take the Java GEMM.
  */
@@ -91,12 +93,30 @@ public final class CpuKernels implements Kernels {
 
   /**
    * Kernels for this machine: {@link Runtime#availableProcessors()} threads, the Vector API when
-   * usable, and OpenBLAS for f32 products when it can be loaded (unless {@code
-   * -Dcrosscoder.cpu.openblas=false}).
+   * usable, and OpenBLAS for f32 products when it can be loaded; the system properties may say
+   * otherwise ({@link #of(BackendOptions)} with {@link BackendOptions#DEFAULTS}).
    */
   public static CpuKernels withDefaults() {
-    boolean blas = OpenBlas.load().blas().isPresent();
-    return new CpuKernels(Runtime.getRuntime().availableProcessors(), true, blas);
+    return of(BackendOptions.DEFAULTS);
+  }
+
+  /**
+   * Kernels as {@code options} say: {@link BackendOptions#threadsOrDefault()} threads, the Vector
+   * API when {@link VectorSupport#use} allows, and the GEMM of {@link BackendOptions#gemmOrDefault()}
+   * ({@code AUTO}: OpenBLAS for f32 products when it can be loaded, else Java).
+   *
+   * @param options the backend's options
+   * @return new kernels; the caller closes them
+   * @throws CrosscoderException if {@link BackendOptions.Gemm#OPENBLAS} is asked for and cannot be
+   *     loaded (the message says why and how to install it)
+   */
+  public static CpuKernels of(BackendOptions options) {
+    boolean blas = switch (options.gemmOrDefault()) {
+      case AUTO -> OpenBlas.load().blas().isPresent();
+      case JAVA -> false;
+      case OPENBLAS -> true;
+    };
+    return new CpuKernels(options.threadsOrDefault(), options.vectorApiOrDefault(), blas);
   }
 
   private static ElementwiseOps vectorOps() {

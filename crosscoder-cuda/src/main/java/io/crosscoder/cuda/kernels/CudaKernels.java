@@ -68,12 +68,22 @@ public final class CudaKernels implements Kernels {
 
   /**
    * Kernels on {@code context}, with matrix products by {@code cublas} (whose handle was made on
-   * this context; these kernels close it).
+   * this context; these kernels close it); TF32 as {@value #TF32_PROPERTY} says.
    */
   public CudaKernels(CudaContext context, Cublas cublas) {
+    this(context, cublas, Boolean.getBoolean(TF32_PROPERTY));
+  }
+
+  /**
+   * Kernels on {@code context}, with matrix products by {@code cublas} (whose handle was made on
+   * this context; these kernels close it).
+   *
+   * @param tf32 whether f32 products may run on TF32 tensor cores
+   */
+  public CudaKernels(CudaContext context, Cublas cublas, boolean tf32) {
     this.context = Objects.requireNonNull(context, "context");
     this.cublas = Objects.requireNonNull(cublas, "cublas");
-    this.tf32 = Boolean.getBoolean(TF32_PROPERTY);
+    this.tf32 = tf32;
     this.bf16Gemm = context.computeCapabilityMajor() >= 8;
     try {
       cublas.setTf32(tf32);

@@ -27,7 +27,9 @@ import java.util.regex.Pattern;
  * try (Checkpoint base = CheckpointFormats.open(Path.of("Qwen2.5-1.5B"));
  *      LoraAdapter adapter = LoraAdapter.open(Path.of("my-lora"));
  *      Checkpoint merged = adapter.applyTo(base)) {
- *   DiffReport r = ModelDiffer.builder().build().compare(base, merged);
+ *   try (ModelDiffer differ = ModelDiffer.builder().build()) {
+ *     DiffReport r = differ.compare(base, merged);
+ *   }
  * }
  * }</pre>
  *

@@ -112,7 +112,7 @@ class GgufQuantizedModelTest {
     // Four bits lose more than eight: sqrt of the pooled squared errors, about 1/sqrt(12) of a
     // quantization step over the weights' standard deviation.
     assertThat(Math.sqrt(q4 / q4Base)).isGreaterThan(4 * Math.sqrt(q8 / q8Base));
-    GroupDiff up = r.byKind().stream().filter(k -> k.kind().equals("mlp.up_proj.weight")).findFirst().orElseThrow();
+    GroupDiff up = r.byKind().stream().filter(k -> k.kind().equals(java.util.Optional.of("mlp.up_proj.weight"))).findFirst().orElseThrow();
     assertThat(up.metric("relative_change")).isCloseTo(pooled(r, original, held, "mlp.up_proj.weight"), within(1e-9));
     String q4Line = String.format(java.util.Locale.ROOT, "Q4_K 72 tensors %.4g", Math.sqrt(q4 / q4Base));
     String q8Line = String.format(java.util.Locale.ROOT, "Q8_0 12 tensors %.4g", Math.sqrt(q8 / q8Base));
