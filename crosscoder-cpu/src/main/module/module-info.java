@@ -9,7 +9,6 @@
 module io.crosscoder.cpu {
   requires transitive io.crosscoder.core;
   requires jdk.incubator.vector;
-  requires org.slf4j;
   requires jdk.management;
 
   exports io.crosscoder.cpu;

@@ -6,6 +6,7 @@ import io.crosscoder.backend.ComputeBackends;
 import io.crosscoder.checkpoint.CheckpointFormat;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.io.synthetic.SyntheticPair;
+import io.crosscoder.metric.WeightMetrics;
 import io.crosscoder.report.DiffReport;
 import io.crosscoder.report.LineageVerdict;
 import io.crosscoder.report.TensorDiff;
@@ -56,7 +57,10 @@ public final class ModulePathMain {
     check(!cpu.isExported("io.crosscoder.cpu.gemm"), "the CPU's GEMM package is exported");
 
     SyntheticPair.Pair pair = SyntheticPair.write(Path.of("target", "pair"), SyntheticPair.TINY, DType.F32, 3);
-    DiffReport report = ModelDiffer.builder().build().compare(pair.base(), pair.target());
+    DiffReport report;
+    try (ModelDiffer differ = ModelDiffer.builder().build()) {
+      report = differ.compare(pair.base(), pair.target());
+    }
     check(report.lineage().kind() == LineageVerdict.Kind.DERIVED, "verdict " + report.lineage().kind());
     int planted = 0;
     for (TensorDiff t : report.tensors()) {
@@ -66,7 +70,7 @@ public final class ModulePathMain {
       }
       double r = SyntheticPair.plantedRelativeChange(SyntheticPair.TINY, t.name());
       if (r > 0 && n >= 65536) {
-        double rel = t.metric("relative_change");
+        double rel = t.metric(WeightMetrics.RELATIVE_CHANGE);
         check(Math.abs(rel - r) <= 0.02 * r, t.name() + ": relative change " + rel + ", planted " + r);
         planted++;
       }
