@@ -353,6 +353,40 @@ public final class CpuKernels implements Kernels {
   }
 
   @Override
+  public void sddmm(int rows, int cols, int n, float alpha, DeviceBuffer a, DeviceBuffer b,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer out) {
+    CpuBuffer ab = f32(a, "a");
+    CpuBuffer bb = f32(b, "b");
+    CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
+    CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
+    CpuBuffer o = f32(out, "out");
+    KernelArguments.sddmm(rows, cols, n, ab, bb, rs, o);
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), o.size());
+    if (nnz == 0) {
+      return;
+    }
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .sddmm(pool, ops, cols, n, alpha, ab.segment, bb.segment, o.segment);
+  }
+
+  @Override
+  public void denseTransposedSparse(int rows, int cols, int n, float alpha, DeviceBuffer dense,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values, float beta, DeviceBuffer out) {
+    CpuBuffer d = f32(dense, "dense");
+    CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
+    CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
+    CpuBuffer vs = f32(values, "values");
+    CpuBuffer o = f32(out, "out");
+    KernelArguments.denseTransposedSparse(rows, cols, n, d, rs, vs, o);
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
+    if (n == 0 || cols == 0) {
+      return;
+    }
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .denseTransposed(pool, ops, cols, n, alpha, d.segment, vs.segment, beta, o.segment);
+  }
+
+  @Override
   public long denseToCsr(DeviceBuffer x, int rows, int cols, DeviceBuffer rowStart,
       DeviceBuffer colIndex, DeviceBuffer values) {
     CpuBuffer xb = f32(x, "x");
