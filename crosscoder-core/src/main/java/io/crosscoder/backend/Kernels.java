@@ -330,6 +330,13 @@ public interface Kernels extends AutoCloseable {
    */
   default void sddmm(int rows, int cols, int n, float alpha, DeviceBuffer a, DeviceBuffer b,
       DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer out) {
+    if (n < 0) {
+      throw new IllegalArgumentException("n must be non-negative, got " + n);
+    }
+    if (rows >= 0 && cols >= 0) {
+      requireSize(a, "a", (long) rows * n);
+      requireSize(b, "b", (long) cols * n);
+    }
     int[] flat = HostKernels.flatPositions(this, rows, cols, rowStart, colIndex, out.size(), "out");
     if (flat.length == 0) {
       return;
@@ -377,6 +384,8 @@ public interface Kernels extends AutoCloseable {
     if (rows < 0 || cols < 0 || n < 0) {
       throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols + ", n " + n);
     }
+    requireSize(dense, "dense", (long) rows * n);
+    requireSize(out, "out", (long) n * cols);
     if (n == 0 || cols == 0) {
       return;
     }
@@ -649,6 +658,12 @@ public interface Kernels extends AutoCloseable {
   /** Ends the kernels' threads and native resources. Buffers stay the caller's to close. Idempotent. */
   @Override
   void close();
+
+  private static void requireSize(DeviceBuffer b, String name, long needed) {
+    if (b.size() < needed) {
+      throw new IllegalArgumentException(name + " has " + b.size() + " elements, needs " + needed);
+    }
+  }
 
   private static int hostLength(DeviceBuffer b) {
     if (b.size() > Integer.MAX_VALUE - 8) {
