@@ -344,12 +344,12 @@ public final class CpuKernels implements Kernels {
     CpuBuffer d = f32(dense, "dense");
     CpuBuffer o = f32(out, "out");
     KernelArguments.spmm(transS, rows, cols, n, rs, d, vs, o);
-    SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
     if (n == 0) {
       return;
     }
-    SparseRows.multiply(pool, ops, transS, rows, cols, n, alpha, rs.segment, ci.segment, vs.segment,
-        d.segment, beta, o.segment);
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .product(pool, ops, transS, rows, cols, n, alpha, vs.segment, d.segment, beta, o.segment);
   }
 
   @Override

@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The sparse kernels that walk a compressed-sparse-row matrix column by column: {@link
- * io.crosscoder.backend.Kernels#sddmm} and {@link io.crosscoder.backend.Kernels#denseTransposedSparse}.
+ * io.crosscoder.backend.Kernels#spmm}, {@link io.crosscoder.backend.Kernels#sddmm} and {@link
+ * io.crosscoder.backend.Kernels#denseTransposedSparse}.
  *
  * <p><b>Why by columns.</b> In a crosscoder step the columns are latents and each latent's dense
  * row (a decoder row of {@code 2d} floats) is reused by every token that keeps it: visiting the
@@ -56,6 +57,51 @@ final class SparseColumns {
       }
     }
     return new SparseColumns(start, row, position);
+  }
+
+  /**
+   * {@link io.crosscoder.backend.Kernels#spmm}: {@code out = alpha S dense + beta out} ({@code rows
+   * x n}), or with {@code trans} {@code out = alpha S^T dense + beta out} ({@code cols x n}), one
+   * axpy of a dense row per non-zero, visited latent by latent. Without the transpose the threads
+   * own column ranges of the output (each reads its part of a dense row once, however many rows use
+   * it); with it they own output rows. Either way every output element is summed by one thread in
+   * row order of the non-zeros within a column, which for row-sorted input is the order of the row
+   * form, whatever the thread count.
+   */
+  void product(WorkerPool pool, ElementwiseOps ops, boolean trans, int rows, int cols, int n, float alpha,
+      MemorySegment values, MemorySegment dense, float beta, MemorySegment out) {
+    if (!trans) {
+      pool.forRange(n, 256, 16, (j0, j1) -> {
+        int width = (int) (j1 - j0);
+        for (long r = 0; r < rows; r++) {
+          applyBeta(ops, out, r * n + j0, r * n + j1, beta);
+        }
+        for (int c = 0; c < cols; c++) {
+          long src = (long) c * n + j0;
+          for (int e = start[c]; e < start[c + 1]; e++) {
+            ops.axpy(alpha * values.getAtIndex(F, position[e]), dense, src, out, (long) row[e] * n + j0, width);
+          }
+        }
+      });
+    } else {
+      pool.forRange(cols, BLOCK, BLOCK, (c0, c1) -> {
+        for (int c = (int) c0; c < c1; c++) {
+          long dst = (long) c * n;
+          applyBeta(ops, out, dst, dst + n, beta);
+          for (int e = start[c]; e < start[c + 1]; e++) {
+            ops.axpy(alpha * values.getAtIndex(F, position[e]), dense, (long) row[e] * n, out, dst, n);
+          }
+        }
+      });
+    }
+  }
+
+  private static void applyBeta(ElementwiseOps ops, MemorySegment out, long from, long to, float beta) {
+    if (beta == 0f) {
+      ops.fill(out, from, to, 0f);
+    } else if (beta != 1f) {
+      ops.scale(beta, out, from, to);
+    }
   }
 
   /** {@code out[t] = alpha * a(r, .) . b(colIndex[t], .)}, threads over columns. */
