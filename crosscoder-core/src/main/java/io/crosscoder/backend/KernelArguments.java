@@ -250,6 +250,15 @@ public final class KernelArguments {
     return nnz;
   }
 
+  /** The checks of {@link Kernels#scaleColumns}. */
+  public static void scaleColumns(int rows, int cols, ManagedBuffer x, ManagedBuffer scale, ManagedBuffer out) {
+    matrix(rows, cols);
+    atLeast(x, "x", (long) rows * cols);
+    atLeast(scale, "scale", cols);
+    atLeast(out, "out", (long) rows * cols);
+    inPlaceOrDisjoint(x, "x", out);
+  }
+
   /** The checks of {@link Kernels#biasAdd}. */
   public static void biasAdd(int rows, int cols, ManagedBuffer x, ManagedBuffer bias, ManagedBuffer out) {
     matrix(rows, cols);

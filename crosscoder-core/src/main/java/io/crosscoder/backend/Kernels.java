@@ -408,6 +408,36 @@ public interface Kernels extends AutoCloseable {
   void biasAdd(DeviceBuffer x, DeviceBuffer bias, DeviceBuffer out, int rows, int cols, boolean relu);
 
   /**
+   * Scales every column of a {@code rows x cols} F32 matrix: {@code out(r, c) = x(r, c) *
+   * scale[c]} (one f32 multiplication, so exact where the product is representable). {@code out}
+   * may be {@code x} (in place); otherwise it must not overlap it. {@code scale} has {@code cols}
+   * elements. BatchTopK's scores {@code f_bi (|d_i^A| + |d_i^B|)} are this with the decoder norms.
+   *
+   * <p>The default implementation writes the outer product {@code 1 scale^T} with {@link #sgemm}
+   * ({@code k = 1}) into a temporary buffer and {@link #multiply multiplies}; implementations
+   * override it with one pass.
+   *
+   * @throws IllegalArgumentException on a negative dimension or a buffer too small or of the wrong type
+   */
+  default void scaleColumns(DeviceBuffer x, DeviceBuffer scale, DeviceBuffer out, int rows, int cols) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols);
+    }
+    requireSize(x, "x", (long) rows * cols);
+    requireSize(out, "out", (long) rows * cols);
+    requireSize(scale, "scale", cols);
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    long n = (long) rows * cols;
+    try (DeviceBuffer ones = allocate(DType.F32, rows); DeviceBuffer outer = allocate(DType.F32, n)) {
+      fill(ones, 1f);
+      sgemm(false, false, rows, cols, 1, 1f, ones, 1, scale, cols, 0f, outer, cols);
+      multiply(x.slice(0, n), outer, out.slice(0, n));
+    }
+  }
+
+  /**
    * Euclidean norms of the rows of a {@code rows x cols} matrix with leading dimension {@code ld}:
    * {@code out[r] = sqrt(sum_{c < cols} x[r * ld + c]^2)}. With {@code ld} larger than {@code
    * cols} and a slice this gives one model's half of a decoder row, {@code |d_i^A|} or {@code

@@ -608,6 +608,27 @@ public abstract class KernelsConformanceTest {
 
   @ParameterizedTest(name = "cols={0}")
   @ValueSource(ints = {1, 7, 33, 129})
+  void scaleColumnsIsOneRoundedProductInPlaceAndOut(int cols) {
+    Random r = new Random(cols + 5);
+    int rows = 9;
+    float[] x = random(r, rows * cols);
+    float[] scale = random(r, cols);
+    float[] want = new float[rows * cols];
+    for (int i = 0; i < want.length; i++) {
+      want[i] = (float) ((double) x[i] * scale[i % cols]); // the f64 product of two floats is exact
+    }
+    DeviceBuffer out = up(new float[rows * cols]);
+    kernels.scaleColumns(up(x), up(scale), out, rows, cols);
+    assertThat(down(out)).containsExactly(want);
+    DeviceBuffer inPlace = up(x);
+    kernels.scaleColumns(inPlace, up(scale), inPlace, rows, cols);
+    assertThat(down(inPlace)).containsExactly(want);
+    assertThatThrownBy(() -> kernels.scaleColumns(up(x), up(new float[cols]), up(new float[rows * cols - 1]), rows, cols))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("out");
+  }
+
+  @ParameterizedTest(name = "cols={0}")
+  @ValueSource(ints = {1, 7, 33, 129})
   void biasAddWithAndWithoutReluInPlaceAndOut(int cols) {
     Random r = new Random(cols);
     int rows = 5;

@@ -539,8 +539,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     float minKept = Float.NaN;
     if (topK) {
       kernels.add(normA, normB, normSum);
-      kernels.sgemm(false, false, b, f, 1, 1f, onesB, 1, normSum, f, 0f, scratch, f);
-      kernels.multiply(scratch, acts, scratch);
+      kernels.scaleColumns(acts, normSum, scratch, b, f);
       kernels.copy(acts, kept);
       minKept = kernels.batchTopK(scratch, keep, kept);
     }

@@ -426,6 +426,20 @@ public final class CpuKernels implements Kernels {
   }
 
   @Override
+  public void scaleColumns(DeviceBuffer x, DeviceBuffer scale, DeviceBuffer out, int rows, int cols) {
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer sb = f32(scale, "scale");
+    CpuBuffer ob = f32(out, "out");
+    KernelArguments.scaleColumns(rows, cols, xb, sb, ob);
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
+      for (long r = from; r < to; r++) {
+        // (x * 1) * scale[c] is x * scale[c] exactly.
+        ops.scaleRowByWeight(xb.segment, sb.segment, ob.segment, r * cols, cols, 1f);
+      }
+    });
+  }
+
+  @Override
   public void rowNorms(DeviceBuffer x, int rows, int cols, int ld, DeviceBuffer out) {
     CpuBuffer xb = f32(x, "x");
     CpuBuffer ob = f32(out, "out");
