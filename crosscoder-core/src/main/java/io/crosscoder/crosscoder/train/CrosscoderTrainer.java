@@ -47,8 +47,14 @@ import java.util.SplittableRandom;
  * </pre>
  *
  * The BatchTopK selection is treated as a fixed mask (no gradient through the scores). With
- * {@link TrainingConfig#sparseDecoding()}, the two products with {@code a} ({@code a W_dec} and
- * {@code a^T G}) run on its sparse rows ({@code k B} non-zeros) instead of the dense matrix.
+ * {@link TrainingConfig#sparseDecoding()} (the default), everything after the encoder product runs
+ * on the sparse rows of {@code a} ({@code k B} non-zeros) and of {@code a_aux}: {@code a W_dec} and
+ * {@code a^T G} by {@link Kernels#spmm}; {@code dL/dP}, which is zero off those entries, only at
+ * them by {@link Kernels#sddmm} ({@code G W_dec^T} sampled); {@code dL/dW_enc} from them by {@link
+ * Kernels#denseTransposedSparse}; {@code dL/db_enc}, the L0 and the fired counts from the sparse
+ * entries on the host. The step's only dense product is then {@code X W_enc} (every score is
+ * needed for the selection): one {@code 2 B 2d F} product instead of five (six with the auxiliary
+ * loss). The dense step stays selectable ({@code sparseDecoding(false)}) as the reference.
  *
  * <p><b>Shared latents</b> are tied: latent {@code i < S} has one decoder vector {@code d_i} used
  * for both models. It is stored in both halves of row {@code i} of {@code W_dec}; after the
