@@ -47,10 +47,20 @@ Differences from the Java trainer, all small against the five products of 2 B 2d
   - Adam is torch.optim.Adam over four tensors (--fused-adam for the fused kernel); Java runs
     one Adam kernel over one flat parameter vector.
 
+On the CPU (--device cpu) it is the peer of benchmarks/run-training.sh: --threads sets
+torch.set_num_threads, --precisions f32 skips the TF32 rows (a CUDA setting), and --show-config
+prints torch.__config__.show(), torch.__config__.parallel_info() and, where torch's BLAS is
+OpenBLAS (Debian's torch reaches it through libblas.so.3), the library file, its
+openblas_get_config() and openblas_get_corename() (the kernel it runs: run it with
+OPENBLAS_CORETYPE unset, or it says the core that variable pinned).
+
 Usage (on a CUDA machine):
   python3 benchmarks/python/crosscoder_step.py [--d 1536] [--f 16384,32768] [--train-f 16384]
       [--batch 4096] [--k 100] [--iters 20] [--warmup 3] [--steps 10] [--train-warmup 3]
       [--pool 2] [--sections gemm,train] [--variant l1,batchtopk] [--fused-adam] [--device cuda]
+On the CPU:
+  python3 benchmarks/python/crosscoder_step.py --device cpu --threads 2 --precisions f32 \
+      --sections train --d 768 --train-f 16384 --batch 4096 --k 100 --show-config
 """
 import argparse
 import time
@@ -242,7 +252,7 @@ class Crosscoder:
         return norm
 
 
-def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam):
+def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam, precisions=("f32", "tf32")):
     gen = torch.Generator(device=dev).manual_seed(42)
     batches = []
     for _ in range(pool):
@@ -252,7 +262,7 @@ def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam
     flops_per_step = 5.0 * 2 * batch * (2.0 * d) * f
     print("torch training step, d {} (2d = {}), F {}, batch {}, {} warm-up + {} measured steps, Adam {}".format(
         d, 2 * d, f, batch, warmup, steps, "fused" if fused_adam else "default"))
-    for label in ("f32", "tf32"):
+    for label in precisions:
         set_tf32(label == "tf32")
         for variant in variants:
             name = "L1" if variant == "l1" else "BatchTopK"
@@ -271,6 +281,38 @@ def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam
     set_tf32(False)
 
 
+def show_config():
+    """torch's build configuration, its threads, and the OpenBLAS it runs (library, config and core)."""
+    import ctypes
+    import os
+    print(torch.__config__.show().rstrip())
+    print(torch.__config__.parallel_info().rstrip())
+    print("env OPENBLAS_CORETYPE={} OPENBLAS_L2_SIZE={} OMP_NUM_THREADS={}".format(
+        os.environ.get("OPENBLAS_CORETYPE", "unset"), os.environ.get("OPENBLAS_L2_SIZE", "unset"),
+        os.environ.get("OMP_NUM_THREADS", "unset")))
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))  # make sure the BLAS is loaded
+    libs = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if ("blas" in path or "lapack" in path) and path.startswith("/") and path not in libs:
+                libs.append(path)
+    found = False
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        if not hasattr(lib, "openblas_get_config"):
+            continue
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        print("BLAS {} ({}): openblas_get_config() = {}, openblas_get_corename() = {}, threads {}".format(
+            path, os.path.realpath(path), lib.openblas_get_config().decode(),
+            lib.openblas_get_corename().decode(), lib.openblas_get_num_threads()))
+        found = True
+        break
+    if not found:
+        print("BLAS: no OpenBLAS among the loaded libraries {}".format(libs))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--d", type=int, default=1536)
@@ -286,9 +328,16 @@ def main():
     ap.add_argument("--sections", default="gemm,train")
     ap.add_argument("--variant", default="l1,batchtopk")
     ap.add_argument("--fused-adam", action="store_true")
-    ap.add_argument("--device", default="cuda", help="a torch device; cpu only for smoke tests of this script")
+    ap.add_argument("--device", default="cuda", help="a torch device (cpu for the CPU peer)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--precisions", default="f32,tf32", help="training-step rows: f32 and/or tf32")
+    ap.add_argument("--show-config", action="store_true", help="print torch's build, threading and BLAS kernel")
     args = ap.parse_args()
     dev = torch.device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.show_config:
+        show_config()
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("crosscoder_step.py: no CUDA device visible to torch")
     if dev.type == "cuda" and dev.index is not None:
@@ -303,7 +352,7 @@ def main():
     if "train" in sections:
         train_f = args.train_f if args.train_f is not None else fs[0]
         train_section(dev, args.d, train_f, args.batch, args.k, args.steps, args.train_warmup,
-                      max(1, args.pool), variants, args.fused_adam)
+                      max(1, args.pool), variants, args.fused_adam, args.precisions.split(","))
 
 
 if __name__ == "__main__":

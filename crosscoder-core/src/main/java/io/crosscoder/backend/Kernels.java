@@ -305,6 +305,98 @@ public interface Kernels extends AutoCloseable {
     upload(dense, 0, out, 0, dense.length);
   }
 
+  /**
+   * Sampled dense-dense product (SDDMM): the product {@code alpha * A B^T} evaluated only at the
+   * positions of a sparse matrix in the row form of {@link #spmm}. For {@code rowStart[r] <= t <
+   * rowStart[r + 1]},
+   *
+   * <pre>{@code out[t] = alpha * sum_{j < n} a(r, j) * b(colIndex[t], j)}</pre>
+   *
+   * with {@code a} dense {@code rows x n} and {@code b} dense {@code cols x n} (row-major, leading
+   * dimension {@code n}); {@code out} is F32 with at least {@code rowStart[rows]} elements, and
+   * elements past that are left alone. With {@code a = G} (the {@code B x 2d} reconstruction
+   * gradient), {@code b = W_dec} ({@code F x 2d}) and the positions of the kept latents, {@code out}
+   * is the latent gradient {@code G W_dec^T} where a BatchTopK crosscoder needs it, at {@code 2d}
+   * multiply-adds per kept latent instead of {@code 2d F} per token. The sum runs in f32 as {@link
+   * #sgemm}'s does (the error bound of {@link #sgemm} with {@code k = n}). {@code out} must not
+   * overlap the other buffers.
+   *
+   * <p>The default implementation computes the dense {@code rows x cols} product with {@link
+   * #sgemm} into a temporary buffer and gathers the positions with {@link #spmm} (a selection
+   * matrix with one 1 per output), so any backend runs it; its cost is the dense product's.
+   * Implementations override it with a kernel that computes only the sampled dots.
+   *
+   * @throws IllegalArgumentException on a negative dimension, a {@code rowStart} that does not
+   *     start at 0 or decreases, an index outside {@code [0, cols)}, a buffer too small or of the
+   *     wrong type (nothing is written then)
+   */
+  default void sddmm(int rows, int cols, int n, float alpha, DeviceBuffer a, DeviceBuffer b,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer out) {
+    if (n < 0) {
+      throw new IllegalArgumentException("n must be non-negative, got " + n);
+    }
+    if (rows >= 0 && cols >= 0) {
+      requireSize(a, "a", (long) rows * n);
+      requireSize(b, "b", (long) cols * n);
+    }
+    int[] flat = HostKernels.flatPositions(this, rows, cols, rowStart, colIndex, out.size(), "out");
+    if (flat.length == 0) {
+      return;
+    }
+    int nnz = flat.length;
+    int[] unit = new int[nnz + 1];
+    for (int t = 0; t <= nnz; t++) {
+      unit[t] = t;
+    }
+    float[] ones = new float[nnz];
+    java.util.Arrays.fill(ones, 1f);
+    try (DeviceBuffer product = allocate(DType.F32, (long) rows * cols);
+        DeviceBuffer starts = upload(unit);
+        DeviceBuffer positions = upload(flat);
+        DeviceBuffer select = upload(ones)) {
+      sgemm(false, true, rows, cols, n, alpha, a, Math.max(1, n), b, Math.max(1, n), 0f, product, Math.max(1, cols));
+      spmm(false, nnz, rows * cols, 1, 1f, starts, positions, select, product, 0f, out);
+    }
+  }
+
+  /**
+   * Dense transposed by sparse product: with {@code S} a sparse {@code rows x cols} matrix in the
+   * row form of {@link #spmm} and {@code dense} a dense {@code rows x n} matrix (leading dimension
+   * {@code n}),
+   *
+   * <pre>{@code out(j, c) = alpha * sum over (r, t) with colIndex[t] = c of dense(r, j) * values[t] + beta * out(j, c)}</pre>
+   *
+   * that is {@code out = alpha * dense^T S + beta * out}, {@code n x cols} row-major (leading
+   * dimension {@code cols}). With {@code dense = X} ({@code B x 2d}) and {@code S} the latent
+   * gradient at the kept latents, it is the encoder's weight gradient {@code X^T dL/dP} in the
+   * encoder's {@code [2d x F]} layout. {@code beta == 0} ignores the old contents of {@code out};
+   * {@code beta == 1} adds, so a second sparse matrix (the auxiliary loss's) accumulates into the
+   * first. Each output sums in f32, in an implementation-defined order. {@code out} must not
+   * overlap the other buffers.
+   *
+   * <p>The default implementation expands {@code S} with {@link #csrToDense} into a temporary
+   * {@code rows x cols} buffer and calls {@link #sgemm}; implementations override it with a
+   * kernel that reads only the non-zeros.
+   *
+   * @throws IllegalArgumentException on a negative dimension, an invalid {@code rowStart}, an
+   *     index outside {@code [0, cols)}, or a buffer too small or of the wrong type
+   */
+  default void denseTransposedSparse(int rows, int cols, int n, float alpha, DeviceBuffer dense,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values, float beta, DeviceBuffer out) {
+    if (rows < 0 || cols < 0 || n < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols + ", n " + n);
+    }
+    requireSize(dense, "dense", (long) rows * n);
+    requireSize(out, "out", (long) n * cols);
+    if (n == 0 || cols == 0) {
+      return;
+    }
+    try (DeviceBuffer expanded = allocate(DType.F32, (long) rows * cols)) {
+      csrToDense(rows, cols, rowStart, colIndex, values, expanded);
+      sgemm(true, false, n, cols, rows, alpha, dense, n, expanded, cols, beta, out, cols);
+    }
+  }
+
   // ---------------------------------------------------------------- row-wise kernels
 
   /**
@@ -316,6 +408,36 @@ public interface Kernels extends AutoCloseable {
    * {@code x} (in place); otherwise it must not overlap it. {@code bias} has {@code cols} elements.
    */
   void biasAdd(DeviceBuffer x, DeviceBuffer bias, DeviceBuffer out, int rows, int cols, boolean relu);
+
+  /**
+   * Scales every column of a {@code rows x cols} F32 matrix: {@code out(r, c) = x(r, c) *
+   * scale[c]} (one f32 multiplication, so exact where the product is representable). {@code out}
+   * may be {@code x} (in place); otherwise it must not overlap it. {@code scale} has {@code cols}
+   * elements. BatchTopK's scores {@code f_bi (|d_i^A| + |d_i^B|)} are this with the decoder norms.
+   *
+   * <p>The default implementation writes the outer product {@code 1 scale^T} with {@link #sgemm}
+   * ({@code k = 1}) into a temporary buffer and {@link #multiply multiplies}; implementations
+   * override it with one pass.
+   *
+   * @throws IllegalArgumentException on a negative dimension or a buffer too small or of the wrong type
+   */
+  default void scaleColumns(DeviceBuffer x, DeviceBuffer scale, DeviceBuffer out, int rows, int cols) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols);
+    }
+    requireSize(x, "x", (long) rows * cols);
+    requireSize(out, "out", (long) rows * cols);
+    requireSize(scale, "scale", cols);
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    long n = (long) rows * cols;
+    try (DeviceBuffer ones = allocate(DType.F32, rows); DeviceBuffer outer = allocate(DType.F32, n)) {
+      fill(ones, 1f);
+      sgemm(false, false, rows, cols, 1, 1f, ones, 1, scale, cols, 0f, outer, cols);
+      multiply(x.slice(0, n), outer, out.slice(0, n));
+    }
+  }
 
   /**
    * Euclidean norms of the rows of a {@code rows x cols} matrix with leading dimension {@code ld}:
@@ -568,6 +690,12 @@ public interface Kernels extends AutoCloseable {
   /** Ends the kernels' threads and native resources. Buffers stay the caller's to close. Idempotent. */
   @Override
   void close();
+
+  private static void requireSize(DeviceBuffer b, String name, long needed) {
+    if (b.size() < needed) {
+      throw new IllegalArgumentException(name + " has " + b.size() + " elements, needs " + needed);
+    }
+  }
 
   private static int hostLength(DeviceBuffer b) {
     if (b.size() > Integer.MAX_VALUE - 8) {

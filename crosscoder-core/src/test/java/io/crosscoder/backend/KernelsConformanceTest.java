@@ -455,6 +455,136 @@ public abstract class KernelsConformanceTest {
     assertThat(down(out)).containsOnly(4f);
   }
 
+  /** A random sparse matrix for the sampled and transposed products: row starts, indices, values and its dense f64 form. */
+  private record Sparse(int[] starts, int[] idx, float[] val, double[][] dense, double[][] magnitude) {}
+
+  /**
+   * Row {@code r} has {@code r % 4} non-zeros (row 0 and every fourth row empty, so some rows have
+   * k = 0), row 6 repeats a column, and columns {@code [0, min(cols, 20))} are never used (a whole
+   * block of 16 output columns with no entry).
+   */
+  private static Sparse randomSparse(Random r, int rows, int cols) {
+    List<Integer> starts = new ArrayList<>(List.of(0));
+    List<Integer> idx = new ArrayList<>();
+    List<Float> val = new ArrayList<>();
+    double[][] s = new double[rows][cols];
+    double[][] m = new double[rows][cols];
+    int low = cols > 20 ? 20 : 0;
+    for (int row = 0; row < rows; row++) {
+      for (int t = 0; t < row % 4; t++) {
+        int c = row == 6 && t == 1 ? idx.get(idx.size() - 1) : low + r.nextInt(cols - low);
+        float v = r.nextFloat() * 2 - 1;
+        idx.add(c);
+        val.add(v);
+        s[row][c] += v;
+        m[row][c] += Math.abs(v);
+      }
+      starts.add(idx.size());
+    }
+    return new Sparse(starts.stream().mapToInt(Integer::intValue).toArray(),
+        idx.stream().mapToInt(Integer::intValue).toArray(), toFloats(val), s, m);
+  }
+
+  static Stream<Arguments> sampledShapes() {
+    return Stream.of(Arguments.of(33, 129, 37), Arguments.of(9, 7, 1), Arguments.of(17, 41, 130),
+        Arguments.of(1, 3, 16));
+  }
+
+  @ParameterizedTest(name = "rows={0} cols={1} n={2}")
+  @MethodSource("sampledShapes")
+  void sddmmMatchesF64DotsAtTheSparsePositions(int rows, int cols, int n) {
+    Random r = new Random(rows * 31 + cols + n);
+    Sparse sp = randomSparse(r, rows, cols);
+    float[] a = random(r, rows * n);
+    float[] b = random(r, cols * n);
+    int nnz = sp.idx().length;
+    float[] init = new float[nnz + 3];
+    Arrays.fill(init, 5f);
+    DeviceBuffer out = up(init);
+    float alpha = -1.25f;
+    kernels.sddmm(rows, cols, n, alpha, up(a), up(b), up(sp.starts()), up(sp.idx().length == 0 ? new int[1] : sp.idx()), out);
+    float[] got = down(out);
+    for (int row = 0; row < rows; row++) {
+      for (int t = sp.starts()[row]; t < sp.starts()[row + 1]; t++) {
+        double sum = 0;
+        double mag = 0;
+        for (int j = 0; j < n; j++) {
+          double p = (double) a[row * n + j] * b[sp.idx()[t] * n + j];
+          sum += p;
+          mag += Math.abs(p);
+        }
+        assertThat((double) got[t]).as("out[%d] (row %d, column %d)", t, row, sp.idx()[t])
+            .isCloseTo(alpha * sum, within(2 * n * EPS * Math.abs(alpha) * mag + 1e-30));
+      }
+    }
+    assertThat(Arrays.copyOfRange(got, nnz, nnz + 3)).as("past the non-zeros").containsOnly(5f);
+  }
+
+  @Test
+  void sddmmWithNoNonZerosOrBadIndicesWritesNothing() {
+    DeviceBuffer out = up(new float[] {4, 4});
+    DeviceBuffer a = up(new float[] {1, 2, 3, 4});
+    DeviceBuffer b = up(new float[] {1, 2, 3, 4, 5, 6});
+    kernels.sddmm(2, 3, 2, 1f, a, b, up(new int[] {0, 0, 0}), up(new int[] {0}), out);
+    assertThat(down(out)).containsOnly(4f);
+    assertThatThrownBy(() -> kernels.sddmm(2, 3, 2, 1f, a, b, up(new int[] {0, 1, 2}), up(new int[] {0, 3}), out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("colIndex[1] = 3");
+    assertThatThrownBy(() -> kernels.sddmm(2, 3, 2, 1f, a, b, up(new int[] {0, 2, 1}), up(new int[] {0, 1}), out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("decrease");
+    assertThatThrownBy(() -> kernels.sddmm(2, 3, 2, 1f, a, b, up(new int[] {0, 1, 3}), up(new int[] {0, 1, 2}), out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 non-zeros");
+    assertThatThrownBy(() -> kernels.sddmm(2, 4, 2, 1f, a, b, up(new int[] {0, 1, 2}), up(new int[] {0, 1}), out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("b has 6 elements");
+    assertThat(down(out)).containsOnly(4f);
+  }
+
+  @ParameterizedTest(name = "rows={0} cols={1} n={2}")
+  @MethodSource("sampledShapes")
+  void denseTransposedSparseMatchesF64(int rows, int cols, int n) {
+    Random r = new Random(rows * 17 + cols + n);
+    Sparse sp = randomSparse(r, rows, cols);
+    float[] dense = random(r, rows * n);
+    float[] out0 = random(r, n * cols);
+    float alpha = 0.75f;
+    for (float beta : new float[] {0f, 1f, -1.5f}) {
+      float[] init = out0.clone();
+      if (beta == 0f) {
+        Arrays.fill(init, Float.NaN);
+      }
+      DeviceBuffer out = up(init);
+      kernels.denseTransposedSparse(rows, cols, n, alpha, up(dense), up(sp.starts()),
+          up(sp.idx().length == 0 ? new int[1] : sp.idx()), up(sp.val().length == 0 ? new float[1] : sp.val()), beta, out);
+      float[] got = down(out);
+      for (int j = 0; j < n; j++) {
+        for (int c = 0; c < cols; c++) {
+          double sum = 0;
+          double mag = 0;
+          for (int row = 0; row < rows; row++) {
+            sum += dense[row * n + j] * sp.dense()[row][c];
+            // Duplicates are added one by one, so the bound counts each term's size, not their sum's.
+            mag += Math.abs(dense[row * n + j]) * sp.magnitude()[row][c];
+          }
+          double old = beta == 0f ? 0 : out0[j * cols + c];
+          assertThat((double) got[j * cols + c]).as("beta %s, out(%d, %d)", beta, j, c)
+              .isCloseTo(alpha * sum + beta * old, within(10 * EPS * (mag + Math.abs(old)) + 1e-30));
+        }
+      }
+    }
+  }
+
+  @Test
+  void denseTransposedSparseRejectsBadIndicesAndSizes() {
+    DeviceBuffer out = up(new float[] {4, 4, 4, 4, 4, 4});
+    DeviceBuffer dense = up(new float[] {1, 2, 3, 4});
+    assertThatThrownBy(() -> kernels.denseTransposedSparse(2, 3, 2, 1f, dense, up(new int[] {0, 1, 2}),
+        up(new int[] {0, 3}), up(new float[] {1, 1}), 0f, out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("colIndex[1] = 3");
+    assertThatThrownBy(() -> kernels.denseTransposedSparse(2, 4, 2, 1f, dense, up(new int[] {0, 1, 2}),
+        up(new int[] {0, 1}), up(new float[] {1, 1}), 0f, out))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("out has 6 elements");
+    assertThat(down(out)).containsOnly(4f);
+  }
+
   @Test
   void denseToCsrKeepsNonZerosInRowAndColumnOrder() {
     float[] x = {
@@ -475,6 +605,27 @@ public abstract class KernelsConformanceTest {
   }
 
   // ---------------------------------------------------------------- row-wise kernels
+
+  @ParameterizedTest(name = "cols={0}")
+  @ValueSource(ints = {1, 7, 33, 129})
+  void scaleColumnsIsOneRoundedProductInPlaceAndOut(int cols) {
+    Random r = new Random(cols + 5);
+    int rows = 9;
+    float[] x = random(r, rows * cols);
+    float[] scale = random(r, cols);
+    float[] want = new float[rows * cols];
+    for (int i = 0; i < want.length; i++) {
+      want[i] = (float) ((double) x[i] * scale[i % cols]); // the f64 product of two floats is exact
+    }
+    DeviceBuffer out = up(new float[rows * cols]);
+    kernels.scaleColumns(up(x), up(scale), out, rows, cols);
+    assertThat(down(out)).containsExactly(want);
+    DeviceBuffer inPlace = up(x);
+    kernels.scaleColumns(inPlace, up(scale), inPlace, rows, cols);
+    assertThat(down(inPlace)).containsExactly(want);
+    assertThatThrownBy(() -> kernels.scaleColumns(up(x), up(new float[cols]), up(new float[rows * cols - 1]), rows, cols))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("out");
+  }
 
   @ParameterizedTest(name = "cols={0}")
   @ValueSource(ints = {1, 7, 33, 129})

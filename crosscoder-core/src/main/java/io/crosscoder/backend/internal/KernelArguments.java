@@ -177,6 +177,34 @@ public final class KernelArguments {
     }
   }
 
+  /** The size and overlap checks of {@link Kernels#sddmm} (the row starts and indices are the caller's to check). */
+  public static void sddmm(int rows, int cols, int n, ManagedBuffer a, ManagedBuffer b, ManagedBuffer rowStart,
+      ManagedBuffer out) {
+    if (rows < 0 || cols < 0 || n < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols + ", n " + n);
+    }
+    atLeast(a, "a", (long) rows * n);
+    atLeast(b, "b", (long) cols * n);
+    atLeast(rowStart, "rowStart", rows + 1L);
+    if (out.overlaps(a) || out.overlaps(b) || out.overlaps(rowStart)) {
+      throw new IllegalArgumentException("out must not overlap a, b or rowStart");
+    }
+  }
+
+  /** The size and overlap checks of {@link Kernels#denseTransposedSparse}. */
+  public static void denseTransposedSparse(int rows, int cols, int n, ManagedBuffer dense,
+      ManagedBuffer rowStart, ManagedBuffer values, ManagedBuffer out) {
+    if (rows < 0 || cols < 0 || n < 0) {
+      throw new IllegalArgumentException("dimensions must be non-negative: rows " + rows + ", cols " + cols + ", n " + n);
+    }
+    atLeast(dense, "dense", (long) rows * n);
+    atLeast(rowStart, "rowStart", rows + 1L);
+    atLeast(out, "out", (long) n * cols);
+    if (out.overlaps(dense) || out.overlaps(values)) {
+      throw new IllegalArgumentException("out must not overlap dense or values");
+    }
+  }
+
   /** The size and overlap checks of {@link Kernels#denseToCsr}. */
   public static void denseToCsr(int rows, int cols, ManagedBuffer x, ManagedBuffer rowStart, ManagedBuffer values) {
     matrix(rows, cols);
@@ -222,6 +250,15 @@ public final class KernelArguments {
           + colIndexSize + " and values " + valuesSize + " elements");
     }
     return nnz;
+  }
+
+  /** The checks of {@link Kernels#scaleColumns}. */
+  public static void scaleColumns(int rows, int cols, ManagedBuffer x, ManagedBuffer scale, ManagedBuffer out) {
+    matrix(rows, cols);
+    atLeast(x, "x", (long) rows * cols);
+    atLeast(scale, "scale", cols);
+    atLeast(out, "out", (long) rows * cols);
+    inPlaceOrDisjoint(x, "x", out);
   }
 
   /** The checks of {@link Kernels#biasAdd}. */

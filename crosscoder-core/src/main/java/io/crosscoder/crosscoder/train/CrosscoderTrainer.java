@@ -47,8 +47,14 @@ import java.util.SplittableRandom;
  * </pre>
  *
  * The BatchTopK selection is treated as a fixed mask (no gradient through the scores). With
- * {@link TrainingConfig#sparseDecoding()}, the two products with {@code a} ({@code a W_dec} and
- * {@code a^T G}) run on its sparse rows ({@code k B} non-zeros) instead of the dense matrix.
+ * {@link TrainingConfig#sparseDecoding()} (the default), everything after the encoder product runs
+ * on the sparse rows of {@code a} ({@code k B} non-zeros) and of {@code a_aux}: {@code a W_dec} and
+ * {@code a^T G} by {@link Kernels#spmm}; {@code dL/dP}, which is zero off those entries, only at
+ * them by {@link Kernels#sddmm} ({@code G W_dec^T} sampled); {@code dL/dW_enc} from them by {@link
+ * Kernels#denseTransposedSparse}; {@code dL/db_enc}, the L0 and the fired counts from the sparse
+ * entries on the host. The step's only dense product is then {@code X W_enc} (every score is
+ * needed for the selection): one {@code 2 B 2d F} product instead of five (six with the auxiliary
+ * loss). The dense step stays selectable ({@code sparseDecoding(false)}) as the reference.
  *
  * <p><b>Shared latents</b> are tied: latent {@code i < S} has one decoder vector {@code d_i} used
  * for both models. It is stored in both halves of row {@code i} of {@code W_dec}; after the
@@ -137,12 +143,22 @@ public final class CrosscoderTrainer implements AutoCloseable {
   private final DeviceBuffer keptRowStart;
   private final DeviceBuffer keptIndices;
   private final DeviceBuffer keptValues;
+  /** The latent gradient at the kept positions (sparse step), in the order of {@code keptIndices}. */
+  private final DeviceBuffer keptGrad;
+  /** The auxiliary latent gradient at the {@code a_aux} positions (sparse step with an auxiliary loss). */
+  private final DeviceBuffer auxGrad;
   private final long keep;
+  /** Whether the BatchTopK step runs on the sparse rows (decoder, its gradient, the latent and encoder gradients). */
+  private final boolean sparse;
 
   private final float[] hostX;
   private final float[] hostF;
   private final float[] hostF2;
   private final float[] hostD2;
+  /** Column indices and values of the sparse rows brought to the host (sparse step), and per-latent f64 sums. */
+  private final int[] hostIndices;
+  private final float[] hostValues;
+  private final double[] hostSums;
   private final long[] tokensSinceFired;
   private final boolean[] deadNow;
   private long step;
@@ -197,7 +213,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
       acts = alloc(DType.F32, batchF);
       kept = topK ? alloc(DType.F32, batchF) : acts;
       scratch = alloc(DType.F32, batchF);
-      gAct = alloc(DType.F32, batchF);
+      this.sparse = topK && config.sparseDecoding();
+      gAct = sparse ? null : alloc(DType.F32, batchF);
       onesB = alloc(DType.F32, b);
       kernels.fill(onesB, 1f);
       onesD = alloc(DType.F32, d);
@@ -235,10 +252,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
       auxIndices = aux ? alloc(DType.I32, (long) b * auxK) : null;
       auxRowStart = aux ? alloc(DType.I32, b + 1L) : null;
       deadBias = aux ? alloc(DType.F32, f) : null;
-      boolean sparse = topK && config.sparseDecoding();
       keptRowStart = sparse ? alloc(DType.I32, b + 1L) : null;
       keptIndices = sparse ? alloc(DType.I32, keep) : null;
       keptValues = sparse ? alloc(DType.F32, keep) : null;
+      keptGrad = sparse ? alloc(DType.F32, keep) : null;
+      auxGrad = sparse && aux ? alloc(DType.F32, (long) b * auxK) : null;
     } catch (RuntimeException e) {
       closeBuffers();
       throw e;
@@ -247,6 +265,10 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.hostF = new float[f];
     this.hostF2 = new float[f];
     this.hostD2 = new float[d2];
+    long hostSparse = sparse ? Math.max(keep, auxGrad != null ? (long) b * auxK : 0) : 0;
+    this.hostIndices = new int[(int) hostSparse];
+    this.hostValues = new float[(int) hostSparse];
+    this.hostSums = sparse ? new double[f] : null;
   }
 
   /**
@@ -523,13 +545,13 @@ public final class CrosscoderTrainer implements AutoCloseable {
     float minKept = Float.NaN;
     if (topK) {
       kernels.add(normA, normB, normSum);
-      kernels.sgemm(false, false, b, f, 1, 1f, onesB, 1, normSum, f, 0f, scratch, f);
-      kernels.multiply(scratch, acts, scratch);
+      kernels.scaleColumns(acts, normSum, scratch, b, f);
       kernels.copy(acts, kept);
       minKept = kernels.batchTopK(scratch, keep, kept);
     }
-    if (keptRowStart != null) {
-      kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
+    int nnz = 0;
+    if (sparse) {
+      nnz = (int) kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
       kernels.spmm(false, b, f, d2, 1f, keptRowStart, keptIndices, keptValues, wDec, 0f, xHat);
     } else {
       kernels.sgemm(false, false, b, d2, f, 1f, kept, f, wDec, d2, 0f, xHat, d2);
@@ -540,11 +562,22 @@ public final class CrosscoderTrainer implements AutoCloseable {
     double sse = kernels.sumOfSquares(e);
 
     // Which latents fired: the indicator a > 0, its total (L0) and its column counts.
-    kernels.fill(scratch, 1f);
-    kernels.reluBackward(scratch, kept, scratch);
-    double l0 = kernels.sum(scratch) / b;
-    kernels.columnSums(scratch, b, f, colF);
-    kernels.download(colF, 0, hostF, 0, f);
+    double l0;
+    if (sparse) {
+      // The sparse rows hold exactly the kept a > 0 (ReLU outputs are never negative or NaN).
+      kernels.download(keptIndices, 0, hostIndices, 0, nnz);
+      java.util.Arrays.fill(hostF, 0f);
+      for (int j = 0; j < nnz; j++) {
+        hostF[hostIndices[j]]++;
+      }
+      l0 = nnz / (double) b;
+    } else {
+      kernels.fill(scratch, 1f);
+      kernels.reluBackward(scratch, kept, scratch);
+      l0 = kernels.sum(scratch) / b;
+      kernels.columnSums(scratch, b, f, colF);
+      kernels.download(colF, 0, hostF, 0, f);
+    }
     int dead = 0;
     for (int i = 0; i < f; i++) {
       long since = hostF[i] > 0f ? 0 : saturatingAdd(tokensSinceFired[i], b);
@@ -558,8 +591,10 @@ public final class CrosscoderTrainer implements AutoCloseable {
     double[] ev = explainedVariance(e);
 
     // Sparsity: per-latent activation totals and the L1 penalty c_i = s_i (|d^A| + |d^B|).
-    kernels.columnSums(kept, b, f, colF);
-    kernels.download(colF, 0, hostF, 0, f);
+    if (!topK) {
+      kernels.columnSums(kept, b, f, colF);
+      kernels.download(colF, 0, hostF, 0, f);
+    }
     float[] nA = new float[f];
     float[] nB = new float[f];
     kernels.download(normA, 0, nA, 0, f);
@@ -587,7 +622,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     DeviceBuffer g = e;
     kernels.scale(2f / b, g);
     kernels.columnSums(g, b, d2, gBDec);
-    if (keptRowStart != null) {
+    if (sparse) {
       kernels.spmm(true, b, f, d2, 1f, keptRowStart, keptIndices, keptValues, g, 0f, gWDec);
     } else {
       kernels.sgemm(true, false, f, d2, b, 1f, kept, f, g, d2, 0f, gWDec, d2);
@@ -595,19 +630,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
     if (aux) {
       kernels.spmm(true, b, f, d2, 1f, auxRowStart, auxIndices, auxValues, auxOut, 1f, gWDec);
     }
-    kernels.sgemm(false, true, b, f, d2, 1f, g, d2, wDec, d2, 0f, gAct, f);
-    if (!topK && lambda > 0f) {
-      kernels.biasAdd(gAct, penaltyRow, gAct, b, f, false);
+    if (sparse) {
+      sparseLatentGradients(g, nnz, aux);
+    } else {
+      denseLatentGradients(g, lambda, aux);
     }
-    kernels.reluBackward(gAct, kept, gAct);
-    if (aux) {
-      // acts is free now; scratch holds a_aux.
-      kernels.sgemm(false, true, b, f, d2, 1f, auxOut, d2, wDec, d2, 0f, acts, f);
-      kernels.reluBackward(acts, scratch, acts);
-      kernels.add(gAct, acts, gAct);
-    }
-    kernels.sgemm(true, false, d2, f, b, 1f, x, d2, gAct, f, 0f, gWEnc, f);
-    kernels.columnSums(gAct, b, f, gBEnc);
     if (!topK && lambda > 0f) {
       decoderPenaltyGradient(lambda, nA, nB);
     }
@@ -627,8 +654,65 @@ public final class CrosscoderTrainer implements AutoCloseable {
   }
 
   /**
-   * Fills {@code auxOut} with {@code G_aux}, {@code scratch} with the dense {@code a_aux} and the
-   * sparse rows with its entries; returns false (and no gradient) when the residual has no variance.
+   * The dense latent gradient {@code dL/dP} in {@code gAct} ({@code G W_dec^T}, the L1 penalty row,
+   * the ReLU and kept mask, the auxiliary part), then {@code dL/dW_enc = X^T dL/dP} and {@code
+   * dL/db_enc}: three dense products of {@code 2 B 2d F} each with the auxiliary loss.
+   */
+  private void denseLatentGradients(DeviceBuffer g, float lambda, boolean aux) {
+    kernels.sgemm(false, true, b, f, d2, 1f, g, d2, wDec, d2, 0f, gAct, f);
+    if (!topK && lambda > 0f) {
+      kernels.biasAdd(gAct, penaltyRow, gAct, b, f, false);
+    }
+    kernels.reluBackward(gAct, kept, gAct);
+    if (aux) {
+      // acts is free now; scratch holds a_aux.
+      kernels.sgemm(false, true, b, f, d2, 1f, auxOut, d2, wDec, d2, 0f, acts, f);
+      kernels.reluBackward(acts, scratch, acts);
+      kernels.add(gAct, acts, gAct);
+    }
+    kernels.sgemm(true, false, d2, f, b, 1f, x, d2, gAct, f, 0f, gWEnc, f);
+    kernels.columnSums(gAct, b, f, gBEnc);
+  }
+
+  /**
+   * The same gradients from the sparse rows only: {@code dL/dP} is non-zero only where {@code a >
+   * 0} (the {@code nnz} kept entries) and where {@code a_aux > 0}, so it is computed there alone by
+   * sampled products ({@link Kernels#sddmm}: {@code 2d} multiply-adds per entry), {@code dL/dW_enc}
+   * from those entries ({@link Kernels#denseTransposedSparse}), and {@code dL/db_enc} as per-latent
+   * sums of the entries on the host in f64. The kept entries are all positive (ReLU outputs that
+   * survived the selection), so no mask is needed for them; the auxiliary entries are masked where
+   * {@code a_aux} is not positive, as the dense path's ReLU backward does.
+   */
+  private void sparseLatentGradients(DeviceBuffer g, int nnz, boolean aux) {
+    kernels.sddmm(b, f, d2, 1f, g, wDec, keptRowStart, keptIndices, keptGrad);
+    kernels.denseTransposedSparse(b, f, d2, 1f, x, keptRowStart, keptIndices, keptGrad, 0f, gWEnc);
+    java.util.Arrays.fill(hostSums, 0.0);
+    // hostIndices still holds the kept column indices downloaded for the fired counts.
+    kernels.download(keptGrad, 0, hostValues, 0, nnz);
+    for (int t = 0; t < nnz; t++) {
+      hostSums[hostIndices[t]] += hostValues[t];
+    }
+    if (aux) {
+      int entries = b * auxRowStartK;
+      DeviceBuffer ga = auxGrad.slice(0, entries);
+      kernels.sddmm(b, f, d2, 1f, auxOut, wDec, auxRowStart, auxIndices, ga);
+      kernels.reluBackward(ga, auxValues.slice(0, entries), ga);
+      kernels.denseTransposedSparse(b, f, d2, 1f, x, auxRowStart, auxIndices, ga, 1f, gWEnc);
+      kernels.download(auxIndices, 0, hostIndices, 0, entries);
+      kernels.download(ga, 0, hostValues, 0, entries);
+      for (int t = 0; t < entries; t++) {
+        hostSums[hostIndices[t]] += hostValues[t];
+      }
+    }
+    for (int i = 0; i < f; i++) {
+      hostF2[i] = (float) hostSums[i];
+    }
+    kernels.upload(hostF2, 0, gBEnc, 0, f);
+  }
+
+  /**
+   * Fills {@code auxOut} with {@code G_aux}, {@code scratch} with the dense {@code a_aux} (dense
+   * step only) and the sparse rows with its entries; returns false (and no gradient) when the residual has no variance.
    */
   private boolean auxiliary(DeviceBuffer e, double sse, int dead) {
     int ka = Math.min(auxK, dead);
@@ -646,7 +730,9 @@ public final class CrosscoderTrainer implements AutoCloseable {
       kernels.upload(starts, 0, auxRowStart, 0, b + 1);
       auxRowStartK = ka;
     }
-    kernels.csrToDense(b, f, auxRowStart, auxIndices, auxValues, scratch);
+    if (!sparse) {
+      kernels.csrToDense(b, f, auxRowStart, auxIndices, auxValues, scratch);
+    }
     kernels.spmm(false, b, f, d2, 1f, auxRowStart, auxIndices, auxValues, wDec, 0f, auxOut);
     kernels.columnSums(e, b, d2, colX);
     kernels.download(colX, 0, hostD2, 0, d2);

@@ -321,11 +321,14 @@ public final class TrainingConfig {
   }
 
   /**
-   * Whether BatchTopK decodes through the sparse rows of the kept activations ({@link
-   * io.crosscoder.backend.Kernels#denseToCsr} then {@link io.crosscoder.backend.Kernels#spmm} for
-   * the decoder and its weight gradient) instead of dense products with the masked matrix (default
-   * true). Both compute the same sums; they round differently, so the choice is part of a run's
-   * identity.
+   * Whether the BatchTopK step runs on the sparse rows of the kept (and auxiliary) activations
+   * (default true): {@link io.crosscoder.backend.Kernels#denseToCsr}, then {@link
+   * io.crosscoder.backend.Kernels#spmm} for the decoder and its weight gradient, {@link
+   * io.crosscoder.backend.Kernels#sddmm} for the latent gradient at the kept entries only, {@link
+   * io.crosscoder.backend.Kernels#denseTransposedSparse} for the encoder's weight gradient, and
+   * the encoder bias gradient summed from the entries in f64; instead of dense products with the
+   * masked {@code B x F} matrix. Both compute the same sums; they round differently (the sparse
+   * step sums fewer terms), so the choice is part of a run's identity. No effect on L1.
    */
   public boolean sparseDecoding() {
     return sparseDecoding;

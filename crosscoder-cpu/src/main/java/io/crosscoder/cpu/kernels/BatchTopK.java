@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * BatchTopK over a whole buffer by a two-pass radix select on {@link SortKey} (16 high bits, then
  * 16 low bits of the key), then a masking pass that keeps every element above the threshold key
- * and, of the elements equal to it, the first ones in position order. Four streaming passes in all,
+ * and, of the elements equal to it, the first ones in position order (a third pass counts each
+ * thread's share of those ties, skipped when all of them are kept). Three or four streaming passes,
  * each split over the pool's threads; no sort, no allocation proportional to the buffer.
  */
 final class BatchTopK {
@@ -71,22 +72,17 @@ final class BatchTopK {
     }
     long ties = need - above2;
     int threshold = ((prefix << 16) | b2) ^ 0x80000000;
-    // Pass 3: how many threshold ties each part holds, so parts know their share of the ties.
-    long[] equal = new long[parts];
-    pool.run(parts, p -> {
-      long e = 0;
-      for (long i = bounds[p]; i < bounds[p + 1]; i++) {
-        if (SortKey.of(scores.getAtIndex(F, i)) == threshold) {
-          e++;
-        }
-      }
-      equal[p] = e;
-    });
+    long equalTotal = 0;
+    for (int[] h : low) {
+      equalTotal += h[b2];
+    }
     long[] quota = new long[parts];
-    long left = ties;
-    for (int p = 0; p < parts; p++) {
-      quota[p] = Math.min(left, equal[p]);
-      left -= quota[p];
+    if (ties == equalTotal) {
+      // Every element equal to the threshold is kept (with distinct scores, the usual case): no
+      // tie-break by position is needed, so the pass that counts each part's ties is skipped.
+      java.util.Arrays.fill(quota, Long.MAX_VALUE);
+    } else {
+      tieQuotas(pool, parts, bounds, scores, threshold, ties, quota);
     }
     // Pass 4: zero what is not kept.
     pool.run(parts, p -> {
@@ -104,6 +100,26 @@ final class BatchTopK {
       }
     });
     return SortKey.value(threshold);
+  }
+
+  /** Pass 3: how many threshold ties each part holds, so each part knows its share of the ties (in position order). */
+  private static void tieQuotas(WorkerPool pool, int parts, long[] bounds, MemorySegment scores, int threshold,
+      long ties, long[] quota) {
+    long[] equal = new long[parts];
+    pool.run(parts, p -> {
+      long e = 0;
+      for (long i = bounds[p]; i < bounds[p + 1]; i++) {
+        if (SortKey.of(scores.getAtIndex(F, i)) == threshold) {
+          e++;
+        }
+      }
+      equal[p] = e;
+    });
+    long left = ties;
+    for (int p = 0; p < parts; p++) {
+      quota[p] = Math.min(left, equal[p]);
+      left -= quota[p];
+    }
   }
 
   /** The smallest score by {@link Float#compare}'s order (for {@code keep >= n}). */

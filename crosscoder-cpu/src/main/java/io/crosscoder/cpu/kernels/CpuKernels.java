@@ -364,12 +364,46 @@ public final class CpuKernels implements Kernels {
     CpuBuffer d = f32(dense, "dense");
     CpuBuffer o = f32(out, "out");
     KernelArguments.spmm(transS, rows, cols, n, rs, d, vs, o);
-    SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
     if (n == 0) {
       return;
     }
-    SparseRows.multiply(pool, ops, transS, rows, cols, n, alpha, rs.segment, ci.segment, vs.segment,
-        d.segment, beta, o.segment);
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .product(pool, ops, transS, rows, cols, n, alpha, vs.segment, d.segment, beta, o.segment);
+  }
+
+  @Override
+  public void sddmm(int rows, int cols, int n, float alpha, DeviceBuffer a, DeviceBuffer b,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer out) {
+    CpuBuffer ab = f32(a, "a");
+    CpuBuffer bb = f32(b, "b");
+    CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
+    CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
+    CpuBuffer o = f32(out, "out");
+    KernelArguments.sddmm(rows, cols, n, ab, bb, rs, o);
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), o.size());
+    if (nnz == 0) {
+      return;
+    }
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .sddmm(pool, ops, cols, n, alpha, ab.segment, bb.segment, o.segment);
+  }
+
+  @Override
+  public void denseTransposedSparse(int rows, int cols, int n, float alpha, DeviceBuffer dense,
+      DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values, float beta, DeviceBuffer out) {
+    CpuBuffer d = f32(dense, "dense");
+    CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
+    CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
+    CpuBuffer vs = f32(values, "values");
+    CpuBuffer o = f32(out, "out");
+    KernelArguments.denseTransposedSparse(rows, cols, n, d, rs, vs, o);
+    long nnz = SparseRows.validate(rows, cols, rs.segment, ci.segment, ci.size(), vs.size());
+    if (n == 0 || cols == 0) {
+      return;
+    }
+    SparseColumns.of(rows, cols, rs.segment, ci.segment, (int) nnz)
+        .denseTransposed(pool, ops, cols, n, alpha, d.segment, vs.segment, beta, o.segment);
   }
 
   @Override
@@ -407,6 +441,20 @@ public final class CpuKernels implements Kernels {
     pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
       for (long r = from; r < to; r++) {
         ops.biasAddRow(xb.segment, bb.segment, ob.segment, r * cols, cols, relu);
+      }
+    });
+  }
+
+  @Override
+  public void scaleColumns(DeviceBuffer x, DeviceBuffer scale, DeviceBuffer out, int rows, int cols) {
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer sb = f32(scale, "scale");
+    CpuBuffer ob = f32(out, "out");
+    KernelArguments.scaleColumns(rows, cols, xb, sb, ob);
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), 1, (from, to) -> {
+      for (long r = from; r < to; r++) {
+        // (x * 1) * scale[c] is x * scale[c] exactly.
+        ops.scaleRowByWeight(xb.segment, sb.segment, ob.segment, r * cols, cols, 1f);
       }
     });
   }

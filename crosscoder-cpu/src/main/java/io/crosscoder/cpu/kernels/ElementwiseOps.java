@@ -17,6 +17,9 @@ interface ElementwiseOps {
   /** {@code y = alpha * x + y}. */
   void axpy(float alpha, MemorySegment x, long xFrom, MemorySegment y, long yFrom, long count);
 
+  /** {@code sum_{i < count} x[xFrom + i] * y[yFrom + i]} in f32 (the rows of a sampled product are short enough). */
+  float dot(MemorySegment x, long xFrom, MemorySegment y, long yFrom, long count);
+
   /** {@code x = alpha * x}. */
   void scale(float alpha, MemorySegment x, long from, long to);
 

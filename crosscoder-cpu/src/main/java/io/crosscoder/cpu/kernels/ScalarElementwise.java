@@ -22,6 +22,15 @@ final class ScalarElementwise implements ElementwiseOps {
   }
 
   @Override
+  public float dot(MemorySegment x, long xFrom, MemorySegment y, long yFrom, long count) {
+    float s = 0f;
+    for (long i = 0; i < count; i++) {
+      s = Math.fma(x.getAtIndex(F, xFrom + i), y.getAtIndex(F, yFrom + i), s);
+    }
+    return s;
+  }
+
+  @Override
   public void scale(float alpha, MemorySegment x, long from, long to) {
     for (long i = from; i < to; i++) {
       x.setAtIndex(F, i, alpha * x.getAtIndex(F, i));

@@ -5,10 +5,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The compressed-sparse-row kernels: {@link io.crosscoder.backend.Kernels#spmm} as one axpy of a
- * dense row per non-zero (rows split over threads; with the transpose, which scatters into output
- * rows, the columns of the output are split instead so no two threads write one element), and
- * {@link io.crosscoder.backend.Kernels#denseToCsr}.
+ * The compressed-sparse-row kernels that walk rows: the checks of the row form, {@link
+ * io.crosscoder.backend.Kernels#denseToCsr} and {@link io.crosscoder.backend.Kernels#csrToDense}
+ * (the products walk columns, in {@link SparseColumns}).
  */
 final class SparseRows {
   private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -31,45 +30,6 @@ final class SparseRows {
       }
     }
     return nnz;
-  }
-
-  static void multiply(WorkerPool pool, ElementwiseOps ops, boolean trans, int rows, int cols, int n,
-      float alpha, MemorySegment rowStart, MemorySegment colIndex, MemorySegment values,
-      MemorySegment dense, float beta, MemorySegment out) {
-    if (!trans) {
-      pool.forRange(rows, Math.max(1, (1 << 15) / Math.max(1, n)), 1, (from, to) -> {
-        for (long r = from; r < to; r++) {
-          long row = r * n;
-          applyBeta(ops, out, row, row + n, beta);
-          for (int t = rowStart.getAtIndex(I, r); t < rowStart.getAtIndex(I, r + 1); t++) {
-            float v = alpha * values.getAtIndex(F, t);
-            ops.axpy(v, dense, (long) colIndex.getAtIndex(I, t) * n, out, row, n);
-          }
-        }
-      });
-    } else {
-      pool.forRange(n, 256, 16, (j0, j1) -> {
-        int width = (int) (j1 - j0);
-        for (long c = 0; c < cols; c++) {
-          applyBeta(ops, out, c * n + j0, c * n + j1, beta);
-        }
-        for (int r = 0; r < rows; r++) {
-          long src = (long) r * n + j0;
-          for (int t = rowStart.getAtIndex(I, r); t < rowStart.getAtIndex(I, r + 1); t++) {
-            float v = alpha * values.getAtIndex(F, t);
-            ops.axpy(v, dense, src, out, (long) colIndex.getAtIndex(I, t) * n + j0, width);
-          }
-        }
-      });
-    }
-  }
-
-  private static void applyBeta(ElementwiseOps ops, MemorySegment out, long from, long to, float beta) {
-    if (beta == 0f) {
-      ops.fill(out, from, to, 0f);
-    } else if (beta != 1f) {
-      ops.scale(beta, out, from, to);
-    }
   }
 
   /** See {@link io.crosscoder.backend.Kernels#denseToCsr}. */

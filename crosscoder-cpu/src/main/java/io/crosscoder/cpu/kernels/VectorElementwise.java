@@ -61,6 +61,25 @@ final class VectorElementwise implements ElementwiseOps {
   }
 
   @Override
+  public float dot(MemorySegment x, long xFrom, MemorySegment y, long yFrom, long count) {
+    // Two accumulators: a dot of a few thousand elements is bound by the FMA latency otherwise.
+    FloatVector s0 = FloatVector.zero(S);
+    FloatVector s1 = FloatVector.zero(S);
+    long end2 = count / (2L * L) * (2L * L);
+    long i = 0;
+    for (; i < end2; i += 2L * L) {
+      s0 = load(x, xFrom + i).fma(load(y, yFrom + i), s0);
+      s1 = load(x, xFrom + i + L).fma(load(y, yFrom + i + L), s1);
+    }
+    long end = count / L * L;
+    for (; i < end; i += L) {
+      s0 = load(x, xFrom + i).fma(load(y, yFrom + i), s0);
+    }
+    float s = laneSum(s0.add(s1));
+    return s + tail.dot(x, xFrom + i, y, yFrom + i, count - i);
+  }
+
+  @Override
   public void scale(float alpha, MemorySegment x, long from, long to) {
     long end = bound(from, to);
     long i = from;
