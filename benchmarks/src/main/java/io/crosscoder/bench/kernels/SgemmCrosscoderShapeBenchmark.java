@@ -37,11 +37,18 @@ public class SgemmCrosscoderShapeBenchmark {
   @Param({"1", "2"})
   public int threads;
 
+  /**
+   * Which operands are stored transposed, as in {@link SgemmBenchmark#trans}: {@code NN} by
+   * default; {@code -p trans=NN,TN,NT} adds the training step's gradient products at this size.
+   */
+  @Param({"NN"})
+  public String trans;
+
   private SgemmBenchmark.Gemm gemm;
 
   @Setup(Level.Trial)
   public void setUp() {
-    gemm = new SgemmBenchmark.Gemm(mkn, impl, threads, "NN");
+    gemm = new SgemmBenchmark.Gemm(mkn, impl, threads, trans);
   }
 
   @TearDown(Level.Trial)

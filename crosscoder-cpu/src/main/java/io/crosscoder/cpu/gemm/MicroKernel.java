@@ -17,7 +17,7 @@ public interface MicroKernel {
   /** Columns of the tile. */
   int nr();
 
-  /** A short name for descriptions, e.g. {@code "vector 6x32"}. */
+  /** A short name for descriptions, e.g. {@code "vector 8x32"}. */
   String name();
 
   /**

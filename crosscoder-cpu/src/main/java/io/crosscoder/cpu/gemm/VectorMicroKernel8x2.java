@@ -1,0 +1,271 @@
+package io.crosscoder.cpu.gemm;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API micro-kernel for 512-bit vectors: an 8 x 32 tile in 16 of the 32 zmm registers of
+ * AVX-512, with the depth loop unrolled four times.
+ *
+ * <p>Why this shape: each step of {@code p} loads two vectors of packed B and broadcasts {@code
+ * A(i, p)} straight from memory for each row (the JIT emits {@code vbroadcastss zmm, m32}, a load
+ * that takes no vector ALU port), then issues {@code 2 * MR} fused multiply-adds. With 6 rows the
+ * loop's bookkeeping (index arithmetic, the loop branch, a register move C2 inserts between
+ * accumulators) is paid every 12 FMAs and competes with them for issue slots and the two FMA
+ * ports; 8 rows and four steps per trip pay it once every 64 FMAs. Counted from the JIT's code on
+ * Ice Lake ({@code -XX:CompileCommand=print}, raw bytes through {@code objdump}): the 6 x 32 loop
+ * issues 14 vector ALU uops per 12 FMAs (at most 86% of the FMA peak), this one 67 per 64 (96%).
+ * 12 x 32 and 14 x 32 tiles need 24 to 28 accumulators, and C2 then spills one to the stack;
+ * 5 x 64 and 4 x 64 tiles (fewer broadcasts per FMA) measured much slower in whole products, their
+ * {@code kc x 64} slivers of B twice the L2 traffic. In whole products on Ice Lake this kernel
+ * measured 10-30% faster than the 6 x 32 one (NN, TN and NT, 1 and 2 threads).
+ *
+ * <p>Each trip's indices are computed from the trip counter rather than carried, so the loop is a
+ * counted loop whose array bounds checks the JIT hoists. Loaded only through {@link
+ * MicroKernels#vector()}, after {@code jdk.incubator.vector} was found readable.
+ */
+final class VectorMicroKernel8x2 implements MicroKernel {
+  private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final int L = S.length();
+  static final int MR = 8;
+  private static final int NR = 2 * L;
+  private static final int UNROLL = 4;
+  private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+  /** The width of the preferred species, which decides between the kernels. */
+  static int vectorBits() {
+    return S.vectorBitSize();
+  }
+
+  @Override
+  public int mr() {
+    return MR;
+  }
+
+  @Override
+  public int nr() {
+    return NR;
+  }
+
+  @Override
+  public String name() {
+    return "vector " + MR + "x" + NR + " (" + S.vectorBitSize() + "-bit)";
+  }
+
+  @Override
+  public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
+      MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile) {
+    FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+    FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+    FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+    FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+    FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+    FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+    FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+    FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+    FloatVector b0;
+    FloatVector b1;
+    FloatVector ai;
+    // Four steps of p per trip, with the indices computed from the trip count so that the JIT
+    // sees one counted loop and hoists the array bounds checks out of it.
+    int trips = kc / UNROLL;
+    for (int t = 0; t < trips; t++) {
+      int ap = aOffset + t * (UNROLL * MR);
+      int bp = bOffset + t * (UNROLL * NR);
+      // p + 0
+      b0 = FloatVector.fromArray(S, b, bp);
+      b1 = FloatVector.fromArray(S, b, bp + L);
+      ai = FloatVector.broadcast(S, a[ap + 0]);
+      c00 = ai.fma(b0, c00);
+      c01 = ai.fma(b1, c01);
+      ai = FloatVector.broadcast(S, a[ap + 1]);
+      c10 = ai.fma(b0, c10);
+      c11 = ai.fma(b1, c11);
+      ai = FloatVector.broadcast(S, a[ap + 2]);
+      c20 = ai.fma(b0, c20);
+      c21 = ai.fma(b1, c21);
+      ai = FloatVector.broadcast(S, a[ap + 3]);
+      c30 = ai.fma(b0, c30);
+      c31 = ai.fma(b1, c31);
+      ai = FloatVector.broadcast(S, a[ap + 4]);
+      c40 = ai.fma(b0, c40);
+      c41 = ai.fma(b1, c41);
+      ai = FloatVector.broadcast(S, a[ap + 5]);
+      c50 = ai.fma(b0, c50);
+      c51 = ai.fma(b1, c51);
+      ai = FloatVector.broadcast(S, a[ap + 6]);
+      c60 = ai.fma(b0, c60);
+      c61 = ai.fma(b1, c61);
+      ai = FloatVector.broadcast(S, a[ap + 7]);
+      c70 = ai.fma(b0, c70);
+      c71 = ai.fma(b1, c71);
+      // p + 1
+      b0 = FloatVector.fromArray(S, b, bp + 1 * NR);
+      b1 = FloatVector.fromArray(S, b, bp + 1 * NR + L);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 0]);
+      c00 = ai.fma(b0, c00);
+      c01 = ai.fma(b1, c01);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 1]);
+      c10 = ai.fma(b0, c10);
+      c11 = ai.fma(b1, c11);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 2]);
+      c20 = ai.fma(b0, c20);
+      c21 = ai.fma(b1, c21);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 3]);
+      c30 = ai.fma(b0, c30);
+      c31 = ai.fma(b1, c31);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 4]);
+      c40 = ai.fma(b0, c40);
+      c41 = ai.fma(b1, c41);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 5]);
+      c50 = ai.fma(b0, c50);
+      c51 = ai.fma(b1, c51);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 6]);
+      c60 = ai.fma(b0, c60);
+      c61 = ai.fma(b1, c61);
+      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 7]);
+      c70 = ai.fma(b0, c70);
+      c71 = ai.fma(b1, c71);
+      // p + 2
+      b0 = FloatVector.fromArray(S, b, bp + 2 * NR);
+      b1 = FloatVector.fromArray(S, b, bp + 2 * NR + L);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 0]);
+      c00 = ai.fma(b0, c00);
+      c01 = ai.fma(b1, c01);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 1]);
+      c10 = ai.fma(b0, c10);
+      c11 = ai.fma(b1, c11);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 2]);
+      c20 = ai.fma(b0, c20);
+      c21 = ai.fma(b1, c21);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 3]);
+      c30 = ai.fma(b0, c30);
+      c31 = ai.fma(b1, c31);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 4]);
+      c40 = ai.fma(b0, c40);
+      c41 = ai.fma(b1, c41);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 5]);
+      c50 = ai.fma(b0, c50);
+      c51 = ai.fma(b1, c51);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 6]);
+      c60 = ai.fma(b0, c60);
+      c61 = ai.fma(b1, c61);
+      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 7]);
+      c70 = ai.fma(b0, c70);
+      c71 = ai.fma(b1, c71);
+      // p + 3
+      b0 = FloatVector.fromArray(S, b, bp + 3 * NR);
+      b1 = FloatVector.fromArray(S, b, bp + 3 * NR + L);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 0]);
+      c00 = ai.fma(b0, c00);
+      c01 = ai.fma(b1, c01);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 1]);
+      c10 = ai.fma(b0, c10);
+      c11 = ai.fma(b1, c11);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 2]);
+      c20 = ai.fma(b0, c20);
+      c21 = ai.fma(b1, c21);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 3]);
+      c30 = ai.fma(b0, c30);
+      c31 = ai.fma(b1, c31);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 4]);
+      c40 = ai.fma(b0, c40);
+      c41 = ai.fma(b1, c41);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 5]);
+      c50 = ai.fma(b0, c50);
+      c51 = ai.fma(b1, c51);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 6]);
+      c60 = ai.fma(b0, c60);
+      c61 = ai.fma(b1, c61);
+      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 7]);
+      c70 = ai.fma(b0, c70);
+      c71 = ai.fma(b1, c71);
+    }
+    for (int p = trips * UNROLL; p < kc; p++) {
+      int ap = aOffset + p * MR;
+      int bp = bOffset + p * NR;
+      b0 = FloatVector.fromArray(S, b, bp);
+      b1 = FloatVector.fromArray(S, b, bp + L);
+      ai = FloatVector.broadcast(S, a[ap + 0]);
+      c00 = ai.fma(b0, c00);
+      c01 = ai.fma(b1, c01);
+      ai = FloatVector.broadcast(S, a[ap + 1]);
+      c10 = ai.fma(b0, c10);
+      c11 = ai.fma(b1, c11);
+      ai = FloatVector.broadcast(S, a[ap + 2]);
+      c20 = ai.fma(b0, c20);
+      c21 = ai.fma(b1, c21);
+      ai = FloatVector.broadcast(S, a[ap + 3]);
+      c30 = ai.fma(b0, c30);
+      c31 = ai.fma(b1, c31);
+      ai = FloatVector.broadcast(S, a[ap + 4]);
+      c40 = ai.fma(b0, c40);
+      c41 = ai.fma(b1, c41);
+      ai = FloatVector.broadcast(S, a[ap + 5]);
+      c50 = ai.fma(b0, c50);
+      c51 = ai.fma(b1, c51);
+      ai = FloatVector.broadcast(S, a[ap + 6]);
+      c60 = ai.fma(b0, c60);
+      c61 = ai.fma(b1, c61);
+      ai = FloatVector.broadcast(S, a[ap + 7]);
+      c70 = ai.fma(b0, c70);
+      c71 = ai.fma(b1, c71);
+    }
+    if (mLive == MR && nLive == NR) {
+      long row = cOffset * 4;
+      long step = (long) ldc * 4;
+      store(c00, alpha, beta, c, row);
+      store(c01, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c10, alpha, beta, c, row);
+      store(c11, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c20, alpha, beta, c, row);
+      store(c21, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c30, alpha, beta, c, row);
+      store(c31, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c40, alpha, beta, c, row);
+      store(c41, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c50, alpha, beta, c, row);
+      store(c51, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c60, alpha, beta, c, row);
+      store(c61, alpha, beta, c, row + 4L * L);
+      row += step;
+      store(c70, alpha, beta, c, row);
+      store(c71, alpha, beta, c, row + 4L * L);
+    } else {
+      c00.intoArray(tile, 0 * NR);
+      c01.intoArray(tile, 0 * NR + L);
+      c10.intoArray(tile, 1 * NR);
+      c11.intoArray(tile, 1 * NR + L);
+      c20.intoArray(tile, 2 * NR);
+      c21.intoArray(tile, 2 * NR + L);
+      c30.intoArray(tile, 3 * NR);
+      c31.intoArray(tile, 3 * NR + L);
+      c40.intoArray(tile, 4 * NR);
+      c41.intoArray(tile, 4 * NR + L);
+      c50.intoArray(tile, 5 * NR);
+      c51.intoArray(tile, 5 * NR + L);
+      c60.intoArray(tile, 6 * NR);
+      c61.intoArray(tile, 6 * NR + L);
+      c70.intoArray(tile, 7 * NR);
+      c71.intoArray(tile, 7 * NR + L);
+      MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
+    }
+  }
+
+  /** {@code C = alpha * acc + beta * C} for one vector of a row; C is not read when beta is 0. */
+  private static void store(FloatVector acc, float alpha, float beta, MemorySegment c, long byteOffset) {
+    FloatVector v = acc.mul(alpha);
+    if (beta != 0f) {
+      v = FloatVector.fromMemorySegment(S, c, byteOffset, ORDER).fma(FloatVector.broadcast(S, beta), v);
+    }
+    v.intoMemorySegment(c, byteOffset, ORDER);
+  }
+}
