@@ -11,6 +11,7 @@
 #                        6.2 GB of disk, and as much free memory for the page cache); made once, reused
 #   PYTHON               the Python with numpy (default /usr/bin/python3)
 #   PEER_THREADS         numpy's worker threads (default: the number of cores, like ours)
+#   OURS                 our launcher (default ./crosscoder; e.g. an older copy of it, to compare)
 # Prints the load before and after, numpy's BLAS configuration (the peer runs with OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE unset; it makes no BLAS call, but the line says what numpy is linked to),
 # one tensor's statistics from both sides (they must agree to about 1e-5: numpy sums rows in
@@ -23,12 +24,13 @@ rounds=${1:-5}
 dir=${DIFF_PAIR_DIR:-${TMPDIR:-/tmp}/crosscoder-diff-pair}
 python=${PYTHON:-/usr/bin/python3}
 threads=${PEER_THREADS:-$(nproc)}
+ours_cmd=${OURS:-./crosscoder}
 a="$dir/base.safetensors"
 b="$dir/target.safetensors"
 py=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python")
 peer=("${py[@]}" benchmarks/python/diff_peer.py "$a" "$b" --threads "$threads")
 
-./crosscoder --help >/dev/null # builds the CLI (and its AOT cache) when needed, untimed
+"$ours_cmd" --help >/dev/null # builds the CLI (and its AOT cache) when needed, untimed
 if [[ ! -f "$a" || ! -f "$b" ]]; then
   echo "writing the pair under $dir (once; a few minutes)..."
 fi
@@ -52,7 +54,7 @@ if os.path.exists(lib):
         blas.openblas_get_corename.restype = ctypes.c_char_p
         print("  openblas_get_config:", blas.openblas_get_config().decode(), "core", blas.openblas_get_corename().decode())
 ' 2>&1 || true
-echo "ours: $(./crosscoder backends 2>/dev/null | grep "^cpu" | tr -s " ")"
+echo "ours: $ours_cmd, $(./crosscoder backends 2>/dev/null | grep "^cpu" | tr -s " ")"
 
 show=model.layers.27.mlp.down_proj.weight
 echo "one tensor, both sides (cosine, relative_change, diff_norm, base_norm, target_norm, max_abs_diff,"
@@ -67,7 +69,7 @@ ours=()
 np=()
 for ((r = 1; r <= rounds; r++)); do
   t0=$(now)
-  ./crosscoder diff "$a" "$b" --no-progress >/dev/null 2>&1
+  "$ours_cmd" diff "$a" "$b" --no-progress >/dev/null 2>&1
   t1=$(now)
   "${peer[@]}" >/dev/null
   t2=$(now)
