@@ -1,5 +1,8 @@
 package io.crosscoder.backend.internal;
 
+import io.crosscoder.backend.DeviceBuffer;
+import io.crosscoder.backend.Kernels;
+
 /**
  * Host-side loops shared by the default methods of {@link Kernels} (the path of a backend that
  * does not override a transformer kernel) and by the CPU's plain-Java form, so that both mean the
