@@ -49,7 +49,8 @@ public interface ComputeBackend extends AutoCloseable {
    * The training kernels (GEMM, element-wise, top-k, Adam) on this backend's hardware, made on
    * first use and owned by this backend: closing the backend closes them.
    *
-   * @return this backend's kernels, the same instance on every call; do not close them
+   * @return this backend's kernels, owned by the backend (closing it closes them); callers do not
+   *     close them
    */
   Kernels kernels();
 

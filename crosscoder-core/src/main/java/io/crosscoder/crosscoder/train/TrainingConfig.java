@@ -229,7 +229,7 @@ public final class TrainingConfig {
    *
    * @param dictionarySize the number of latents {@code F}, at least 1
    * @param steps the optimiser steps of the run, at least 1
-   * @return the peak learning rate, in {@code [2e-4 * sqrt(16384 / F), 1e-2]} as a float
+   * @return the peak learning rate, positive and at most 1e-2, rounded to a float
    * @throws IllegalArgumentException if {@code dictionarySize < 1} or {@code steps < 1}
    */
   public static float defaultLearningRate(int dictionarySize, long steps) {
