@@ -10,10 +10,18 @@ import io.crosscoder.tensor.TensorView;
  * {@link #pairStatistics} from several threads at once on disjoint row ranges.
  */
 public interface ComputeBackend extends AutoCloseable {
-  /** The provider's name, e.g. {@code "cpu"}. */
+  /**
+   * The provider's name, e.g. {@code "cpu"}.
+   *
+   * @return the name of the provider that made this backend, lower case
+   */
   String name();
 
-  /** One line for reports: the hardware and the code path, e.g. {@code "cpu: Vector API 256-bit"}. */
+  /**
+   * One line for reports: the hardware and the code path, e.g. {@code "cpu: Vector API 256-bit"}.
+   *
+   * @return a short human-readable line naming the hardware and code path; never null
+   */
   String description();
 
   /**
@@ -26,6 +34,13 @@ public interface ComputeBackend extends AutoCloseable {
    * quantization; plain f32/f16/bf16 ({@link TensorView#isPlainFloat()}) is the fast path.
    * Non-finite pairs are excluded and counted as {@link PairStatistics#nonFinite()} describes.
    *
+   * @param base the base model's tensor; read, not kept
+   * @param target the fine-tuned model's tensor, of the same shape; read, not kept
+   * @param rowFrom the first logical row, inclusive, at least 0
+   * @param rowTo the end row, exclusive, at most the number of rows
+   * @param rows receives the per-row sums of {@code [rowFrom, rowTo)}, or null to skip them; calls
+   *     on disjoint ranges may share it
+   * @return the pair sums over the range, without row statistics
    * @throws IllegalArgumentException if the shapes differ or the range is outside the rows
    */
   PairStatistics pairStatistics(TensorView base, TensorView target, long rowFrom, long rowTo, RowStatistics rows);
@@ -33,6 +48,9 @@ public interface ComputeBackend extends AutoCloseable {
   /**
    * The training kernels (GEMM, element-wise, top-k, Adam) on this backend's hardware, made on
    * first use and owned by this backend: closing the backend closes them.
+   *
+   * @return this backend's kernels, owned by the backend (closing it closes them); callers do not
+   *     close them
    */
   Kernels kernels();
 

@@ -6,13 +6,25 @@ package io.crosscoder.backend;
  * no-argument constructor and must load, without throwing, on machines that lack its hardware.
  */
 public interface ComputeBackendProvider {
-  /** Short lower-case name used to select it: {@code "cpu"}, {@code "cuda"}. */
+  /**
+   * Short lower-case name used to select it: {@code "cpu"}, {@code "cuda"}.
+   *
+   * @return the provider's name, lower case, unique among the providers
+   */
   String name();
 
-  /** Preference among available providers; higher wins (cpu 10, cuda 100). */
+  /**
+   * Preference among available providers; higher wins (cpu 10, cuda 100).
+   *
+   * @return the preference rank; the available provider with the highest is chosen by default
+   */
   int rank();
 
-  /** Whether it can work here, and if not why; cheap after the first call. */
+  /**
+   * Whether it can work here, and if not why; cheap after the first call.
+   *
+   * @return whether a backend can be created on this machine, with the reason when it cannot
+   */
   Availability availability();
 
   /**

@@ -26,7 +26,12 @@ public final class ComputeBackends {
 
   private ComputeBackends() {}
 
-  /** Every provider found, best rank first. */
+  /**
+   * Every provider found, best rank first.
+   *
+   * @return an immutable list of the providers found by {@link java.util.ServiceLoader}, possibly
+   *     empty
+   */
   public static List<ComputeBackendProvider> providers() {
     return PROVIDERS;
   }
@@ -35,6 +40,9 @@ public final class ComputeBackends {
    * The provider to use. {@code explicit} (may be null or blank) wins over the property, which
    * wins over the environment variable.
    *
+   * @param explicit a provider's name, any case, or null or blank to fall back to {@value
+   *     #PROPERTY}, then {@value #ENVIRONMENT}, then the best available
+   * @return the chosen provider, available on this machine
    * @throws io.crosscoder.InvalidInputException if no provider has the name (a bad argument)
    * @throws CrosscoderException if the named provider is unavailable (saying why and which are
    *     available), or if none is available
@@ -92,12 +100,20 @@ public final class ComputeBackends {
     return open(null, options);
   }
 
-  /** The names of the providers on the class path, best rank first. */
+  /**
+   * The names of the providers on the class path, best rank first.
+   *
+   * @return an immutable list of the providers' names, possibly empty
+   */
   public static List<String> names() {
     return PROVIDERS.stream().map(ComputeBackendProvider::name).toList();
   }
 
-  /** A line listing every provider with its availability and reason. */
+  /**
+   * A line listing every provider with its availability and reason.
+   *
+   * @return one human-readable line for error messages; never null
+   */
   public static String describeAvailable() {
     if (PROVIDERS.isEmpty()) {
       return "No compute backend is on the class path.";

@@ -37,7 +37,12 @@ import java.lang.foreign.MemorySegment;
  */
 public interface Kernels extends AutoCloseable {
 
-  /** One line for reports: the hardware and code paths, e.g. {@code "cpu: Vector API 512-bit, 2 threads"}. */
+  /**
+   * One line for reports: the hardware and code paths, e.g. {@code "cpu: Vector API 512-bit, 2
+   * threads"}.
+   *
+   * @return a short human-readable line naming the device and the code paths in use; never null
+   */
   String description();
 
   // ---------------------------------------------------------------- buffers and transfers
@@ -46,6 +51,9 @@ public interface Kernels extends AutoCloseable {
    * A new buffer of {@code size} elements of {@code dtype} (F32, BF16 or I32), filled with zeros.
    * The caller closes it.
    *
+   * @param dtype the element type: {@link DType#F32}, {@link DType#BF16} or {@link DType#I32}
+   * @param size the number of elements (not bytes), {@code >= 0}
+   * @return a new zero-filled buffer of this implementation, owned by the caller
    * @throws IllegalArgumentException if the type is not one of the three or size is negative
    * @throws io.crosscoder.CrosscoderException if the memory cannot be had
    */
@@ -55,10 +63,25 @@ public interface Kernels extends AutoCloseable {
    * Copies {@code count} floats {@code src[srcOffset ..]} into elements {@code dstOffset ..} of
    * {@code dst}. An F32 buffer receives them as they are; a BF16 buffer receives them rounded to
    * nearest even ({@link io.crosscoder.tensor.FloatFormats#floatToBf16}).
+   *
+   * @param src the host values; read, not kept
+   * @param srcOffset the index in {@code src} of the first value copied
+   * @param dst the F32 or BF16 buffer written
+   * @param dstOffset the element (not byte) index in {@code dst} of the first element written
+   * @param count the number of elements copied, {@code >= 0}
    */
   void upload(float[] src, int srcOffset, DeviceBuffer dst, long dstOffset, int count);
 
-  /** Copies {@code count} ints {@code src[srcOffset ..]} into elements {@code dstOffset ..} of an I32 buffer. */
+  /**
+   * Copies {@code count} ints {@code src[srcOffset ..]} into elements {@code dstOffset ..} of an
+   * I32 buffer.
+   *
+   * @param src the host values; read, not kept
+   * @param srcOffset the index in {@code src} of the first value copied
+   * @param dst the I32 buffer written
+   * @param dstOffset the element index in {@code dst} of the first element written
+   * @param count the number of elements copied, {@code >= 0}
+   */
   void upload(int[] src, int srcOffset, DeviceBuffer dst, long dstOffset, int count);
 
   /**
@@ -66,6 +89,13 @@ public interface Kernels extends AutoCloseable {
    * alignment) from the start of {@code src} into elements {@code dstOffset ..} of {@code dst} (F32
    * or BF16), converting as {@link #copy} does. This is how tensors mapped from a file are
    * uploaded without an intermediate heap array.
+   *
+   * @param src the memory read from its start, e.g. a tensor's slice of a mapped file; read, not
+   *     kept
+   * @param srcType the element type stored in {@code src}: F32 or BF16
+   * @param dst the F32 or BF16 buffer written
+   * @param dstOffset the element index in {@code dst} of the first element written
+   * @param count the number of elements copied, {@code >= 0}
    */
   void upload(MemorySegment src, DType srcType, DeviceBuffer dst, long dstOffset, long count);
 
@@ -86,6 +116,11 @@ public interface Kernels extends AutoCloseable {
    * IllegalArgumentException} or {@link UnsupportedOperationException}, and {@code src} is left as
    * it was), and where it is a copy the write changes the copy only.
    *
+   * @param src the memory holding the elements from its start; kept by a view, so it must outlive
+   *     the buffer
+   * @param type the element type stored in {@code src}: F32 or BF16
+   * @param count the number of elements, {@code >= 0}
+   * @return a read-only buffer of {@code count} elements of {@code type}, owned by the caller
    * @throws IllegalArgumentException if {@code type} is not F32 or BF16, {@code count} is negative
    *     or {@code src} holds fewer than {@code count} elements
    */
@@ -104,24 +139,58 @@ public interface Kernels extends AutoCloseable {
   /**
    * Copies {@code count} elements {@code srcOffset ..} of {@code src} (F32 or BF16, widened
    * exactly) into {@code dst[dstOffset ..]}.
+   *
+   * @param src the F32 or BF16 buffer read
+   * @param srcOffset the element index in {@code src} of the first element read
+   * @param dst the host array written
+   * @param dstOffset the index in {@code dst} of the first value written
+   * @param count the number of elements copied, {@code >= 0}
    */
   void download(DeviceBuffer src, long srcOffset, float[] dst, int dstOffset, int count);
 
-  /** Copies {@code count} elements {@code srcOffset ..} of an I32 buffer into {@code dst[dstOffset ..]}. */
+  /**
+   * Copies {@code count} elements {@code srcOffset ..} of an I32 buffer into {@code dst[dstOffset
+   * ..]}.
+   *
+   * @param src the I32 buffer read
+   * @param srcOffset the element index in {@code src} of the first element read
+   * @param dst the host array written
+   * @param dstOffset the index in {@code dst} of the first value written
+   * @param count the number of elements copied, {@code >= 0}
+   */
   void download(DeviceBuffer src, long srcOffset, int[] dst, int dstOffset, int count);
 
   /**
    * Copies {@code count} elements {@code srcOffset ..} of {@code src} into the start of {@code dst}
    * as {@code dstType} (F32 or BF16, little-endian), converting as {@link #copy} does.
+   *
+   * @param src the F32 or BF16 buffer read
+   * @param srcOffset the element index in {@code src} of the first element read
+   * @param dst the memory written from its start; must hold {@code count} elements of {@code
+   *     dstType}
+   * @param dstType the element type written to {@code dst}: F32 or BF16
+   * @param count the number of elements copied, {@code >= 0}
    */
   void download(DeviceBuffer src, long srcOffset, MemorySegment dst, DType dstType, long count);
 
-  /** A new F32 buffer holding {@code values}. The caller closes it. */
+  /**
+   * A new F32 buffer holding {@code values}. The caller closes it.
+   *
+   * @param values the host values; copied, not kept
+   * @return a new F32 buffer of {@code values.length} elements, owned by the caller
+   */
   default DeviceBuffer upload(float[] values) {
     return upload(values, DType.F32);
   }
 
-  /** A new buffer of {@code dtype} (F32 or BF16) holding {@code values}, rounded as {@link #upload(float[], int, DeviceBuffer, long, int)} says. */
+  /**
+   * A new buffer of {@code dtype} (F32 or BF16) holding {@code values}, rounded as {@link
+   * #upload(float[], int, DeviceBuffer, long, int)} says.
+   *
+   * @param values the host values; copied, not kept
+   * @param dtype the element type of the new buffer: F32 or BF16
+   * @return a new buffer of {@code values.length} elements, owned by the caller
+   */
   default DeviceBuffer upload(float[] values, DType dtype) {
     DeviceBuffer b = allocate(dtype, values.length);
     try {
@@ -133,7 +202,12 @@ public interface Kernels extends AutoCloseable {
     }
   }
 
-  /** A new I32 buffer holding {@code values}. The caller closes it. */
+  /**
+   * A new I32 buffer holding {@code values}. The caller closes it.
+   *
+   * @param values the host values; copied, not kept
+   * @return a new I32 buffer of {@code values.length} elements, owned by the caller
+   */
   default DeviceBuffer upload(int[] values) {
     DeviceBuffer b = allocate(DType.I32, values.length);
     try {
@@ -148,6 +222,8 @@ public interface Kernels extends AutoCloseable {
   /**
    * Every element of an F32 or BF16 buffer as floats.
    *
+   * @param src the F32 or BF16 buffer read (BF16 widened exactly)
+   * @return a new array of {@code src.size()} floats
    * @throws IllegalArgumentException if the buffer has more than {@code Integer.MAX_VALUE - 8} elements
    */
   default float[] downloadFloats(DeviceBuffer src) {
@@ -156,7 +232,12 @@ public interface Kernels extends AutoCloseable {
     return out;
   }
 
-  /** Every element of an I32 buffer. */
+  /**
+   * Every element of an I32 buffer.
+   *
+   * @param src the I32 buffer read
+   * @return a new array of {@code src.size()} ints
+   */
   default int[] downloadInts(DeviceBuffer src) {
     int[] out = new int[hostLength(src)];
     download(src, 0, out, 0, out.length);
@@ -167,10 +248,18 @@ public interface Kernels extends AutoCloseable {
    * {@code dst[i] = convert(src[i])} for every element; the buffers have equal sizes. F32 to BF16
    * rounds to nearest even (NaN stays NaN); BF16 to F32 is exact; equal types copy bits. I32 copies
    * only to I32. The buffers must not overlap unless they are the same.
+   *
+   * @param src the buffer read
+   * @param dst the buffer written, of the same size as {@code src}
    */
   void copy(DeviceBuffer src, DeviceBuffer dst);
 
-  /** {@code x[i] = value} for every element of an F32 buffer. */
+  /**
+   * {@code x[i] = value} for every element of an F32 buffer.
+   *
+   * @param x the F32 buffer overwritten
+   * @param value the value every element gets
+   */
   void fill(DeviceBuffer x, float value);
 
   // ---------------------------------------------------------------- dense products
@@ -200,6 +289,19 @@ public interface Kernels extends AutoCloseable {
    * implementation-defined order, so results agree between implementations up to f32 rounding:
    * {@code |error| <= k * 2^-23 * sum_p |alpha * op(A)(i, p) * op(B)(p, j)|} roughly.
    *
+   * @param transA whether {@code A} is stored transposed ({@code k x m}) rather than {@code m x k}
+   * @param transB whether {@code B} is stored transposed ({@code n x k}) rather than {@code k x n}
+   * @param m the rows of {@code op(A)} and {@code C}, {@code >= 0}
+   * @param n the columns of {@code op(B)} and {@code C}, {@code >= 0}
+   * @param k the inner dimension: columns of {@code op(A)}, rows of {@code op(B)}, {@code >= 0}
+   * @param alpha the factor on the product
+   * @param a the F32 or BF16 buffer holding {@code A}; read only
+   * @param lda the leading dimension (row stride in elements) of {@code A} as stored
+   * @param b the F32 or BF16 buffer holding {@code B}; read only
+   * @param ldb the leading dimension of {@code B} as stored
+   * @param beta the factor on the old {@code C}; 0 overwrites it without reading
+   * @param c the F32 buffer holding {@code C}, read (unless {@code beta == 0}) and written
+   * @param ldc the leading dimension of {@code C}
    * @throws IllegalArgumentException on a negative dimension, a leading dimension below its
    *     minimum, a buffer too small for its shape, or a wrong element type
    */
@@ -227,6 +329,19 @@ public interface Kernels extends AutoCloseable {
    * leading dimension {@code n}. {@code beta == 0} ignores the old contents of {@code out}. Index
    * arrays are read on the device; an index out of range throws {@link IllegalArgumentException}
    * (before {@code out} is written) where the implementation can check it.
+   *
+   * @param transS whether to multiply by {@code S^T} (giving {@code cols x n}) rather than {@code
+   *     S} ({@code rows x n})
+   * @param rows the rows of {@code S}, {@code >= 0}
+   * @param cols the columns of {@code S}, {@code >= 0}
+   * @param n the columns of {@code dense} and {@code out}, {@code >= 0}
+   * @param alpha the factor on the product
+   * @param rowStart the I32 row starts of {@code S}, {@code rows + 1} elements
+   * @param colIndex the I32 column index of each non-zero of {@code S}
+   * @param values the F32 value of each non-zero of {@code S}
+   * @param dense the F32 dense operand, row-major with leading dimension {@code n}; read only
+   * @param beta the factor on the old {@code out}; 0 overwrites it without reading
+   * @param out the F32 result, row-major with leading dimension {@code n}
    */
   void spmm(boolean transS, int rows, int cols, int n, float alpha,
       DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values,
@@ -239,6 +354,12 @@ public interface Kernels extends AutoCloseable {
    * values} (F32). An element is a non-zero when it is not {@code == 0} (so NaN counts, -0.0 does
    * not). Used after {@link #batchTopK}, which leaves a variable number of non-zeros per row.
    *
+   * @param x the dense F32 {@code rows x cols} matrix, row-major and packed; read only
+   * @param rows the rows of {@code x}, {@code >= 0}
+   * @param cols the columns of {@code x}, {@code >= 0}
+   * @param rowStart the I32 buffer receiving the {@code rows + 1} row starts
+   * @param colIndex the I32 buffer receiving the column index of each non-zero
+   * @param values the F32 buffer receiving the value of each non-zero
    * @return the number of non-zeros, {@code rowStart[rows]}
    * @throws IllegalArgumentException if {@code colIndex} or {@code values} is smaller than the
    *     number of non-zeros (nothing is written then except possibly {@code rowStart})
@@ -258,6 +379,13 @@ public interface Kernels extends AutoCloseable {
    * <p>The default implementation goes through the host (downloads the sparse arrays, builds the
    * dense rows, uploads them); implementations override it with a kernel.
    *
+   * @param rows the rows of the sparse matrix and of {@code out}, {@code >= 0}
+   * @param cols the columns of the sparse matrix and of {@code out}, {@code >= 0}
+   * @param rowStart the I32 row starts, {@code rows + 1} elements
+   * @param colIndex the I32 column index of each non-zero, in {@code [0, cols)}
+   * @param values the F32 value of each non-zero
+   * @param out the F32 buffer of at least {@code rows * cols} elements that receives the dense
+   *     matrix
    * @throws IllegalArgumentException if {@code rowStart} is not valid, an index is outside {@code
    *     [0, cols)} or a buffer is too small (nothing is written then)
    */
@@ -326,6 +454,15 @@ public interface Kernels extends AutoCloseable {
    * matrix with one 1 per output), so any backend runs it; its cost is the dense product's.
    * Implementations override it with a kernel that computes only the sampled dots.
    *
+   * @param rows the rows of the sparse pattern and of {@code a}, {@code >= 0}
+   * @param cols the columns of the sparse pattern and the rows of {@code b}, {@code >= 0}
+   * @param n the columns of {@code a} and {@code b} (the length of each dot product), {@code >= 0}
+   * @param alpha the factor on each dot product
+   * @param a the F32 dense {@code rows x n} matrix; read only
+   * @param b the F32 dense {@code cols x n} matrix; read only
+   * @param rowStart the I32 row starts of the pattern, {@code rows + 1} elements
+   * @param colIndex the I32 column index of each sampled position, in {@code [0, cols)}
+   * @param out the F32 buffer receiving one value per sampled position
    * @throws IllegalArgumentException on a negative dimension, a {@code rowStart} that does not
    *     start at 0 or decreases, an index outside {@code [0, cols)}, a buffer too small or of the
    *     wrong type (nothing is written then)
@@ -378,6 +515,16 @@ public interface Kernels extends AutoCloseable {
    * {@code rows x cols} buffer and calls {@link #sgemm}; implementations override it with a
    * kernel that reads only the non-zeros.
    *
+   * @param rows the rows of {@code S} and of {@code dense}, {@code >= 0}
+   * @param cols the columns of {@code S} and of {@code out}, {@code >= 0}
+   * @param n the columns of {@code dense} and the rows of {@code out}, {@code >= 0}
+   * @param alpha the factor on the product
+   * @param dense the F32 dense {@code rows x n} matrix; read only
+   * @param rowStart the I32 row starts of {@code S}, {@code rows + 1} elements
+   * @param colIndex the I32 column index of each non-zero of {@code S}, in {@code [0, cols)}
+   * @param values the F32 value of each non-zero of {@code S}
+   * @param beta the factor on the old {@code out}; 0 overwrites it without reading
+   * @param out the F32 {@code n x cols} result
    * @throws IllegalArgumentException on a negative dimension, an invalid {@code rowStart}, an
    *     index outside {@code [0, cols)}, or a buffer too small or of the wrong type
    */
@@ -406,6 +553,13 @@ public interface Kernels extends AutoCloseable {
    *
    * ({@code max} returns 0 for a NaN sum: ReLU's output is never NaN here). {@code out} may be
    * {@code x} (in place); otherwise it must not overlap it. {@code bias} has {@code cols} elements.
+   *
+   * @param x the F32 {@code rows x cols} input, packed row-major
+   * @param bias the F32 bias, {@code cols} elements
+   * @param out the F32 {@code rows x cols} output; may be {@code x}
+   * @param rows the number of rows, {@code >= 0}
+   * @param cols the number of columns, {@code >= 0}
+   * @param relu whether to apply ReLU after adding the bias
    */
   void biasAdd(DeviceBuffer x, DeviceBuffer bias, DeviceBuffer out, int rows, int cols, boolean relu);
 
@@ -419,6 +573,11 @@ public interface Kernels extends AutoCloseable {
    * ({@code k = 1}) into a temporary buffer and {@link #multiply multiplies}; implementations
    * override it with one pass.
    *
+   * @param x the F32 {@code rows x cols} input, packed row-major
+   * @param scale the F32 factor of each column, {@code cols} elements
+   * @param out the F32 {@code rows x cols} output; may be {@code x}
+   * @param rows the number of rows, {@code >= 0}
+   * @param cols the number of columns, {@code >= 0}
    * @throws IllegalArgumentException on a negative dimension or a buffer too small or of the wrong type
    */
   default void scaleColumns(DeviceBuffer x, DeviceBuffer scale, DeviceBuffer out, int rows, int cols) {
@@ -444,6 +603,12 @@ public interface Kernels extends AutoCloseable {
    * {@code out[r] = sqrt(sum_{c < cols} x[r * ld + c]^2)}. With {@code ld} larger than {@code
    * cols} and a slice this gives one model's half of a decoder row, {@code |d_i^A|} or {@code
    * |d_i^B|}.
+   *
+   * @param x the F32 matrix; read only
+   * @param rows the number of rows, {@code >= 0}
+   * @param cols the number of elements of each row that enter the norm, {@code >= 0}
+   * @param ld the leading dimension (row stride in elements) of {@code x}, {@code >= cols}
+   * @param out the F32 buffer receiving {@code rows} norms
    */
   void rowNorms(DeviceBuffer x, int rows, int cols, int ld, DeviceBuffer out);
 
@@ -453,6 +618,13 @@ public interface Kernels extends AutoCloseable {
    * rows x k}, I32). The order is {@link Float#compare}'s (NaN above +infinity, -0.0 below 0.0);
    * among equal elements the lower column index ranks higher, so the result is deterministic and
    * the same on every backend. {@code 0 <= k <= cols}.
+   *
+   * @param x the F32 {@code rows x cols} matrix, packed row-major; read only
+   * @param rows the number of rows, {@code >= 0}
+   * @param cols the number of columns, {@code >= 0}
+   * @param k the number of elements kept per row, {@code 0 <= k <= cols}
+   * @param values the F32 {@code rows x k} buffer receiving the kept elements
+   * @param indices the I32 {@code rows x k} buffer receiving their column indices
    */
   void topK(DeviceBuffer x, int rows, int cols, int k, DeviceBuffer values, DeviceBuffer indices);
 
@@ -465,6 +637,10 @@ public interface Kernels extends AutoCloseable {
    * scores} itself; otherwise it has the same size and is where the zeros go (scores are {@code f
    * * (|d^A| + |d^B|)}, the values kept are {@code f}).
    *
+   * @param scores the F32 scores ranked over the whole buffer; read only unless it is {@code x}
+   * @param keep the number of positions kept over the whole buffer, {@code >= 0}
+   * @param x the F32 buffer of the same size whose positions not kept are set to 0; may be {@code
+   *     scores}
    * @return the smallest kept score (the value a running threshold is estimated from), or {@code
    *     +infinity} when {@code keep == 0}
    */
@@ -472,38 +648,86 @@ public interface Kernels extends AutoCloseable {
 
   // ---------------------------------------------------------------- element-wise kernels (equal sizes)
 
-  /** {@code y[i] = alpha * x[i] + y[i]}. */
+  /**
+   * {@code y[i] = alpha * x[i] + y[i]}.
+   *
+   * @param alpha the factor on {@code x}
+   * @param x the F32 buffer added; read only
+   * @param y the F32 buffer of the same size, updated in place
+   */
   void axpy(float alpha, DeviceBuffer x, DeviceBuffer y);
 
-  /** {@code x[i] = alpha * x[i]}. */
+  /**
+   * {@code x[i] = alpha * x[i]}.
+   *
+   * @param alpha the factor
+   * @param x the F32 buffer scaled in place
+   */
   void scale(float alpha, DeviceBuffer x);
 
-  /** {@code out[i] = x[i] + y[i]}; {@code out} may be {@code x} or {@code y}. */
+  /**
+   * {@code out[i] = x[i] + y[i]}; {@code out} may be {@code x} or {@code y}.
+   *
+   * @param x the first F32 operand
+   * @param y the second F32 operand, of the same size
+   * @param out the F32 result, of the same size
+   */
   void add(DeviceBuffer x, DeviceBuffer y, DeviceBuffer out);
 
-  /** {@code out[i] = x[i] - y[i]}; {@code out} may be {@code x} or {@code y}. */
+  /**
+   * {@code out[i] = x[i] - y[i]}; {@code out} may be {@code x} or {@code y}.
+   *
+   * @param x the F32 minuend
+   * @param y the F32 subtrahend, of the same size
+   * @param out the F32 result, of the same size
+   */
   void subtract(DeviceBuffer x, DeviceBuffer y, DeviceBuffer out);
 
-  /** {@code out[i] = x[i] * y[i]}; {@code out} may be {@code x} or {@code y}. */
+  /**
+   * {@code out[i] = x[i] * y[i]}; {@code out} may be {@code x} or {@code y}.
+   *
+   * @param x the first F32 factor
+   * @param y the second F32 factor, of the same size
+   * @param out the F32 result, of the same size
+   */
   void multiply(DeviceBuffer x, DeviceBuffer y, DeviceBuffer out);
 
   /**
    * The ReLU backward mask: {@code out[i] = activation[i] > 0 ? grad[i] : 0}, where {@code
    * activation} is ReLU's output (or its input: the sign is the same). {@code out} may be {@code grad}.
+   *
+   * @param grad the F32 gradient with respect to ReLU's output
+   * @param activation the F32 output (or input) of the ReLU, of the same size; read only
+   * @param out the F32 gradient with respect to ReLU's input, of the same size
    */
   void reluBackward(DeviceBuffer grad, DeviceBuffer activation, DeviceBuffer out);
 
   // ---------------------------------------------------------------- reductions
 
-  /** {@code sum_i x[i]}, f32 partial sums of at most 4096 elements added in f64. */
+  /**
+   * {@code sum_i x[i]}, f32 partial sums of at most 4096 elements added in f64.
+   *
+   * @param x the F32 buffer summed; read only
+   * @return the sum of its elements (0 for an empty buffer)
+   */
   double sum(DeviceBuffer x);
 
-  /** {@code sum_i x[i]^2}, accumulated as {@link #sum} is (for losses and gradient clipping). */
+  /**
+   * {@code sum_i x[i]^2}, accumulated as {@link #sum} is (for losses and gradient clipping).
+   *
+   * @param x the F32 buffer; read only
+   * @return the sum of the squares of its elements (0 for an empty buffer)
+   */
   double sumOfSquares(DeviceBuffer x);
 
   /**
    * Column sums of a {@code rows x cols} matrix, {@code out[c] = sum_r x(r, c)}, written over
    * {@code out} (bias gradients). Runs of at most 256 rows are summed in f32 and added in f64.
+   *
+   * @param x the F32 {@code rows x cols} matrix, packed row-major; read only
+   * @param rows the number of rows, {@code >= 0}
+   * @param cols the number of columns, {@code >= 0}
+   * @param out the F32 buffer receiving {@code cols} sums
    */
   void columnSums(DeviceBuffer x, int rows, int cols, DeviceBuffer out);
 
@@ -523,6 +747,15 @@ public interface Kernels extends AutoCloseable {
    * and {@code v} start at zero and are updated in place. The bias corrections {@code 1 -
    * beta^t} are computed in f64 once per call.
    *
+   * @param param the F32 parameters, updated in place
+   * @param grad the F32 gradient of the loss with respect to {@code param}; read only
+   * @param m the F32 first-moment estimate, updated in place
+   * @param v the F32 second-moment estimate, updated in place
+   * @param lr the learning rate, finite and {@code >= 0}
+   * @param beta1 the first-moment decay, in {@code [0, 1)} (PyTorch's default 0.9)
+   * @param beta2 the second-moment decay, in {@code [0, 1)} (PyTorch's default 0.999)
+   * @param eps the term added to the denominator, finite and {@code >= 0}
+   * @param step the 1-based number of this step, used in the bias corrections
    * @throws IllegalArgumentException if {@code step < 1}, a beta is outside {@code [0, 1)}, or
    *     {@code eps} or {@code lr} is negative or not finite
    */
@@ -549,6 +782,13 @@ public interface Kernels extends AutoCloseable {
    * query/key norm per head is this kernel on {@code rows * heads} rows of {@code head_dim}. {@code
    * out} may be {@code x} (in place); otherwise it must not overlap it.
    *
+   * @param x the F32 {@code rows x cols} input, packed row-major
+   * @param weight the F32 gain, {@code cols} elements
+   * @param out the F32 {@code rows x cols} output; may be {@code x}
+   * @param rows the number of rows (tokens, or tokens times heads), {@code >= 0}
+   * @param cols the length of each normalised row, {@code >= 0}
+   * @param eps the term added to the mean square, finite and {@code >= 0} (a model's {@code
+   *     rms_norm_eps})
    * @throws IllegalArgumentException on a negative dimension, {@code eps} negative or not finite,
    *     a buffer too small or of the wrong type, or a partial overlap
    */
@@ -586,6 +826,14 @@ public interface Kernels extends AutoCloseable {
    * in f32 (fused multiply-add allowed). The tables hold {@code cos} and {@code sin} of {@code p *
    * inv_freq[i]}, made by the caller (so rope scaling is the caller's concern).
    *
+   * @param x the F32 queries or keys, {@code rows x (heads * headDim)} packed, rotated in place
+   * @param rows the number of tokens, {@code >= 0}
+   * @param heads the number of heads per row, {@code >= 0}
+   * @param headDim the dimension of each head, even and positive
+   * @param positions the I32 position of each row's token, {@code rows} elements, each in {@code
+   *     [0, P)}
+   * @param cos the F32 table of cosines, {@code P x headDim / 2}
+   * @param sin the F32 table of sines, of the same size as {@code cos}
    * @throws IllegalArgumentException if {@code headDim} is odd or not positive, a dimension is
    *     negative, the tables differ in size or are not a multiple of {@code h}, a buffer is too
    *     small or of the wrong type, or a position is outside {@code [0, P)} (nothing is written then)
@@ -635,6 +883,12 @@ public interface Kernels extends AutoCloseable {
    * between {@code cols} and {@code ld} are neither read nor written. Scores are expected finite
    * (a NaN among the visible ones makes the row NaN).
    *
+   * @param x the F32 attention scores, replaced by the probabilities
+   * @param rows the number of queries, {@code >= 0}
+   * @param cols the number of keys, {@code >= 0}
+   * @param ld the leading dimension (row stride in elements) of {@code x}, {@code >= max(1, cols)}
+   * @param firstQuery the position of the query of row 0, {@code >= 0}
+   * @param window the sliding-window length in keys, or {@code <= 0} for none
    * @throws IllegalArgumentException on a negative dimension or {@code firstQuery}, {@code ld <
    *     max(1, cols)}, or a buffer too small or of the wrong type
    */
@@ -671,6 +925,9 @@ public interface Kernels extends AutoCloseable {
    * size: {@code out[i] = silu(gate[i]) * up[i]} with {@code silu(g) = g / (1 + e^-g)}, in f32
    * (the exponential within a few ulps). {@code out} may be {@code gate} or {@code up}.
    *
+   * @param gate the F32 output of the gate projection
+   * @param up the F32 output of the up projection, of the same size
+   * @param out the F32 result, of the same size; may be {@code gate} or {@code up}
    * @throws IllegalArgumentException if the sizes differ, a buffer is not F32, or {@code out}
    *     partly overlaps an input
    */

@@ -87,7 +87,12 @@ public final class LineageFinder {
     this.progress = b.progress;
   }
 
-  /** A builder with the defaults: 64 rows per matrix, the automatic backend, all cores, confirmation on. */
+  /**
+   * A builder with the defaults: 64 rows per matrix, the automatic backend, all cores, confirmation
+   * on.
+   *
+   * @return a new builder holding the defaults
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -96,6 +101,9 @@ public final class LineageFinder {
    * Opens the target and each candidate in turn (one candidate open at a time), ranks the
    * candidates and confirms the best.
    *
+   * @param target the fine-tuned checkpoint whose base is sought (file or directory)
+   * @param candidates the possible bases, at least one; each is opened, sampled and closed
+   * @return the candidates ranked, with the confirmation of the best when confirmation is on
    * @throws InvalidInputException if a path cannot be read as a checkpoint, or no candidate is given
    */
   public LineageRanking rank(Path target, List<Path> candidates) {
@@ -136,7 +144,14 @@ public final class LineageFinder {
     }
   }
 
-  /** Ranks open checkpoints; they stay open. */
+  /**
+   * Ranks open checkpoints; they stay open.
+   *
+   * @param target the fine-tuned checkpoint whose base is sought; the caller's, not closed
+   * @param candidates the possible bases, at least one; the caller's, not closed
+   * @return the candidates ranked, with the confirmation of the best when confirmation is on
+   * @throws InvalidInputException if no candidate is given, or a tensor cannot be read
+   */
   public LineageRanking rank(Checkpoint target, List<Checkpoint> candidates) {
     Objects.requireNonNull(target, "target");
     Objects.requireNonNull(candidates, "candidates");
@@ -381,7 +396,12 @@ public final class LineageFinder {
       return backend(BackendChoice.of(backend));
     }
 
-    /** Worker threads; default: available processors. */
+    /**
+     * Worker threads; default: available processors.
+     *
+     * @param n the number of worker threads, at least 1
+     * @return this builder
+     */
     public Builder threads(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("threads must be at least 1, got " + n);
@@ -393,6 +413,9 @@ public final class LineageFinder {
     /**
      * Rows read from each matrix when ranking (all rows of a smaller matrix); default {@value
      * #DEFAULT_SAMPLE_ROWS}. More rows shrink the estimate's noise as {@code 1/sqrt(rows)}.
+     *
+     * @param rows the rows sampled per matrix, at least 1
+     * @return this builder
      */
     public Builder sampleRows(int rows) {
       if (rows < 1) {
@@ -402,13 +425,24 @@ public final class LineageFinder {
       return this;
     }
 
-    /** Seed of the row sample; default {@value #DEFAULT_SEED}. */
+    /**
+     * Seed of the row sample; default {@value #DEFAULT_SEED}.
+     *
+     * @param seed the seed of the row sample; any value
+     * @return this builder
+     */
     public Builder seed(long seed) {
       this.seed = seed;
       return this;
     }
 
-    /** Uses only tensors whose name (either side) contains a match of {@code regex}. */
+    /**
+     * Uses only tensors whose name (either side) contains a match of {@code regex}.
+     *
+     * @param regex a {@link Pattern} regular expression, found anywhere in a tensor's name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code regex} is not a valid regular expression
+     */
     public Builder parameters(String regex) {
       Objects.requireNonNull(regex, "regex");
       try {
@@ -419,13 +453,24 @@ public final class LineageFinder {
       return this;
     }
 
-    /** Whether to confirm the best candidate with a full pass (default on). */
+    /**
+     * Whether to confirm the best candidate with a full pass (default on).
+     *
+     * @param on true to run the full pass on the best candidate, false to rank only
+     * @return this builder
+     */
     public Builder confirm(boolean on) {
       this.confirm = on;
       return this;
     }
 
-    /** Receives progress: candidates sampled (task {@code "lineage"}), then the full pass's bytes ({@code "diff"}). */
+    /**
+     * Receives progress: candidates sampled (task {@code "lineage"}), then the full pass's bytes
+     * ({@code "diff"}).
+     *
+     * @param listener receives the progress events; not null
+     * @return this builder
+     */
     public Builder progress(ProgressListener listener) {
       this.progress = Objects.requireNonNull(listener, "listener");
       return this;

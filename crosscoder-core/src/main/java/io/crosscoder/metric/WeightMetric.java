@@ -15,27 +15,62 @@ import java.util.function.ToDoubleFunction;
  * A metric that has no value for a pair returns {@code NaN} (reported as missing).
  */
 public interface WeightMetric {
-  /** Name in reports and JSON, lower snake case: {@code "cosine"}. */
+  /**
+   * Name in reports and JSON, lower snake case: {@code "cosine"}.
+   *
+   * @return the name, matching {@code [a-z][a-z0-9_]*}
+   */
   String name();
 
-  /** One sentence for the report's legend, with the formula. */
+  /**
+   * One sentence for the report's legend, with the formula.
+   *
+   * @return the legend sentence; never null
+   */
   String description();
 
-  /** The value for these statistics. */
+  /**
+   * The value for these statistics.
+   *
+   * @param statistics the sums of one tensor pair or of a merged group; read, not kept
+   * @return the metric's value, or {@code NaN} when it has none for these statistics
+   */
   double compute(PairStatistics statistics);
 
-  /** Whether this metric needs per-row statistics (then it is not computed for groups). */
+  /**
+   * Whether this metric needs per-row statistics (then it is not computed for groups).
+   *
+   * @return true if the metric reads {@link PairStatistics#rowStatistics()}; false by default
+   */
   default boolean usesRows() {
     return false;
   }
 
-  /** A metric from a function of the sums. */
+  /**
+   * A metric from a function of the sums.
+   *
+   * @param name the metric's name, lower snake case ({@code [a-z][a-z0-9_]*}), unique among a
+   *     differ's metrics
+   * @param description one sentence for the report's legend, with the formula
+   * @param f computes the value from the sums; stateless and thread-safe
+   * @return a new metric that is also computed for groups
+   * @throws IllegalArgumentException if {@code name} is not lower snake case
+   */
   static WeightMetric of(String name, String description, ToDoubleFunction<PairStatistics> f) {
     Objects.requireNonNull(f, "f");
     return new FunctionMetric(name, description, f, false);
   }
 
-  /** A metric of the per-row statistics (computed for single matrices only). */
+  /**
+   * A metric of the per-row statistics (computed for single matrices only).
+   *
+   * @param name the metric's name, lower snake case ({@code [a-z][a-z0-9_]*}), unique among a
+   *     differ's metrics
+   * @param description one sentence for the report's legend, with the formula
+   * @param f computes the value from the per-row statistics; stateless and thread-safe
+   * @return a new metric whose value is {@code NaN} where there are no row statistics
+   * @throws IllegalArgumentException if {@code name} is not lower snake case
+   */
   static WeightMetric ofRows(String name, String description, ToDoubleFunction<RowStatistics> f) {
     Objects.requireNonNull(f, "f");
     return new FunctionMetric(name, description, s -> s.rowStatistics().map(f::applyAsDouble).orElse(Double.NaN), true);

@@ -57,7 +57,11 @@ public final class WeightMetrics {
       "5th percentile of the row cosines (linear interpolation, as numpy's default)",
       r -> r.rows() == 0 ? Double.NaN : percentile(r.sortedCosines(), 0.05));
 
-  /** Every built-in metric, in report order. */
+  /**
+   * Every built-in metric, in report order.
+   *
+   * @return an immutable list of the built-in metrics
+   */
   public static List<WeightMetric> defaults() {
     return List.of(COSINE, RELATIVE_CHANGE, DIFF_NORM, BASE_NORM, TARGET_NORM, MAX_ABS_DIFF, CHANGED_FRACTION,
         ROW_COSINE_MIN, ROW_COSINE_MEAN, ROW_COSINE_P5);
@@ -66,6 +70,10 @@ public final class WeightMetrics {
   /**
    * The {@code q}-quantile of ascending {@code sorted} values with linear interpolation between
    * the order statistics at positions {@code q (n - 1)} (Hyndman and Fan type 7).
+   *
+   * @param sorted the values in ascending order; read, not changed
+   * @param q the quantile, in {@code [0, 1]} (0.05 for the 5th percentile)
+   * @return the interpolated quantile, or {@code NaN} for no values
    */
   public static double percentile(double[] sorted, double q) {
     if (sorted.length == 0) {

@@ -47,14 +47,27 @@ public final class OutputFiles {
   /** Writes the body's bytes to a channel; may map it. */
   @FunctionalInterface
   public interface ChannelBody {
-    /** Writes everything to {@code channel}, a new empty file opened for reading and writing. */
+    /**
+     * Writes everything to {@code channel}, a new empty file opened for reading and writing.
+     *
+     * @param channel the temporary file, empty and positioned at 0; {@link OutputFiles} forces and
+     *     closes it
+     * @throws IOException if writing fails; the temporary file is then deleted and the target left
+     *     as it was
+     */
     void write(FileChannel channel) throws IOException;
   }
 
   /** Writes the body's bytes to a stream. */
   @FunctionalInterface
   public interface StreamBody {
-    /** Writes everything to {@code out}; need not close it. */
+    /**
+     * Writes everything to {@code out}; need not close it.
+     *
+     * @param out a buffered stream onto the temporary file; {@link OutputFiles} flushes it
+     * @throws IOException if writing fails; the temporary file is then deleted and the target left
+     *     as it was
+     */
     void write(OutputStream out) throws IOException;
   }
 
@@ -62,6 +75,9 @@ public final class OutputFiles {
    * The absolute path to write for {@code file}: the file itself, or the regular file a symbolic
    * link points to.
    *
+   * @param file the path the caller means to write, relative or absolute
+   * @return the absolute, normalised path that will be written: {@code file} or the regular file
+   *     its link points to
    * @throws InvalidInputException if {@code file} exists and is not a regular file (a folder, a
    *     device, a FIFO), or its parent exists and is not a folder
    */
@@ -100,6 +116,8 @@ public final class OutputFiles {
    * created when missing, the body run on a fresh {@code NAME.tmp}, forced, then renamed over the
    * target.
    *
+   * @param file the file to write, replaced if it exists
+   * @param body writes the whole content, called once on this thread
    * @return the path written (absolute; a link's target)
    * @throws InvalidInputException if the target cannot be a file ({@link #checkTarget})
    * @throws CrosscoderException if the file cannot be written (permissions, a full disk): the
@@ -128,7 +146,13 @@ public final class OutputFiles {
     }
   }
 
-  /** As {@link #write(Path, ChannelBody)}, through a buffered stream. */
+  /**
+   * As {@link #write(Path, ChannelBody)}, through a buffered stream.
+   *
+   * @param file the file to write, replaced if it exists
+   * @param body writes the whole content, called once on this thread
+   * @return the path written (absolute; a link's target)
+   */
   public static Path writeStream(Path file, StreamBody body) {
     Objects.requireNonNull(body, "body");
     return write(file, ch -> {
@@ -139,7 +163,12 @@ public final class OutputFiles {
     });
   }
 
-  /** {@code NAME.tmp} next to {@code target}. */
+  /**
+   * {@code NAME.tmp} next to {@code target}.
+   *
+   * @param target the file to be written
+   * @return the sibling {@code target + ".tmp"}; nothing is created
+   */
   public static Path temporaryFor(Path target) {
     return target.resolveSibling(target.getFileName() + TEMPORARY_SUFFIX);
   }
@@ -147,6 +176,10 @@ public final class OutputFiles {
   /**
    * Renames the finished {@code tmp} over {@code target} atomically (a plain replace where the file
    * system cannot rename atomically), then forces the folder entry where the platform allows.
+   *
+   * @param tmp the finished temporary file, forced to the disk by the caller
+   * @param target the file it replaces, in the same folder
+   * @throws IOException if the rename fails; {@code tmp} is then left for the caller to delete
    */
   public static void commit(Path tmp, Path target) throws IOException {
     try {

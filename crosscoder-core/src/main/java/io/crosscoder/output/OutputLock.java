@@ -32,7 +32,10 @@ public final class OutputLock implements AutoCloseable {
   /**
    * Takes the lock on {@code lockFile}, creating it (and its folder) when missing.
    *
+   * @param lockFile the lock file, usually next to the outputs it guards; left in place after
+   *     release
    * @param what what the holder does, for the message ("training into cc.safetensors")
+   * @return the held lock; the caller closes it to release the lock
    * @throws CrosscoderException if another process (or another run in this JVM) holds it, or the
    *     lock file cannot be created
    */

@@ -236,7 +236,6 @@ final class VectorPairKernel implements PairKernel {
     out.finishArray(a, b, i, n);
   }
 
-  /** Widens {@code n} plain-float elements from element {@code index} into {@code dst[0, n)}. */
   /**
    * Stores the two accumulator sets of a block's vector loop into {@code out}'s lanes, after
    * {@code i} elements: after an even number of steps set 0 holds lanes [0, L) again; after an odd

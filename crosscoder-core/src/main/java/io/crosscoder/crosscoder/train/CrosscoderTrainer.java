@@ -276,6 +276,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * from the seed (drawing {@link TrainingConfig#biasInitBatches()} batches from {@code data} for a
    * BatchTopK decoder bias).
    *
+   * @param kernels the backend the buffers live on; the caller owns it and closes it after the
+   *     trainer
+   * @param config the training settings
+   * @param data the batches trained on, of width {@code 2d}; the caller owns it
+   * @return a new trainer; the caller closes it
    * @throws IllegalArgumentException if the data's width does not fit the configuration
    */
   public static CrosscoderTrainer start(Kernels kernels, TrainingConfig config, TrainingData data) {
@@ -294,6 +299,13 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * (to continue from saved weights with fresh optimiser state, or to start from chosen values).
    * Nothing is drawn from {@code data} until the first step.
    *
+   * @param kernels the backend the buffers live on; the caller owns it and closes it after the
+   *     trainer
+   * @param config the training settings
+   * @param data the batches trained on, of width {@code 2d}; the caller owns it
+   * @param initial the starting weights, copied to the device (the caller's arrays are not kept);
+   *     their threshold is kept for BatchTopK
+   * @return a new trainer; the caller closes it
    * @throws IllegalArgumentException if the weights' shape does not match the data's width and the
    *     configuration, or a designated shared latent has two different decoder halves
    */
@@ -334,6 +346,14 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * configuration. {@code data} must be a fresh instance constructed as the interrupted run's was;
    * it is {@linkplain TrainingData#skip skipped} past the batches that run consumed.
    *
+   * @param kernels the backend the buffers live on; the caller owns it and closes it after the
+   *     trainer
+   * @param config the training settings of the interrupted run (the checkpoint's header must match
+   *     them)
+   * @param data a fresh instance of the interrupted run's data, skipped here past what that run
+   *     consumed
+   * @param checkpoint the file {@link #saveCheckpoint} wrote
+   * @return a new trainer; the caller closes it
    * @throws io.crosscoder.InvalidInputException if the file is not a checkpoint of this
    *     configuration and width
    */
@@ -354,27 +374,47 @@ public final class CrosscoderTrainer implements AutoCloseable {
     return t;
   }
 
-  /** The configuration. */
+  /**
+   * The configuration.
+   *
+   * @return the configuration this trainer was made with
+   */
   public TrainingConfig config() {
     return config;
   }
 
-  /** Steps completed so far. */
+  /**
+   * Steps completed so far.
+   *
+   * @return the number of steps completed, in {@code [0, config().steps()]}
+   */
   public long step() {
     return step;
   }
 
-  /** Whether all {@link TrainingConfig#steps()} steps are done. */
+  /**
+   * Whether all {@link TrainingConfig#steps()} steps are done.
+   *
+   * @return true when {@link #step()} has reached {@link TrainingConfig#steps()}
+   */
   public boolean finished() {
     return step >= config.steps();
   }
 
-  /** Batches drawn from the data so far (bias initialisation included). */
+  /**
+   * Batches drawn from the data so far (bias initialisation included).
+   *
+   * @return the number of batches drawn from the data, at least 0
+   */
   public long batchesConsumed() {
     return batchesConsumed;
   }
 
-  /** BatchTopK's running threshold on scores; {@code NaN} while unset and for L1. */
+  /**
+   * BatchTopK's running threshold on scores; {@code NaN} while unset and for L1.
+   *
+   * @return the running threshold on scores {@code f_i (|d_i^A| + |d_i^B|)}, or {@code NaN}
+   */
   public float threshold() {
     return threshold;
   }
@@ -384,6 +424,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
    *
    * @param listener receives a {@link TrainingMetrics} every {@link TrainingConfig#metricsEvery()}
    *     steps and at the last step, on this thread
+   * @return the weights after the last step, downloaded to the host
    */
   public TrainedWeights train(ProgressListener listener) {
     run(config.steps(), listener, null, 0);
@@ -395,6 +436,13 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * a {@link TrainingMetrics} to {@code listener} (on this thread) every {@link
    * TrainingConfig#metricsEvery()} steps and at the last step of the run, and, when {@code checkpoint} is not null, writing it every {@code
    * checkpointEvery} steps (0: only when this call returns).
+   *
+   * @param untilStep the step count to stop at; values past {@link TrainingConfig#steps()} stop
+   *     there
+   * @param listener receives the metrics on this thread; not null
+   * @param checkpoint the checkpoint file, or null for none
+   * @param checkpointEvery the checkpoint interval in steps, at least 0
+   * @throws IllegalArgumentException if {@code checkpointEvery} is negative
    */
   public void run(long untilStep, ProgressListener listener, Path checkpoint, long checkpointEvery) {
     Objects.requireNonNull(listener, "listener");
@@ -420,6 +468,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * Writes the whole training state (parameters, Adam moments, step, batches consumed, threshold,
    * dead-latent counters; the configuration and seed in the header) to {@code file} atomically:
    * to a temporary sibling first, then moved over {@code file}.
+   *
+   * @param file the checkpoint file, replaced if it exists
    */
   public void saveCheckpoint(Path file) {
     requireOpen();
@@ -427,7 +477,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
         params, adamM, adamV, tokensSinceFired);
   }
 
-  /** The current parameters, downloaded, in the layout of {@link TrainedWeights}. */
+  /**
+   * The current parameters, downloaded, in the layout of {@link TrainedWeights}.
+   *
+   * @return a new host copy of the current weights (and, for BatchTopK, the threshold)
+   */
   public TrainedWeights weights() {
     requireOpen();
     int matrix = d2 * f;
@@ -446,6 +500,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * The fraction of latents that have not been active in the last {@code tokens} tokens trained on
    * (a latent never active counts as silent once that many tokens have passed).
    *
+   * @param tokens the window in tokens, at least 1
+   * @return the silent fraction of the {@code F} latents, in {@code [0, 1]}
    * @throws IllegalArgumentException if {@code tokens < 1}
    */
   public double silentFraction(long tokens) {
@@ -461,7 +517,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
     return n / (double) f;
   }
 
-  /** The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens). */
+  /**
+   * The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens).
+   *
+   * @return the dead fraction of the {@code F} latents, in {@code [0, 1]}
+   */
   public double deadFraction() {
     return countDead() / (double) f;
   }
@@ -500,6 +560,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * threshold. The gradient of that loss (before clipping) is left in the trainer's gradient
    * buffer, which the next step overwrites.
    *
+   * @param batch a batch of {@code batchSize x d} tokens per model; read, not kept
+   * @return the metrics the next step would report on this batch
    * @throws IllegalArgumentException if the batch does not have the configured shape
    */
   public TrainingMetrics evaluate(ActivationBatch batch) {

@@ -37,7 +37,11 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
       "dead_fraction", "learning_rate", "lambda", "gradient_norm", "threshold");
   private final Writer out;
 
-  /** Writes to {@code out}. */
+  /**
+   * Writes to {@code out}.
+   *
+   * @param out where the lines go; the writer owns it from now on and closes it in {@link #close()}
+   */
   public JsonLinesMetricsWriter(Writer out) {
     this.out = Objects.requireNonNull(out, "out");
   }
@@ -47,6 +51,9 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
    * to it as it is ({@code append} true). A resumed run uses {@link #resume} instead, which first
    * drops the lines the checkpoint does not cover.
    *
+   * @param file the metrics file, created if missing
+   * @param append true to keep the file's lines and add after them, false to start it empty
+   * @return a new writer that owns the file's stream; the caller closes it
    * @throws CrosscoderException if the file cannot be opened
    */
   public static JsonLinesMetricsWriter open(Path file, boolean append) {
@@ -69,6 +76,9 @@ public final class JsonLinesMetricsWriter implements ProgressListener, Closeable
    * any number of kills and resumes the file holds one line per reported step, as an uninterrupted
    * run's does. A missing file is created.
    *
+   * @param file the metrics file of the interrupted run, created if missing
+   * @param step the step of the checkpoint the run resumes from; lines of later steps are dropped
+   * @return a new writer appending to the cut file; the caller closes it
    * @throws CrosscoderException if the file cannot be read or written
    */
   public static JsonLinesMetricsWriter resume(Path file, long step) {

@@ -24,7 +24,9 @@ public final class SourceTrainingData implements TrainingData {
   private int used;
 
   /**
-   * @param source paired activations in raw units
+   * Batches drawn from {@code source}, normalised by {@code normalisation}, shuffled by {@code seed}.
+   *
+   * @param source paired activations in raw units; the caller owns it and closes it after training
    * @param normalisation applied to every token (use {@link Normalisation#none()} for none)
    * @param seed shuffle seed of the first epoch
    */

@@ -66,6 +66,9 @@ public record TrainedWeights(int d, int dictionarySize, int sharedLatents, Spars
    * learned inference threshold in place ({@code 0}, every positive latent kept, when no step set
    * it), and the designated shared latents. The arrays are copied.
    *
+   * @param normalisation the per-model normalisation the training data applied, recorded in the
+   *     crosscoder's config
+   * @return a new immutable crosscoder holding copies of these weights
    * @throws IllegalArgumentException if a weight is not finite (a diverged run)
    */
   public Crosscoder crosscoder(Normalisation normalisation) {

@@ -82,7 +82,12 @@ public final class TrainingConfig {
     this.sparseDecoding = b.sparseDecoding;
   }
 
-  /** A builder with the defaults described on this class; {@link Builder#dictionarySize} is required. */
+  /**
+   * A builder with the defaults described on this class; {@link Builder#dictionarySize} is
+   * required.
+   *
+   * @return a new builder holding the defaults; not shared
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -90,6 +95,9 @@ public final class TrainingConfig {
   /**
    * A builder starting from this configuration's values; a learning rate or warm-up that was not
    * set stays unset, so it is derived again from the new builder's dictionary size and steps.
+   *
+   * @return a new builder holding this configuration's settings; changing it leaves this
+   *     configuration as it is
    */
   public Builder toBuilder() {
     Builder b = new Builder();
@@ -134,32 +142,55 @@ public final class TrainingConfig {
    *       (|d_i^A| + |d_i^B|)} over the batch; reconstruction loss plus an auxiliary loss on dead
    *       latents; no L1.
    * </ul>
+   *
+   * @return the sparsity objective; never null
    */
   public Sparsity sparsity() {
     return sparsity;
   }
 
-  /** Whether the objective is BatchTopK. */
+  /**
+   * Whether the objective is BatchTopK.
+   *
+   * @return true for {@link Sparsity.BatchTopK}, false for {@link Sparsity.L1}
+   */
   public boolean batchTopK() {
     return sparsity instanceof Sparsity.BatchTopK;
   }
 
-  /** The number of latents {@code F}. */
+  /**
+   * The number of latents {@code F}.
+   *
+   * @return the dictionary size {@code F}, at least 1
+   */
   public int dictionarySize() {
     return dictionarySize;
   }
 
-  /** Tokens per step {@code B} (default 4096). */
+  /**
+   * Tokens per step {@code B} (default 4096).
+   *
+   * @return the tokens per step, at least 1
+   */
   public int batchSize() {
     return batchSize;
   }
 
-  /** Optimiser steps in the whole run (default 10000); the schedules are fractions of it. */
+  /**
+   * Optimiser steps in the whole run (default 10000); the schedules are fractions of it.
+   *
+   * @return the number of optimiser steps, at least 1
+   */
   public long steps() {
     return steps;
   }
 
-  /** The peak learning rate (default {@link #defaultLearningRate(int, long)} of the dictionary size and the steps). */
+  /**
+   * The peak learning rate (default {@link #defaultLearningRate(int, long)} of the dictionary size
+   * and the steps).
+   *
+   * @return the peak learning rate, finite and positive
+   */
   public float learningRate() {
     return learningRate;
   }
@@ -167,6 +198,8 @@ public final class TrainingConfig {
   /**
    * Steps of linear learning-rate warm-up from {@code lr / warmupSteps} to {@code lr} (default
    * {@link #defaultWarmupSteps(long)} of the steps; 0 for none).
+   *
+   * @return the warm-up length in steps, at least 0
    */
   public long warmupSteps() {
     return warmupSteps;
@@ -194,6 +227,9 @@ public final class TrainingConfig {
    * The two terms meet at {@code steps = 20,000} for F = 16384, so runs of that length and longer
    * get the published rate. docs/METHOD.md lists the measurements.
    *
+   * @param dictionarySize the number of latents {@code F}, at least 1
+   * @param steps the optimiser steps of the run, at least 1
+   * @return the peak learning rate, positive and at most 1e-2, rounded to a float
    * @throws IllegalArgumentException if {@code dictionarySize < 1} or {@code steps < 1}
    */
   public static float defaultLearningRate(int dictionarySize, long steps) {
@@ -212,6 +248,8 @@ public final class TrainingConfig {
    * (science-of-finetuning/dictionary_learning) for runs of tens of thousands of steps; a fixed
    * 1000 would be a third of a 3000-step run, spent mostly below the peak rate.
    *
+   * @param steps the optimiser steps of the run, at least 1
+   * @return the warm-up length in steps, in {@code [0, 1000]}
    * @throws IllegalArgumentException if {@code steps < 1}
    */
   public static long defaultWarmupSteps(long steps) {
@@ -221,78 +259,143 @@ public final class TrainingConfig {
     return Math.min(1000, Math.round(0.05 * steps));
   }
 
-  /** The final fraction of steps over which the learning rate decays linearly towards 0 (default 0.2). */
+  /**
+   * The final fraction of steps over which the learning rate decays linearly towards 0 (default
+   * 0.2).
+   *
+   * @return the decay fraction, in {@code [0, 1]}
+   */
   public double decayFraction() {
     return decayFraction;
   }
 
-  /** The first fraction of steps over which lambda rises linearly from 0 (default 0.05). */
+  /**
+   * The first fraction of steps over which lambda rises linearly from 0 (default 0.05).
+   *
+   * @return the lambda warm-up fraction, in {@code [0, 1]}
+   */
   public double lambdaWarmupFraction() {
     return lambdaWarmupFraction;
   }
 
-  /** Latents per token in the auxiliary loss; 0 (the default) means {@code d / 2}. */
+  /**
+   * Latents per token in the auxiliary loss; 0 (the default) means {@code d / 2}.
+   *
+   * @return the auxiliary {@code k} as set, 0 when it is derived from {@code d}
+   */
   public int auxK() {
     return auxK;
   }
 
-  /** {@link #auxK()} resolved for activations of width {@code d}: {@code d / 2} when unset, at most {@code F}. */
+  /**
+   * {@link #auxK()} resolved for activations of width {@code d}: {@code d / 2} when unset, at most
+   * {@code F}.
+   *
+   * @param d the width of one model's activations
+   * @return the auxiliary {@code k}: the value set, or {@code max(1, d / 2)} when unset, capped at
+   *     {@code F}
+   */
   public int auxK(int d) {
     int resolved = auxK > 0 ? auxK : Math.max(1, d / 2);
     return Math.min(resolved, dictionarySize);
   }
 
-  /** The weight of the auxiliary loss (default 1/32; 0 turns it off). */
+  /**
+   * The weight of the auxiliary loss (default 1/32; 0 turns it off).
+   *
+   * @return the auxiliary loss weight, finite and at least 0
+   */
   public float auxWeight() {
     return auxWeight;
   }
 
-  /** Tokens without firing after which a latent counts as dead (default 10,000,000). */
+  /**
+   * Tokens without firing after which a latent counts as dead (default 10,000,000).
+   *
+   * @return the dead-latent horizon in tokens, at least 1
+   */
   public long deadTokens() {
     return deadTokens;
   }
 
-  /** The fraction of latents designated shared (default 0): the first {@code round(fraction * F)}. */
+  /**
+   * The fraction of latents designated shared (default 0): the first {@code round(fraction * F)}.
+   *
+   * @return the shared fraction, in {@code [0, 1]}
+   */
   public double sharedFraction() {
     return sharedFraction;
   }
 
-  /** The number of designated shared latents {@code S = round(sharedFraction * F)}. */
+  /**
+   * The number of designated shared latents {@code S = round(sharedFraction * F)}.
+   *
+   * @return the number {@code S} of shared latents, in {@code [0, F]}
+   */
   public int sharedLatents() {
     return (int) Math.round(sharedFraction * dictionarySize);
   }
 
-  /** The multiplier of a shared latent's sparsity penalty (default 0.15, after Anthropic's 2025 update). */
+  /**
+   * The multiplier of a shared latent's sparsity penalty (default 0.15, after Anthropic's 2025
+   * update).
+   *
+   * @return the penalty multiplier of shared latents, finite and at least 0
+   */
   public float sharedPenaltyFactor() {
     return sharedPenaltyFactor;
   }
 
-  /** The global gradient norm above which gradients are scaled down (default 1; infinity for none). */
+  /**
+   * The global gradient norm above which gradients are scaled down (default 1; infinity for none).
+   *
+   * @return the clipping norm, positive, possibly {@code +infinity}
+   */
   public float gradientClipNorm() {
     return gradientClipNorm;
   }
 
-  /** Adam's first-moment decay (default 0.9). */
+  /**
+   * Adam's first-moment decay (default 0.9).
+   *
+   * @return Adam's {@code beta1}, in {@code [0, 1)}
+   */
   public float beta1() {
     return beta1;
   }
 
-  /** Adam's second-moment decay (default 0.999). */
+  /**
+   * Adam's second-moment decay (default 0.999).
+   *
+   * @return Adam's {@code beta2}, in {@code [0, 1)}
+   */
   public float beta2() {
     return beta2;
   }
 
-  /** Adam's epsilon (default 1e-8). */
+  /**
+   * Adam's epsilon (default 1e-8).
+   *
+   * @return Adam's epsilon, finite and positive
+   */
   public float epsilon() {
     return epsilon;
   }
 
-  /** The seed of the initialisation (default 0). */
+  /**
+   * The seed of the initialisation (default 0).
+   *
+   * @return the seed of the random initialisation
+   */
   public long seed() {
     return seed;
   }
 
-  /** The decay of the running mean behind BatchTopK's inference threshold (default 0.999). */
+  /**
+   * The decay of the running mean behind BatchTopK's inference threshold (default 0.999).
+   *
+   * @return the running-mean decay, in {@code [0, 1)}
+   */
   public float thresholdBeta() {
     return thresholdBeta;
   }
@@ -300,22 +403,37 @@ public final class TrainingConfig {
   /**
    * The first step (0-based) whose smallest kept score enters the threshold (default 1000, or
    * half the steps for runs shorter than 2000 steps).
+   *
+   * @return the 0-based first step of the threshold's running mean, at least 0
    */
   public long thresholdStartStep() {
     return thresholdStartStep;
   }
 
-  /** The per-model norm of the decoder rows at initialisation for L1 (default 0.08); BatchTopK starts at 1. */
+  /**
+   * The per-model norm of the decoder rows at initialisation for L1 (default 0.08); BatchTopK
+   * starts at 1.
+   *
+   * @return the initial decoder row norm of an L1 run, finite and positive
+   */
   public float decoderInitNorm() {
     return decoderInitNorm;
   }
 
-  /** Batches whose mean initialises BatchTopK's decoder bias (default 1; 0 leaves it at 0). */
+  /**
+   * Batches whose mean initialises BatchTopK's decoder bias (default 1; 0 leaves it at 0).
+   *
+   * @return the number of batches averaged for the initial decoder bias, at least 0
+   */
   public int biasInitBatches() {
     return biasInitBatches;
   }
 
-  /** Metrics are sent to the listener every this many steps, and at the last step (default 1). */
+  /**
+   * Metrics are sent to the listener every this many steps, and at the last step (default 1).
+   *
+   * @return the metrics interval in steps, at least 1
+   */
   public int metricsEvery() {
     return metricsEvery;
   }
@@ -329,6 +447,8 @@ public final class TrainingConfig {
    * the encoder bias gradient summed from the entries in f64; instead of dense products with the
    * masked {@code B x F} matrix. Both compute the same sums; they round differently (the sparse
    * step sums fewer terms), so the choice is part of a run's identity. No effect on L1.
+   *
+   * @return true when a BatchTopK step runs on sparse rows, false for dense products
    */
   public boolean sparseDecoding() {
     return sparseDecoding;
@@ -338,6 +458,9 @@ public final class TrainingConfig {
    * The settings as an ordered map of snake_case names (as in every JSON file the project writes)
    * to numbers and strings, for logs and for checking that a checkpoint belongs to this
    * configuration. Floats are widened to double exactly.
+   *
+   * @return a new insertion-ordered map from setting name to value ({@code Integer}, {@code Long},
+   *     {@code Double}, {@code Boolean} or {@code String}); the caller may change it
    */
   public Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -381,6 +504,9 @@ public final class TrainingConfig {
    * The learning rate of the 0-based step {@code step}: {@code lr * warm * decay}, with {@code warm
    * = min(1, (step + 1) / warmupSteps)} and, over the last {@code D = round(decayFraction * steps)}
    * steps, {@code decay = (steps - step) / D} (so the last step uses {@code lr / D}), else 1.
+   *
+   * @param step the 0-based step, in {@code [0, steps)}
+   * @return the learning rate used at that step, at least 0
    */
   public float learningRateAt(long step) {
     double warm = warmupSteps > 0 ? Math.min(1.0, (step + 1) / (double) warmupSteps) : 1.0;
@@ -394,6 +520,9 @@ public final class TrainingConfig {
    * The L1 coefficient of the 0-based step {@code step}: {@code lambda * min(1, (step + 1) / W)}
    * with {@code W = round(lambdaWarmupFraction * steps)}, or {@code lambda} when {@code W = 0}; 0
    * for BatchTopK.
+   *
+   * @param step the 0-based step, in {@code [0, steps)}
+   * @return the L1 coefficient used at that step, at least 0
    */
   public float lambdaAt(long step) {
     if (!(sparsity instanceof Sparsity.L1 l1)) {
@@ -449,7 +578,13 @@ public final class TrainingConfig {
 
     private Builder() {}
 
-    /** Whether BatchTopK decodes through sparse rows (see {@link TrainingConfig#sparseDecoding()}). */
+    /**
+     * Whether BatchTopK decodes through sparse rows (see {@link TrainingConfig#sparseDecoding()}).
+     *
+     * @param sparse true to decode BatchTopK through sparse rows (the default), false for dense
+     *     products
+     * @return this builder
+     */
     public Builder sparseDecoding(boolean sparse) {
       this.sparseDecoding = sparse;
       return this;
@@ -459,6 +594,9 @@ public final class TrainingConfig {
      * The sparsity objective: {@code Sparsity.l1(lambda)} (finite, at least 0) or {@code
      * Sparsity.batchTopK(k)} ({@code k} at least 1 and at most the dictionary size, checked in
      * {@link #build}). A BatchTopK threshold is learned by training, so it must be 0 here.
+     *
+     * @param s the objective, not null
+     * @return this builder
      */
     public Builder sparsity(Sparsity s) {
       Objects.requireNonNull(s, "sparsity");
@@ -470,19 +608,34 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The number of latents {@code F}, at least 1. */
+    /**
+     * The number of latents {@code F}, at least 1.
+     *
+     * @param f the number of latents
+     * @return this builder
+     */
     public Builder dictionarySize(int f) {
       this.dictionarySize = positive("dictionarySize", f);
       return this;
     }
 
-    /** Tokens per step, at least 1. */
+    /**
+     * Tokens per step, at least 1.
+     *
+     * @param b the tokens per step
+     * @return this builder
+     */
     public Builder batchSize(int b) {
       this.batchSize = positive("batchSize", b);
       return this;
     }
 
-    /** Steps in the run, at least 1. */
+    /**
+     * Steps in the run, at least 1.
+     *
+     * @param s the number of optimiser steps
+     * @return this builder
+     */
     public Builder steps(long s) {
       if (s < 1) {
         throw new IllegalArgumentException("steps must be at least 1, got " + s);
@@ -491,43 +644,79 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The peak learning rate, finite and positive (default {@link TrainingConfig#defaultLearningRate}). */
+    /**
+     * The peak learning rate, finite and positive (default {@link
+     * TrainingConfig#defaultLearningRate}).
+     *
+     * @param lr the peak learning rate
+     * @return this builder
+     */
     public Builder learningRate(float lr) {
       this.learningRate = finitePositive("learningRate", lr);
       return this;
     }
 
-    /** Warm-up steps, at least 0 (default {@link TrainingConfig#defaultWarmupSteps}). */
+    /**
+     * Warm-up steps, at least 0 (default {@link TrainingConfig#defaultWarmupSteps}).
+     *
+     * @param s the warm-up length in steps
+     * @return this builder
+     */
     public Builder warmupSteps(long s) {
       this.warmupSteps = nonNegative("warmupSteps", s);
       return this;
     }
 
-    /** The decay fraction, in {@code [0, 1]}. */
+    /**
+     * The decay fraction, in {@code [0, 1]}.
+     *
+     * @param f the final fraction of the steps over which the learning rate decays
+     * @return this builder
+     */
     public Builder decayFraction(double f) {
       this.decayFraction = unit("decayFraction", f);
       return this;
     }
 
-    /** The lambda warm-up fraction, in {@code [0, 1]}. */
+    /**
+     * The lambda warm-up fraction, in {@code [0, 1]}.
+     *
+     * @param f the first fraction of the steps over which lambda rises
+     * @return this builder
+     */
     public Builder lambdaWarmupFraction(double f) {
       this.lambdaWarmupFraction = unit("lambdaWarmupFraction", f);
       return this;
     }
 
-    /** Latents per token in the auxiliary loss, at least 1, or 0 for {@code d / 2}. */
+    /**
+     * Latents per token in the auxiliary loss, at least 1, or 0 for {@code d / 2}.
+     *
+     * @param k the latents per token of the auxiliary loss
+     * @return this builder
+     */
     public Builder auxK(int k) {
       this.auxK = (int) nonNegative("auxK", k);
       return this;
     }
 
-    /** The auxiliary loss weight, finite and at least 0. */
+    /**
+     * The auxiliary loss weight, finite and at least 0.
+     *
+     * @param w the weight of the auxiliary loss; 0 turns it off
+     * @return this builder
+     */
     public Builder auxWeight(float w) {
       this.auxWeight = finiteNonNegative("auxWeight", w);
       return this;
     }
 
-    /** Tokens without firing after which a latent is dead, at least 1. */
+    /**
+     * Tokens without firing after which a latent is dead, at least 1.
+     *
+     * @param tokens the number of tokens a latent may go without firing before it is dead
+     * @return this builder
+     */
     public Builder deadTokens(long tokens) {
       if (tokens < 1) {
         throw new IllegalArgumentException("deadTokens must be at least 1, got " + tokens);
@@ -536,19 +725,34 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The fraction of designated shared latents, in {@code [0, 1]}. */
+    /**
+     * The fraction of designated shared latents, in {@code [0, 1]}.
+     *
+     * @param f the fraction of the latents designated shared
+     * @return this builder
+     */
     public Builder sharedFraction(double f) {
       this.sharedFraction = unit("sharedFraction", f);
       return this;
     }
 
-    /** The penalty multiplier of shared latents, finite and at least 0. */
+    /**
+     * The penalty multiplier of shared latents, finite and at least 0.
+     *
+     * @param f the multiplier of a shared latent's sparsity penalty
+     * @return this builder
+     */
     public Builder sharedPenaltyFactor(float f) {
       this.sharedPenaltyFactor = finiteNonNegative("sharedPenaltyFactor", f);
       return this;
     }
 
-    /** The gradient clipping norm, positive ({@code +infinity} turns clipping off). */
+    /**
+     * The gradient clipping norm, positive ({@code +infinity} turns clipping off).
+     *
+     * @param norm the global gradient norm above which gradients are scaled down
+     * @return this builder
+     */
     public Builder gradientClipNorm(float norm) {
       if (!(norm > 0f)) {
         throw new IllegalArgumentException("gradientClipNorm must be positive, got " + norm);
@@ -557,7 +761,13 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** Adam's betas, each in {@code [0, 1)}. */
+    /**
+     * Adam's betas, each in {@code [0, 1)}.
+     *
+     * @param beta1 the first-moment decay
+     * @param beta2 the second-moment decay
+     * @return this builder
+     */
     public Builder adamBetas(float beta1, float beta2) {
       if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
         throw new IllegalArgumentException("Adam betas must be in [0, 1), got " + beta1 + " and " + beta2);
@@ -567,19 +777,34 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** Adam's epsilon, finite and positive. */
+    /**
+     * Adam's epsilon, finite and positive.
+     *
+     * @param eps the term Adam adds to the denominator
+     * @return this builder
+     */
     public Builder epsilon(float eps) {
       this.epsilon = finitePositive("epsilon", eps);
       return this;
     }
 
-    /** The initialisation seed, any value. */
+    /**
+     * The initialisation seed, any value.
+     *
+     * @param seed the seed of the random initialisation
+     * @return this builder
+     */
     public Builder seed(long seed) {
       this.seed = seed;
       return this;
     }
 
-    /** The threshold running-mean decay, in {@code [0, 1)}. */
+    /**
+     * The threshold running-mean decay, in {@code [0, 1)}.
+     *
+     * @param beta the decay of the threshold's running mean
+     * @return this builder
+     */
     public Builder thresholdBeta(float beta) {
       if (!(beta >= 0f && beta < 1f)) {
         throw new IllegalArgumentException("thresholdBeta must be in [0, 1), got " + beta);
@@ -588,25 +813,45 @@ public final class TrainingConfig {
       return this;
     }
 
-    /** The first 0-based step that updates the threshold, at least 0. */
+    /**
+     * The first 0-based step that updates the threshold, at least 0.
+     *
+     * @param step the 0-based step
+     * @return this builder
+     */
     public Builder thresholdStartStep(long step) {
       this.thresholdStartStep = nonNegative("thresholdStartStep", step);
       return this;
     }
 
-    /** The L1 variant's initial per-model decoder row norm, finite and positive. */
+    /**
+     * The L1 variant's initial per-model decoder row norm, finite and positive.
+     *
+     * @param norm the per-model norm of each decoder row at initialisation
+     * @return this builder
+     */
     public Builder decoderInitNorm(float norm) {
       this.decoderInitNorm = finitePositive("decoderInitNorm", norm);
       return this;
     }
 
-    /** Batches averaged for BatchTopK's initial decoder bias, at least 0. */
+    /**
+     * Batches averaged for BatchTopK's initial decoder bias, at least 0.
+     *
+     * @param batches the number of batches
+     * @return this builder
+     */
     public Builder biasInitBatches(int batches) {
       this.biasInitBatches = (int) nonNegative("biasInitBatches", batches);
       return this;
     }
 
-    /** The metrics interval in steps, at least 1. */
+    /**
+     * The metrics interval in steps, at least 1.
+     *
+     * @param every the interval in steps
+     * @return this builder
+     */
     public Builder metricsEvery(int every) {
       this.metricsEvery = positive("metricsEvery", every);
       return this;
@@ -615,6 +860,7 @@ public final class TrainingConfig {
     /**
      * The configuration.
      *
+     * @return a new immutable configuration with the derived defaults resolved
      * @throws IllegalStateException if the dictionary size was not set, or {@code k} exceeds it
      */
     public TrainingConfig build() {

@@ -18,13 +18,19 @@ import io.crosscoder.crosscoder.ActivationBatch;
  */
 public interface TrainingData {
 
-  /** The activation width {@code d} of each model. */
+  /**
+   * The activation width {@code d} of each model.
+   *
+   * @return the width {@code d} of one model's activations, at least 1
+   */
   int d();
 
   /**
    * The next {@code batchSize} tokens: a batch of exactly {@code batchSize} rows of width {@link
    * #d()}, whose arrays the trainer only reads.
    *
+   * @param batchSize the number of tokens, at least 1
+   * @return the next batch of {@code batchSize} rows of width {@code d}
    * @throws IllegalArgumentException if {@code batchSize < 1}
    * @throws io.crosscoder.CrosscoderException if the data cannot be read or is exhausted
    */
@@ -33,6 +39,9 @@ public interface TrainingData {
   /**
    * Moves past {@code batches} batches of {@code batchSize} tokens, as if {@link #next} had been
    * called that many times. The default calls {@link #next} and drops the results.
+   *
+   * @param batches the number of batches to pass over, at least 0
+   * @param batchSize the tokens per batch, the same as the run's {@link #next} calls use
    */
   default void skip(long batches, int batchSize) {
     for (long i = 0; i < batches; i++) {

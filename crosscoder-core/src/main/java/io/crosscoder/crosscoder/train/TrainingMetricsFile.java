@@ -37,6 +37,10 @@ public final class TrainingMetricsFile {
    * The metrics of {@code file}, every {@code k}-th step kept for the smallest power of two {@code k}
    * that leaves at most {@code maxPoints} (plus the last step).
    *
+   * @param file a metrics file written by {@link JsonLinesMetricsWriter}
+   * @param maxPoints the most points kept before the last step is added, at least 2
+   * @return a new list of the kept steps in file order (empty for an empty file), the last step
+   *     always included
    * @throws InvalidInputException if the file cannot be read, a line is not a JSON object with an
    *     integer {@code step}, a field is neither a number, {@code null} nor (the older form) {@code
    *     "NaN"}/{@code "Infinity"}/{@code "-Infinity"}, or a line is longer than {@link #MAX_LINE}
