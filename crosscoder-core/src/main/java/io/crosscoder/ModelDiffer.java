@@ -6,6 +6,7 @@ import io.crosscoder.align.TensorPair;
 import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
 import io.crosscoder.backend.Kernels;
+import io.crosscoder.backend.internal.BackendChoiceRule;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.diff.PairScheduler;
@@ -268,15 +269,9 @@ public final class ModelDiffer implements AutoCloseable {
      */
     public Builder backend(BackendChoice choice) {
       Objects.requireNonNull(choice, "choice");
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       this.backend = choice;
       return this;
-    }
-
-    private void requireNoBackendYet() {
-      if (backend != null) {
-        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
-      }
     }
 
     /**
@@ -289,7 +284,7 @@ public final class ModelDiffer implements AutoCloseable {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(String name) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.named(name));
     }
 
@@ -302,7 +297,7 @@ public final class ModelDiffer implements AutoCloseable {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(ComputeBackend backend) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.of(backend));
     }
 

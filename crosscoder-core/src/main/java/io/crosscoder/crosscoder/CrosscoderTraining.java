@@ -3,6 +3,7 @@ package io.crosscoder.crosscoder;
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.internal.BackendChoiceRule;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
 import io.crosscoder.crosscoder.train.JsonLinesMetricsWriter;
 import io.crosscoder.crosscoder.train.SourceTrainingData;
@@ -355,15 +356,9 @@ public final class CrosscoderTraining {
      */
     public Builder backend(BackendChoice choice) {
       Objects.requireNonNull(choice, "choice");
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       this.backend = choice;
       return this;
-    }
-
-    private void requireNoBackendYet() {
-      if (backend != null) {
-        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
-      }
     }
 
     /**
@@ -376,7 +371,7 @@ public final class CrosscoderTraining {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(String name) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.named(name));
     }
 
@@ -389,7 +384,7 @@ public final class CrosscoderTraining {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(ComputeBackend backend) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.of(backend));
     }
 

@@ -7,6 +7,7 @@ import io.crosscoder.align.TensorAlignment;
 import io.crosscoder.align.TensorPair;
 import io.crosscoder.backend.BackendChoice;
 import io.crosscoder.backend.ComputeBackend;
+import io.crosscoder.backend.internal.BackendChoiceRule;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.metric.PairStatistics;
@@ -359,15 +360,9 @@ public final class LineageFinder {
      */
     public Builder backend(BackendChoice choice) {
       Objects.requireNonNull(choice, "choice");
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       this.backend = choice;
       return this;
-    }
-
-    private void requireNoBackendYet() {
-      if (backend != null) {
-        throw new IllegalStateException("the backend was already chosen (" + backend + "); choose it once");
-      }
     }
 
     /**
@@ -379,7 +374,7 @@ public final class LineageFinder {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(String name) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.named(name));
     }
 
@@ -392,7 +387,7 @@ public final class LineageFinder {
      * @throws IllegalStateException if a backend was already chosen
      */
     public Builder backend(ComputeBackend backend) {
-      requireNoBackendYet();
+      BackendChoiceRule.requireUnchosen(this.backend);
       return backend(BackendChoice.of(backend));
     }
 
