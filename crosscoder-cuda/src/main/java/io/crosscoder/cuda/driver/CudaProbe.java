@@ -3,13 +3,16 @@ package io.crosscoder.cuda.driver;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 
+import io.crosscoder.cuda.nativelib.NativeLibrary;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
- * What the CUDA driver says about this machine, asked without making a context: whether JCuda's
+ * What the CUDA driver says about this machine, asked without making a context: whether the
+ * dynamic loader finds {@code libcuda.so.1} (checked first, without JCuda), whether JCuda's
  * driver binding loads (it links {@code libcuda.so.1}, which only an NVIDIA driver installs),
  * whether {@code cuInit} succeeds, and the chosen device's name, compute capability and memory.
  * Never throws: every failure becomes a {@link #reason()} a user can act on.
@@ -25,9 +28,19 @@ import jcuda.driver.JCudaDriver;
  */
 public record CudaProbe(boolean usable, String reason, int ordinal, String deviceName, int major, int minor,
     long totalMemory, int driverVersion) {
+  /** The CUDA driver's library, which only an NVIDIA driver installs. */
+  public static final String DRIVER_LIBRARY = "libcuda.so.1";
 
   /** Asks the driver about device {@code ordinal}. */
   public static CudaProbe run(int ordinal) {
+    // Ask the dynamic loader for the driver library first: where there is none (most machines),
+    // this answers in microseconds, while loading JCuda's driver binding unpacks its JNI library
+    // into the temporary folder and costs about 0.5 s of a CLI run. Where it loads, JCuda's binding
+    // (which links the same soname through the same loader) finds it too.
+    NativeLibrary.Search driver = NativeLibrary.find(DRIVER_LIBRARY, List.of());
+    if (driver.library().isEmpty()) {
+      return failed(ordinal, "no CUDA driver: " + driver.reason());
+    }
     try {
       int[] version = new int[1];
       // The first use of JCudaDriver loads its JNI library, which needs libcuda.so.1.
