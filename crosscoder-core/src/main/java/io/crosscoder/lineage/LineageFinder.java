@@ -11,6 +11,7 @@ import io.crosscoder.backend.internal.BackendChoiceRule;
 import io.crosscoder.checkpoint.Checkpoint;
 import io.crosscoder.checkpoint.CheckpointFormats;
 import io.crosscoder.metric.PairStatistics;
+import io.crosscoder.metric.WeightMetrics;
 import io.crosscoder.progress.ProgressEvent;
 import io.crosscoder.progress.ProgressListener;
 import io.crosscoder.report.CheckpointSummary;
@@ -265,7 +266,7 @@ public final class LineageFinder {
       full = differ.compare(candidate, target);
     }
     return new Confirmation(best.path(), full.lineage(), full.lineage().kind() == best.verdict().kind(),
-        full.overall().metric("cosine"), full.overall().metric("relative_change"), full.seconds(), full.bytesRead(),
+        full.overall().metric(WeightMetrics.COSINE), full.overall().metric(WeightMetrics.RELATIVE_CHANGE), full.seconds(), full.bytesRead(),
         full);
   }
 

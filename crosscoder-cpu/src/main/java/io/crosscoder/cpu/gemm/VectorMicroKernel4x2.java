@@ -1,7 +1,6 @@
 package io.crosscoder.cpu.gemm;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -24,7 +23,6 @@ final class VectorMicroKernel4x2 implements MicroKernel {
   private static final int L = S.length();
   static final int MR = 4;
   private static final int NR = 2 * L;
-  private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
   /** The width of the preferred species, which decides between the kernels. */
   static int vectorBits() {
@@ -74,17 +72,17 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     if (mLive == MR && nLive == NR) {
       long row = cOffset * 4;
       long step = (long) ldc * 4;
-      store(c00, alpha, beta, c, row);
-      store(c01, alpha, beta, c, row + 4L * L);
+      VectorTileStore.store(c00, alpha, beta, c, row);
+      VectorTileStore.store(c01, alpha, beta, c, row + 4L * L);
       row += step;
-      store(c10, alpha, beta, c, row);
-      store(c11, alpha, beta, c, row + 4L * L);
+      VectorTileStore.store(c10, alpha, beta, c, row);
+      VectorTileStore.store(c11, alpha, beta, c, row + 4L * L);
       row += step;
-      store(c20, alpha, beta, c, row);
-      store(c21, alpha, beta, c, row + 4L * L);
+      VectorTileStore.store(c20, alpha, beta, c, row);
+      VectorTileStore.store(c21, alpha, beta, c, row + 4L * L);
       row += step;
-      store(c30, alpha, beta, c, row);
-      store(c31, alpha, beta, c, row + 4L * L);
+      VectorTileStore.store(c30, alpha, beta, c, row);
+      VectorTileStore.store(c31, alpha, beta, c, row + 4L * L);
     } else {
       c00.intoArray(tile, 0 * NR);
       c01.intoArray(tile, 0 * NR + L);
@@ -96,14 +94,5 @@ final class VectorMicroKernel4x2 implements MicroKernel {
       c31.intoArray(tile, 3 * NR + L);
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
     }
-  }
-
-  /** {@code C = alpha * acc + beta * C} for one vector of a row; C is not read when beta is 0. */
-  private static void store(FloatVector acc, float alpha, float beta, MemorySegment c, long byteOffset) {
-    FloatVector v = acc.mul(alpha);
-    if (beta != 0f) {
-      v = FloatVector.fromMemorySegment(S, c, byteOffset, ORDER).fma(FloatVector.broadcast(S, beta), v);
-    }
-    v.intoMemorySegment(c, byteOffset, ORDER);
   }
 }

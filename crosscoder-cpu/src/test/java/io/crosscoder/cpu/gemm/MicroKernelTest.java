@@ -3,7 +3,6 @@ package io.crosscoder.cpu.gemm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.crosscoder.cpu.kernels.VectorSupport;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -11,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -36,14 +34,7 @@ class MicroKernelTest {
   @ParameterizedTest(name = "{0} kc={1}")
   @MethodSource("cases")
   void tileMatchesTheF64Sum(String kernelName, int kc) {
-    MicroKernel kernel;
-    if (kernelName.equals("vector")) {
-      VectorSupport.Probe probe = VectorSupport.get();
-      Assumptions.assumeTrue(probe.usable(), () -> "Vector API not usable: " + probe.reason());
-      kernel = MicroKernels.vector();
-    } else {
-      kernel = MicroKernels.scalar();
-    }
+    MicroKernel kernel = TestMicroKernels.named(kernelName);
     int mr = kernel.mr();
     int nr = kernel.nr();
     Random r = new Random(kc * 131L + mr);

@@ -3,7 +3,6 @@ package io.crosscoder.cpu.gemm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.crosscoder.cpu.kernels.VectorSupport;
 import io.crosscoder.cpu.kernels.WorkerPool;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -38,14 +36,7 @@ class SgemmBlockingTest {
   @ParameterizedTest(name = "{0} threads={1} {2}")
   @MethodSource("cases")
   void smallBlocksGiveTheProduct(String kernelName, int threads, Blocking blocking) {
-    MicroKernel kernel;
-    if (kernelName.equals("vector")) {
-      VectorSupport.Probe probe = VectorSupport.get();
-      Assumptions.assumeTrue(probe.usable(), () -> "Vector API not usable: " + probe.reason());
-      kernel = MicroKernels.vector();
-    } else {
-      kernel = MicroKernels.scalar();
-    }
+    MicroKernel kernel = TestMicroKernels.named(kernelName);
     Sgemm gemm = new Sgemm(kernel, blocking);
     assertThat(gemm.blocking().mc() % kernel.mr()).isZero();
     assertThat(gemm.blocking().nc() % kernel.nr()).isZero();
