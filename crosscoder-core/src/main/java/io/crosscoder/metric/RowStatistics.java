@@ -101,35 +101,32 @@ public final class RowStatistics {
 
   /**
    * The {@code n} rows with the lowest cosine, lowest first (ties: lower row first), found in one
-   * pass with a bounded heap.
+   * pass that keeps the {@code n} best so far in two small sorted arrays (a row enters only when it
+   * beats the worst kept, which after the first rows is rare).
    *
    * @param n how many rows are wanted, at least 0
    * @return the {@code min(n, rows())} row indices, lowest cosine first (NaN cosines rank last)
    */
   public int[] lowestRows(int n) {
     int k = Math.min(n, rows());
-    java.util.PriorityQueue<Integer> heap = new java.util.PriorityQueue<>(k + 1,
-        (a, b) -> {
-          int c = Double.compare(cosine(b), cosine(a));
-          return c != 0 ? c : Integer.compare(b, a);
-        });
-    for (int r = 0; r < rows(); r++) {
-      if (heap.size() < k) {
-        heap.add(r);
-      } else if (k > 0) {
-        int top = heap.peek();
-        double ct = cosine(top);
-        double cr = cosine(r);
-        if (cr < ct || (cr == ct && r < top)) {
-          heap.poll();
-          heap.add(r);
-        }
+    int[] keptRows = new int[k];
+    double[] keptCosines = new double[k];
+    int count = 0;
+    for (int r = 0; r < rows() && k > 0; r++) {
+      double c = cosine(r);
+      // Rows come in increasing order, so a tie with the worst kept row never displaces it.
+      if (count == k && Double.compare(c, keptCosines[k - 1]) >= 0) {
+        continue;
       }
+      int at = count == k ? k - 1 : count++;
+      while (at > 0 && Double.compare(c, keptCosines[at - 1]) < 0) {
+        keptCosines[at] = keptCosines[at - 1];
+        keptRows[at] = keptRows[at - 1];
+        at--;
+      }
+      keptCosines[at] = c;
+      keptRows[at] = r;
     }
-    int[] out = new int[heap.size()];
-    for (int i = out.length - 1; i >= 0; i--) {
-      out[i] = heap.poll();
-    }
-    return out;
+    return keptRows;
   }
 }

@@ -67,7 +67,8 @@ class WeightMetricsTest {
     Integer[] order = new Integer[500];
     for (int r = 0; r < 500; r++) {
       // a few exact ties: cosine 0 for every row divisible by 50
-      rows.set(r, r % 50 == 0 ? 0 : rnd.nextGaussian(), 1, 1);
+      // and NaN for every row divisible by 70 (ranked last)
+      rows.set(r, r % 70 == 0 ? Double.NaN : r % 50 == 0 ? 0 : rnd.nextGaussian(), 1, 1);
       order[r] = r;
     }
     Arrays.sort(order, (a, b) -> {
@@ -78,6 +79,12 @@ class WeightMetricsTest {
     for (int i = 0; i < 12; i++) {
       assertThat(lowest[i]).isEqualTo(order[i]);
     }
-    assertThat(rows.lowestRows(1000)).hasSize(500);
+    int[] all = rows.lowestRows(1000);
+    assertThat(all).hasSize(500);
+    for (int i = 0; i < 500; i++) {
+      assertThat(all[i]).as("rank %d", i).isEqualTo(order[i]);
+    }
+    assertThat(Double.isNaN(rows.cosine(all[499]))).isTrue();
+    assertThat(rows.lowestRows(0)).isEmpty();
   }
 }
