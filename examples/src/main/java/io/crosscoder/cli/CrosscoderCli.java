@@ -2,7 +2,9 @@ package io.crosscoder.cli;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.backend.ComputeBackends;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -21,10 +23,7 @@ import picocli.CommandLine.Command;
     description = {
       "Model diffing: what fine-tuning or distillation changed in a model.",
       "Without a command, compares the built-in default pair and prints the report."
-    },
-    subcommands = {DiffCommand.class, LineageCommand.class, InspectCommand.class, ModelsCommand.class, SyntheticCommand.class,
-        HarvestCommand.class, TrainCommand.class, AnalyzeCommand.class, CrosscodeCommand.class, BackendsCommand.class,
-        CommandLine.HelpCommand.class})
+    })
 public final class CrosscoderCli implements java.util.concurrent.Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -36,18 +35,79 @@ public final class CrosscoderCli implements java.util.concurrent.Callable<Intege
   /** Exit status for bad input. */
   public static final int BAD_INPUT = 2;
 
+  /** A subcommand: its name (as its {@code @Command} says) and its class. */
+  private record Subcommand(String name, Class<?> type) {}
+
+  /** The subcommands, in the order the help lists them. */
+  private static final List<Subcommand> SUBCOMMANDS = List.of(
+      new Subcommand("diff", DiffCommand.class), new Subcommand("lineage", LineageCommand.class),
+      new Subcommand("inspect", InspectCommand.class), new Subcommand("models", ModelsCommand.class),
+      new Subcommand("synthetic", SyntheticCommand.class), new Subcommand("harvest", HarvestCommand.class),
+      new Subcommand("train", TrainCommand.class), new Subcommand("analyze", AnalyzeCommand.class),
+      new Subcommand("crosscode", CrosscodeCommand.class), new Subcommand("backends", BackendsCommand.class),
+      new Subcommand("help", CommandLine.HelpCommand.class));
+
+  /**
+   * The command line for arguments starting with {@code first} (null: none). picocli reads every
+   * option of every registered command by reflection when it is built, about a third of a second of
+   * a cold JVM for all of them, so when {@code first} names a subcommand only that one is
+   * registered; otherwise (no arguments, an option, {@code help}, a misspelt command) all are, so
+   * that the help lists them and picocli can suggest the nearest name.
+   *
+   * @param first the first command-line argument, or null
+   * @return a new command line
+   */
+  static CommandLine commandLine(String first) {
+    CommandLine cl = new CommandLine(new CrosscoderCli());
+    boolean one = first != null && !first.equals("help")
+        && SUBCOMMANDS.stream().anyMatch(c -> c.name().equals(first));
+    for (Subcommand c : SUBCOMMANDS) {
+      if (!one || c.name().equals(first)) {
+        cl.addSubcommand(c.name(), c.type());
+      }
+    }
+    return cl;
+  }
+
   @Override
   public Integer call() {
     return new MainJob().run(spec.commandLine().getOut(), spec.commandLine().getErr(), format);
   }
 
   public static void main(String[] args) {
+    warmUpFor(args);
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /**
+   * For the commands whose work starts with a weight diff ({@code diff}, {@code lineage}, and the
+   * main job), has the chosen backend compile its kernels on the other core while picocli parses
+   * the arguments and the checkpoints' headers are read ({@link
+   * ComputeBackends#warmUpInBackground}). Only the command name and {@code --backend} are looked
+   * at here; picocli still checks everything. {@code -Dcrosscoder.warmup=false} turns it off.
+   */
+  static void warmUpFor(String[] args) {
+    if ("false".equalsIgnoreCase(System.getProperty("crosscoder.warmup"))) {
+      return;
+    }
+    String command = args.length == 0 ? "" : args[0];
+    if (!(command.isEmpty() || command.equals("diff") || command.equals("lineage"))) {
+      return;
+    }
+    String backend = null;
+    for (int i = 1; i < args.length; i++) {
+      if (args[i].equals("--backend") && i + 1 < args.length) {
+        backend = args[i + 1];
+      } else if (args[i].startsWith("--backend=")) {
+        backend = args[i].substring("--backend=".length());
+      }
+    }
+    ComputeBackends.warmUpInBackground(backend);
   }
 
   /** Runs the command line with these streams and returns the exit status. */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new CrosscoderCli());
+    CommandLine cl = commandLine(args.length == 0 ? null : args[0]);
     cl.setOut(out);
     cl.setErr(err);
     cl.setParameterExceptionHandler((ex, a) -> {

@@ -20,7 +20,7 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 class CliHelpTest {
   private static Map<String, CommandLine> commands() {
-    return new CommandLine(new CrosscoderCli()).getSubcommands();
+    return CrosscoderCli.commandLine(null).getSubcommands();
   }
 
   @Test
