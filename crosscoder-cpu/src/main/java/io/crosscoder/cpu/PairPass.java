@@ -70,6 +70,10 @@ final class PairPass {
     int kindB = kind(typeB);
     BlockSums sums = scratch.sums;
     Totals row = new Totals();
+    long first = rowFrom * columns;
+    long count = (rowTo - rowFrom) * columns;
+    PageFaults.populate(a, first * typeA.byteSize(), count * typeA.byteSize());
+    PageFaults.populate(b, first * typeB.byteSize(), count * typeB.byteSize());
     for (long r = rowFrom; r < rowTo; r++) {
       row.clear();
       for (long c = 0; c < columns; c += BLOCK) {

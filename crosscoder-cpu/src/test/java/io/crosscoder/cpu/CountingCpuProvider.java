@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class CountingCpuProvider implements ComputeBackendProvider {
   static final AtomicInteger OPENED = new AtomicInteger();
   static final AtomicInteger CLOSED = new AtomicInteger();
+  static final AtomicInteger WARMED = new AtomicInteger();
   /** The options of the last backend made. */
   static volatile BackendOptions lastOptions;
 
@@ -37,6 +38,13 @@ public final class CountingCpuProvider implements ComputeBackendProvider {
   @Override
   public Availability availability() {
     return Availability.available("test provider");
+  }
+
+  /** Counts, then warms the real CPU provider up. */
+  @Override
+  public void warmUp() {
+    WARMED.incrementAndGet();
+    new CpuBackendProvider().warmUp();
   }
 
   @Override
