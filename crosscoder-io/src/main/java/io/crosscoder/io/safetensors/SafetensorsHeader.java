@@ -254,8 +254,10 @@ final class SafetensorsHeader {
     TensorLimits.checkRank(file, name, shapeNode.size());
     long[] shape = new long[shapeNode.size()];
     for (int i = 0; i < shape.length; i++) {
-      shape[i] = nonNegativeLong(file, name, shapeNode.get(i), "shape " + abbreviate(shapeNode.toString(), 60)
-          + " dimension " + i);
+      int dimension = i;
+      // The label is made only for an error: JsonNode.toString() runs Jackson's serializer.
+      shape[i] = nonNegativeLong(file, name, shapeNode.get(i),
+          () -> "shape " + abbreviate(shapeNode.toString(), 60) + " dimension " + dimension);
     }
 
     JsonNode offsetsNode = required(file, name, value, "data_offsets");
@@ -263,8 +265,8 @@ final class SafetensorsHeader {
       throw new InvalidInputException(file, name,
           "data_offsets must be an array [begin, end] of two integers, found " + abbreviate(offsetsNode.toString(), 60));
     }
-    long begin = nonNegativeLong(file, name, offsetsNode.get(0), "data_offsets begin");
-    long end = nonNegativeLong(file, name, offsetsNode.get(1), "data_offsets end");
+    long begin = nonNegativeLong(file, name, offsetsNode.get(0), () -> "data_offsets begin");
+    long end = nonNegativeLong(file, name, offsetsNode.get(1), () -> "data_offsets end");
     String range = "data_offsets [" + begin + ", " + end + ")";
     if (end < begin) {
       throw new InvalidInputException(file, name, range + " end before they begin");
@@ -327,17 +329,17 @@ final class SafetensorsHeader {
     return n;
   }
 
-  private static long nonNegativeLong(Path file, String name, JsonNode n, String what) {
+  private static long nonNegativeLong(Path file, String name, JsonNode n, java.util.function.Supplier<String> label) {
     if (!n.isIntegralNumber()) {
-      throw new InvalidInputException(file, name, what + " must be a non-negative integer, found " + describe(n));
+      throw new InvalidInputException(file, name, label.get() + " must be a non-negative integer, found " + describe(n));
     }
     if (!n.canConvertToLong()) {
-      throw new InvalidInputException(file, name, what + " " + n.bigIntegerValue()
+      throw new InvalidInputException(file, name, label.get() + " " + n.bigIntegerValue()
           + (n.bigIntegerValue().signum() < 0 ? " is negative" : " is larger than 2^63-1"));
     }
     long v = n.longValue();
     if (v < 0) {
-      throw new InvalidInputException(file, name, what + " is negative: " + v);
+      throw new InvalidInputException(file, name, label.get() + " is negative: " + v);
     }
     return v;
   }
