@@ -124,6 +124,11 @@ public final class DiffAnalysis {
    */
   public static DiffReport analyze(RunInfo run, List<WeightMetric> metrics, List<PairResult> results,
       TensorAlignment alignment, LayerMapping mapping, List<String> sourceNotes, SpectralOptions spectral) {
+    // The row metrics sort every matrix's row cosines (hundreds of thousands of rows in an LLM);
+    // sort them on every core first, the sorted copy being kept by each RowStatistics. The metrics
+    // themselves, which may be a caller's own code, still run on this thread, in order.
+    results.parallelStream().map(r -> r.statistics().rows())
+        .filter(rows -> rows != null && rows.rows() > 1).forEach(RowStatistics::sortedCosines);
     List<TensorDiff> tensors = new ArrayList<>(results.size());
     for (PairResult r : results) {
       tensors.add(tensorDiff(r, metrics));
