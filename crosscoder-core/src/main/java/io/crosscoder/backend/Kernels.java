@@ -368,6 +368,35 @@ public interface Kernels extends AutoCloseable {
       DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values);
 
   /**
+   * The number of elements of the F32 buffer {@code x} that are greater than zero ({@code NaN},
+   * {@code 0.0} and {@code -0.0} are not). On a ReLU output it is the number of non-zeros that
+   * {@link #denseToCsr} would write, so a caller can size or skip the sparse rows first: the L1
+   * crosscoder step counts its active latents this way to choose between its sparse and dense
+   * paths. The count is exact.
+   *
+   * <p>The default implementation builds the indicator with {@link #fill} and {@link
+   * #reluBackward} in a temporary buffer of {@code x.size()} elements and adds it up with {@link
+   * #sum} (exact where the backend's partial sums of ones stay below 2^24, as the CPU's f32
+   * blocks of 4096 do), so any backend runs it; implementations override it with one pass that
+   * reads {@code x}.
+   *
+   * @param x the F32 buffer counted; read only
+   * @return the number of elements {@code > 0}, in {@code [0, x.size()]}
+   * @throws IllegalArgumentException if {@code x} is not an F32 buffer of this backend
+   */
+  default long countPositive(DeviceBuffer x) {
+    long n = x.size();
+    if (n == 0) {
+      return 0;
+    }
+    try (DeviceBuffer indicator = allocate(DType.F32, n)) {
+      fill(indicator, 1f);
+      reluBackward(indicator, x, indicator);
+      return Math.round(sum(indicator));
+    }
+  }
+
+  /**
    * Expands a sparse matrix in the row form of {@link #spmm} into a dense {@code rows x cols} F32
    * matrix {@code out} (row-major, leading dimension {@code cols}): every element is first set to
    * zero, then {@code out(r, colIndex[t]) += values[t]} for {@code rowStart[r] <= t < rowStart[r +

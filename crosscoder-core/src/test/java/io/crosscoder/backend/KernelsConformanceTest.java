@@ -604,6 +604,22 @@ public abstract class KernelsConformanceTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("4 non-zeros");
   }
 
+  @ParameterizedTest(name = "n={0}")
+  @ValueSource(ints = {1, 7, 4097, 300_001})
+  void countPositiveCountsWhatIsAboveZero(int n) {
+    Random r = new Random(n);
+    float[] x = new float[n];
+    float[] special = {0f, -0f, Float.NaN, Float.MIN_VALUE, -Float.MIN_VALUE, Float.POSITIVE_INFINITY,
+        Float.NEGATIVE_INFINITY};
+    long want = 0;
+    for (int i = 0; i < n; i++) {
+      x[i] = r.nextInt(5) == 0 ? special[r.nextInt(special.length)] : (float) r.nextGaussian();
+      want += x[i] > 0f ? 1 : 0;
+    }
+    assertThat(kernels.countPositive(up(x))).isEqualTo(want);
+    assertThat(kernels.countPositive(up(new float[] {Float.NaN, -0f, 0f}))).isZero();
+  }
+
   // ---------------------------------------------------------------- row-wise kernels
 
   @ParameterizedTest(name = "cols={0}")

@@ -419,6 +419,30 @@ public final class CpuKernels implements Kernels {
   }
 
   @Override
+  public long countPositive(DeviceBuffer x) {
+    CpuBuffer xb = f32(x, "x");
+    long n = xb.size();
+    MemorySegment s = xb.segment;
+    int parts = (int) Math.max(1, Math.min(threads(), n / GRAIN));
+    long[] counts = new long[parts];
+    pool.run(parts, p -> {
+      long from = n * p / parts;
+      long to = n * (p + 1) / parts;
+      long count = 0;
+      for (long i = from; i < to; i++) {
+        // Branch-free, so C2 can vectorise the compare; NaN compares false.
+        count += s.getAtIndex(ValueLayout.JAVA_FLOAT, i) > 0f ? 1 : 0;
+      }
+      counts[p] = count;
+    });
+    long total = 0;
+    for (long c : counts) {
+      total += c;
+    }
+    return total;
+  }
+
+  @Override
   public void csrToDense(int rows, int cols, DeviceBuffer rowStart, DeviceBuffer colIndex,
       DeviceBuffer values, DeviceBuffer out) {
     CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
