@@ -428,12 +428,7 @@ public final class CpuKernels implements Kernels {
     pool.run(parts, p -> {
       long from = n * p / parts;
       long to = n * (p + 1) / parts;
-      long count = 0;
-      for (long i = from; i < to; i++) {
-        // Branch-free, so C2 can vectorise the compare; NaN compares false.
-        count += s.getAtIndex(ValueLayout.JAVA_FLOAT, i) > 0f ? 1 : 0;
-      }
-      counts[p] = count;
+      counts[p] = ops.countPositive(s, from, to);
     });
     long total = 0;
     for (long c : counts) {
