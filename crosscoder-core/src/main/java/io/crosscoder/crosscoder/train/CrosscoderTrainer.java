@@ -149,7 +149,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
   private final DeviceBuffer auxValues;
   private final DeviceBuffer auxIndices;
   private final DeviceBuffer auxRowStart;
-  private final DeviceBuffer deadBias;
+  /** The dead latents' indices, increasing, for the auxiliary top-k. */
+  private final DeviceBuffer deadColumns;
   private final DeviceBuffer keptRowStart;
   private final DeviceBuffer keptIndices;
   private final DeviceBuffer keptValues;
@@ -176,6 +177,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
   private final int[] hostIndices;
   private final float[] hostValues;
   private final double[] hostSums;
+  /** {@code rowStart[B]} of the kept rows: their number of entries. */
+  private final int[] hostRowEnd = new int[1];
   private final long[] tokensSinceFired;
   private final boolean[] deadNow;
   private long step;
@@ -228,10 +231,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
       xHat = alloc(DType.F32, (long) b * d2);
       xTmp = alloc(DType.F32, (long) b * d2);
       acts = alloc(DType.F32, batchF);
-      kept = topK ? alloc(DType.F32, batchF) : acts;
-      scratch = alloc(DType.F32, batchF);
       this.csrCapacity = topK ? keep : (long) Math.floor(config.sparseDensityLimit() * batchF);
       this.sparse = config.sparseDecoding() && csrCapacity > 0;
+      // The sparse BatchTopK step selects straight into sparse rows: no dense kept matrix.
+      kept = topK && !sparse ? alloc(DType.F32, batchF) : acts;
+      scratch = alloc(DType.F32, batchF);
       // L1 falls back to the dense latent gradient when its activations are too dense for the rows.
       gAct = sparse && topK ? null : alloc(DType.F32, batchF);
       onesB = alloc(DType.F32, b);
@@ -270,7 +274,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
       auxValues = aux ? alloc(DType.F32, (long) b * auxK) : null;
       auxIndices = aux ? alloc(DType.I32, (long) b * auxK) : null;
       auxRowStart = aux ? alloc(DType.I32, b + 1L) : null;
-      deadBias = aux ? alloc(DType.F32, f) : null;
+      deadColumns = aux ? alloc(DType.I32, f) : null;
       keptRowStart = sparse ? alloc(DType.I32, b + 1L) : null;
       keptIndices = sparse ? alloc(DType.I32, csrCapacity) : null;
       keptValues = sparse ? alloc(DType.F32, csrCapacity) : null;
@@ -635,9 +639,14 @@ public final class CrosscoderTrainer implements AutoCloseable {
     float minKept = Float.NaN;
     if (topK) {
       kernels.add(normA, normB, normSum);
-      kernels.scaleColumns(acts, normSum, scratch, b, f);
-      kernels.copy(acts, kept);
-      minKept = kernels.batchTopK(scratch, keep, kept);
+      if (sparse) {
+        // Selected straight into the sparse rows; acts keeps f for the auxiliary loss.
+        minKept = kernels.batchTopKToCsr(acts, normSum, b, f, keep, scratch, keptRowStart, keptIndices, keptValues);
+      } else {
+        kernels.scaleColumns(acts, normSum, scratch, b, f);
+        kernels.copy(acts, kept);
+        minKept = kernels.batchTopK(scratch, keep, kept);
+      }
     }
     // BatchTopK keeps at most k B entries; L1 has no bound, so count them first and run the rest of
     // the step densely when they would not fit the sparse rows (or the sparse path would be slower).
@@ -645,7 +654,12 @@ public final class CrosscoderTrainer implements AutoCloseable {
     lastSparse = sparseNow;
     int nnz = 0;
     if (sparseNow) {
-      nnz = (int) kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
+      if (topK) {
+        kernels.download(keptRowStart, b, hostRowEnd, 0, 1);
+        nnz = hostRowEnd[0];
+      } else {
+        nnz = (int) kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
+      }
       kernels.spmm(false, b, f, d2, 1f, keptRowStart, keptIndices, keptValues, wDec, 0f, xHat);
     } else {
       kernels.sgemm(false, false, b, d2, f, 1f, kept, f, wDec, d2, 0f, xHat, d2);
@@ -828,12 +842,15 @@ public final class CrosscoderTrainer implements AutoCloseable {
    */
   private boolean auxiliary(DeviceBuffer e, double sse, int dead) {
     int ka = Math.min(auxK, dead);
-    for (int i = 0; i < f; i++) {
-      hostF2[i] = deadNow[i] ? 0f : -Float.MAX_VALUE;
+    int[] list = new int[dead];
+    for (int i = 0, j = 0; i < f; i++) {
+      if (deadNow[i]) {
+        list[j++] = i;
+      }
     }
-    kernels.upload(hostF2, 0, deadBias, 0, f);
-    kernels.biasAdd(acts, deadBias, scratch, b, f, true);
-    kernels.topK(scratch, b, f, ka, auxValues, auxIndices);
+    kernels.upload(list, 0, deadColumns, 0, dead);
+    // Only the dead latents' columns of f are read (f >= 0, so this is the top-k of ReLU(f) there).
+    kernels.topKOfColumns(acts, b, f, deadColumns, dead, ka, scratch, auxValues, auxIndices);
     if (auxRowStartK != ka) {
       int[] starts = new int[b + 1];
       for (int r = 0; r <= b; r++) {
