@@ -106,11 +106,15 @@ final class BatchTopK {
   }
 
   /**
-   * See {@link io.crosscoder.backend.Kernels#batchTopKToCsr}; {@code 0 < keep}. The same radix
-   * select on scores {@code x(r, c) * scale[c]} recomputed in each pass (a multiply is cheaper than
-   * writing and re-reading a {@code rows x cols} score matrix), with the parts cut at row
-   * boundaries; then a pass that counts each row's kept positive scores and one that writes them.
-   * Nothing is written before the capacity check but the row starts.
+   * See {@link io.crosscoder.backend.Kernels#batchTopKToCsr}; {@code 0 < keep}. Scores {@code x(r,
+   * c) * scale[c]} are recomputed where needed (a multiply is cheaper than writing and re-reading a
+   * {@code rows x cols} score matrix), in two streaming passes over {@code x} with the parts cut at
+   * row boundaries: the histogram of the keys' high 16 bits, which fixes the bucket the threshold is
+   * in, then a pass that collects the candidates, the positions in that bucket or above, with their
+   * keys. There are {@code keep} plus the bucket's share of positions at most (known from the
+   * histogram before anything is allocated), so the low-bit histogram, the ties, the row counts and
+   * the rows themselves are computed from the candidates alone. Nothing is written before the
+   * capacity check but the row starts.
    *
    * @return the smallest kept score
    */
@@ -123,25 +127,21 @@ final class BatchTopK {
       bounds[p] = (long) (int) ((long) rows * p / parts) * cols;
     }
     float[] sc = scale.asSlice(0, cols * 4L).toArray(F);
-    int threshold;
-    long[] quota = new long[parts];
-    if (keep >= n) {
-      threshold = Integer.MIN_VALUE;
-      java.util.Arrays.fill(quota, Long.MAX_VALUE);
-    } else {
-      int[][] high = new int[parts][];
-      pool.run(parts, p -> {
-        int[] h = new int[BUCKETS];
-        for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-          for (int c = 0; c < cols; c++) {
-            h[bucketHigh(SortKey.of(x.getAtIndex(F, i + c) * sc[c]))]++;
-          }
+    // Pass 1: histogram of the high 16 bits of the score keys.
+    int[][] high = new int[parts][];
+    pool.run(parts, p -> {
+      int[] h = new int[BUCKETS];
+      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
+        for (int c = 0; c < cols; c++) {
+          h[bucketHigh(SortKey.of(x.getAtIndex(F, i + c) * sc[c]))]++;
         }
-        high[p] = h;
-      });
-      long above = 0;
-      int b1 = BUCKETS - 1;
-      for (; b1 >= 0; b1--) {
+      }
+      high[p] = h;
+    });
+    int b1 = 0;
+    long above = 0;
+    if (keep < n) {
+      for (b1 = BUCKETS - 1; b1 >= 0; b1--) {
         long count = 0;
         for (int[] h : high) {
           count += h[b1];
@@ -151,111 +151,126 @@ final class BatchTopK {
         }
         above += count;
       }
-      long need = keep - above;
-      int prefix = b1;
-      int[][] low = new int[parts][];
-      pool.run(parts, p -> {
-        int[] h = new int[BUCKETS];
-        for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-          for (int c = 0; c < cols; c++) {
-            int k = SortKey.of(x.getAtIndex(F, i + c) * sc[c]);
-            if (bucketHigh(k) == prefix) {
-              h[k & 0xffff]++;
-            }
+    }
+    int prefix = b1;
+    // Pass 2: the candidates (keys in the threshold's bucket or above) of each part, in position order.
+    long[][] positions = new long[parts][];
+    int[][] keys = new int[parts][];
+    for (int p = 0; p < parts; p++) {
+      long count = 0;
+      for (int b = prefix; b < BUCKETS; b++) {
+        count += high[p][b];
+      }
+      if (count > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException("the selection has " + count + " candidates in one part, over 2^31");
+      }
+      positions[p] = new long[(int) count];
+      keys[p] = new int[(int) count];
+    }
+    pool.run(parts, p -> {
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      int m = 0;
+      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
+        for (int c = 0; c < cols; c++) {
+          int k = SortKey.of(x.getAtIndex(F, i + c) * sc[c]);
+          if (bucketHigh(k) >= prefix) {
+            pos[m] = i + c;
+            key[m] = k;
+            m++;
           }
         }
-        low[p] = h;
-      });
+      }
+    });
+    int threshold;
+    long[] quota = new long[parts];
+    java.util.Arrays.fill(quota, Long.MAX_VALUE);
+    if (keep >= n) {
+      threshold = Integer.MIN_VALUE;
+    } else {
+      // The low 16 bits among the candidates in the threshold's bucket.
+      long need = keep - above;
+      long[] low = new long[BUCKETS];
+      for (int[] key : keys) {
+        for (int k : key) {
+          if (bucketHigh(k) == prefix) {
+            low[k & 0xffff]++;
+          }
+        }
+      }
       long above2 = 0;
       int b2 = BUCKETS - 1;
       for (; b2 >= 0; b2--) {
-        long count = 0;
-        for (int[] h : low) {
-          count += h[b2];
-        }
-        if (above2 + count >= need) {
+        if (above2 + low[b2] >= need) {
           break;
         }
-        above2 += count;
+        above2 += low[b2];
       }
       long ties = need - above2;
       threshold = ((prefix << 16) | b2) ^ 0x80000000;
-      long equalTotal = 0;
-      for (int[] h : low) {
-        equalTotal += h[b2];
-      }
-      if (ties == equalTotal) {
-        java.util.Arrays.fill(quota, Long.MAX_VALUE);
-      } else {
-        int t = threshold;
-        long[] equal = new long[parts];
-        pool.run(parts, p -> {
-          long e = 0;
-          for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-            for (int c = 0; c < cols; c++) {
-              e += SortKey.of(x.getAtIndex(F, i + c) * sc[c]) == t ? 1 : 0;
-            }
-          }
-          equal[p] = e;
-        });
+      if (ties != low[b2]) {
+        // Not every tie is kept: the first ones in position order are, shared out part by part.
         long left = ties;
         for (int p = 0; p < parts; p++) {
-          quota[p] = Math.min(left, equal[p]);
+          long equal = 0;
+          for (int k : keys[p]) {
+            equal += k == threshold ? 1 : 0;
+          }
+          quota[p] = Math.min(left, equal);
           left -= quota[p];
         }
       }
     }
-    // The kept positive scores of each row, then the rows themselves; both passes spend each
-    // part's tie quota in the same position order, so they agree.
+    // The kept positive scores of each row, then the rows; both passes spend each part's tie quota
+    // in the same position order, so they agree.
     int th = threshold;
     int positive = SortKey.of(0f);
     int[] counts = new int[rows];
-    pool.run(parts, p -> {
+    for (int p = 0; p < parts; p++) {
       long allowed = quota[p];
-      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-        int count = 0;
-        for (int c = 0; c < cols; c++) {
-          int k = SortKey.of(x.getAtIndex(F, i + c) * sc[c]);
-          boolean kept = k > th || (k == th && allowed-- > 0);
-          count += kept && k > positive && k != NAN_KEY ? 1 : 0;
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      for (int m = 0; m < pos.length; m++) {
+        int k = key[m];
+        boolean kept = k > th || (k == th && allowed-- > 0);
+        if (kept && k > positive && k != NAN_KEY) {
+          counts[(int) (pos[m] / cols)]++;
         }
-        counts[(int) (i / cols)] = count;
       }
-    });
+    }
     long nnz = 0;
     for (int r = 0; r < rows; r++) {
-      rowStart.setAtIndex(I, r, (int) nnz);
+      rowStart.setAtIndex(I, r, (int) Math.min(nnz, Integer.MAX_VALUE));
       nnz += counts[r];
+    }
+    if (nnz > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(nnz + " kept positive scores do not fit I32 row starts");
     }
     rowStart.setAtIndex(I, rows, (int) nnz);
     if (nnz > colIndexSize || nnz > valuesSize) {
       throw new IllegalArgumentException("the selection keeps " + nnz + " positive scores but colIndex has "
           + colIndexSize + " and values " + valuesSize + " elements");
     }
-    pool.run(parts, p -> {
+    int min = Integer.MAX_VALUE;
+    long t = 0;
+    for (int p = 0; p < parts; p++) {
       long allowed = quota[p];
-      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-        long t = rowStart.getAtIndex(I, i / cols);
-        for (int c = 0; c < cols; c++) {
-          float v = x.getAtIndex(F, i + c);
-          int k = SortKey.of(v * sc[c]);
-          boolean kept = k > th || (k == th && allowed-- > 0);
-          if (kept && k > positive && k != NAN_KEY) {
-            colIndex.setAtIndex(I, t, c);
-            values.setAtIndex(F, t, v);
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      for (int m = 0; m < pos.length; m++) {
+        int k = key[m];
+        boolean kept = k > th || (k == th && allowed-- > 0);
+        if (kept) {
+          min = Math.min(min, k);
+          if (k > positive && k != NAN_KEY) {
+            colIndex.setAtIndex(I, t, (int) (pos[m] % cols));
+            values.setAtIndex(F, t, x.getAtIndex(F, pos[m]));
             t++;
           }
         }
       }
-    });
-    if (keep >= n) {
-      int min = Integer.MAX_VALUE;
-      for (long i = 0; i < n; i++) {
-        min = Math.min(min, SortKey.of(x.getAtIndex(F, i) * sc[(int) (i % cols)]));
-      }
-      return SortKey.value(min);
     }
-    return SortKey.value(threshold);
+    return SortKey.value(keep >= n ? min : threshold);
   }
 
   /** Pass 3: how many threshold ties each part holds, so each part knows its share of the ties (in position order). */
