@@ -126,7 +126,7 @@ for s in "${sections[@]}"; do
       banner "PyTorch: torch.mm and a training step, d $D, F $FS (training $F), batch $BATCH"
       : > "$OUT/torch.txt"
       record torch.txt "$PYTHON" benchmarks/python/crosscoder_step.py --d "$D" --f "$FS" --train-f "$F" \
-        --batch "$BATCH" --iters "$ITERS" --warmup 3 --steps "$STEPS" --train-warmup 3 --device "$TORCH_DEVICE" \
+        --batch "$BATCH" --iters "$ITERS" --warmup 3 --steps "$STEPS" --train-warmup 3 --device "$TORCH_DEVICE" --l1-l0 128 \
         || failed=$((failed + 1))
       ;;
     summary)
@@ -136,7 +136,7 @@ import os, re, sys
 
 out = sys.argv[1]
 GEMM = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(f32|tf32|bf16)\s+([\d.]+) ms\s+([\d.]+) TFLOP/s")
-TRAIN = re.compile(r"^(L1|BatchTopK|BatchTopK-dense)\s+(\d+) tokens/s\s+([\d.]+) s/step.*?(f32|tf32)?\s*$")
+TRAIN = re.compile(r"^(L1|L1@L0|BatchTopK|BatchTopK-dense)\s+(\d+) tokens/s\s+([\d.]+) s/step.*?(f32|tf32)?\s*$")
 
 
 def lines(name):
@@ -201,7 +201,7 @@ ours_t = {**train("train-f32.txt", "f32"), **train("train-tf32.txt", "tf32")}
 torch_t = train("torch.txt")
 print("{:<16s} {:<5s} {:>12s} {:>12s} {:>8s}".format("variant", "type", "ours", "torch", "ours/pt"))
 for typ in ("f32", "tf32"):
-    for name in ("L1", "BatchTopK", "BatchTopK-dense"):
+    for name in ("L1", "L1@L0", "BatchTopK", "BatchTopK-dense"):
         o = ours_t.get((name, typ))
         t = torch_t.get(("BatchTopK" if name == "BatchTopK-dense" else name, typ))
         if o is None and t is None:

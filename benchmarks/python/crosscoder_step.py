@@ -47,6 +47,13 @@ Differences from the Java trainer, all small against the five products of 2 B 2d
   - Adam is torch.optim.Adam over four tensors (--fused-adam for the fused kernel); Java runs
     one Adam kernel over one flat parameter vector.
 
+--l1-l0 N adds the row L1@L0: the L1 step at a trained state's sparsity, the same initialisation
+with b_enc_i = -z sigma_i (sigma_i the standard deviation of latent i's pre-activation under these
+activations, z the normal quantile of 1 - N / F), so that about N latents fire per token, as
+io.crosscoder.bench.CrosscoderTrainingThroughput --l1-l0 N sets it; the L0 after the measured
+steps is printed (the dense matrix products cost the same at any L0, so this row is a check that
+both sides ran the same state rather than a different workload for PyTorch).
+
 On the CPU (--device cpu) it is the peer of benchmarks/run-training.sh: --threads sets
 torch.set_num_threads, --precisions f32 skips the TF32 rows (a CUDA setting), and --show-config
 prints torch.__config__.show(), torch.__config__.parallel_info() and, where torch's BLAS is
@@ -60,7 +67,7 @@ Usage (on a CUDA machine):
       [--pool 2] [--sections gemm,train] [--variant l1,batchtopk] [--fused-adam] [--device cuda]
 On the CPU:
   python3 benchmarks/python/crosscoder_step.py --device cpu --threads 2 --precisions f32 \
-      --sections train --d 768 --train-f 16384 --batch 4096 --k 100 --show-config
+      --sections train --d 768 --train-f 16384 --batch 4096 --k 100 --show-config [--l1-l0 128]
 """
 import argparse
 import time
@@ -204,6 +211,24 @@ class Crosscoder:
         self.opt = torch.optim.Adam(self.params, lr=5e-5, betas=(0.9, 0.999), eps=1e-8, **kwargs)
         self.threshold = torch.zeros((), device=dev)
 
+    def set_l0(self, target, spread):
+        """Sets b_enc_i = -z sigma_i so that about `target` latents fire per token (the rule of
+        io.crosscoder.bench.CrosscoderTrainingThroughput): sigma_i^2 = |e_A + s e_B|^2 + r^2 |e_B|^2
+        is the variance of latent i's pre-activation when x_B = s x_A + r noise with unit Gaussian
+        x_A and noise ((s, r) = spread), e the encoder column; z the normal quantile of 1 - target / F."""
+        import statistics
+        z = statistics.NormalDist().inv_cdf(1 - target / self.f)
+        s, r = spread
+        with torch.no_grad():
+            e_a, e_b = self.w_enc[:self.d], self.w_enc[self.d:]
+            sigma = ((e_a + s * e_b).pow(2).sum(0) + r * r * e_b.pow(2).sum(0)).sqrt()
+            self.b_enc.copy_(-z * sigma)
+
+    def l0(self, x):
+        """Active latents per token of batch x (the ReLU outputs above zero; L1's a)."""
+        with torch.no_grad():
+            return float((torch.relu(x @ self.w_enc + self.b_enc) > 0).sum()) / x.shape[0]
+
     def decoder_norms(self):
         """|d_i^A| + |d_i^B| for every latent, [F]."""
         return self.w_dec.view(self.f, 2, self.d).norm(dim=2).sum(dim=1)
@@ -252,7 +277,8 @@ class Crosscoder:
         return norm
 
 
-def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam, precisions=("f32", "tf32")):
+def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam, precisions=("f32", "tf32"),
+                  l1_l0=0):
     gen = torch.Generator(device=dev).manual_seed(42)
     batches = []
     for _ in range(pool):
@@ -264,9 +290,15 @@ def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam
         d, 2 * d, f, batch, warmup, steps, "fused" if fused_adam else "default"))
     for label in precisions:
         set_tf32(label == "tf32")
+        rows = []
         for variant in variants:
-            name = "L1" if variant == "l1" else "BatchTopK"
+            rows.append((variant, "L1" if variant == "l1" else "BatchTopK", 0))
+            if variant == "l1" and l1_l0 > 0:
+                rows.append((variant, "L1@L0", l1_l0))
+        for variant, name, target in rows:
             model = Crosscoder(d, f, batch, variant, k, batches[0], fused_adam)
+            if target > 0:
+                model.set_l0(target, (0.9, 0.4))
             counter = [0]
 
             def one():
@@ -274,6 +306,10 @@ def train_section(dev, d, f, batch, k, steps, warmup, pool, variants, fused_adam
                 counter[0] += 1
             ms = time_ms(dev, one, steps, warmup)
             seconds = ms / 1e3
+            if variant == "l1":
+                print("{} state: {}, measured L0 {:.1f} of F {} (after the measured steps, batch 0)".format(
+                    name, "encoder bias set for L0 {}".format(target) if target > 0 else "at initialisation",
+                    model.l0(batches[0]), f))
             print("{:<15s} {:8.0f} tokens/s  {:7.3f} s/step  {:.1f} dense-equivalent GFLOP/s  {}".format(
                 name, batch / seconds, seconds, flops_per_step / seconds / 1e9, label))
             del model
@@ -332,6 +368,8 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     ap.add_argument("--precisions", default="f32,tf32", help="training-step rows: f32 and/or tf32")
     ap.add_argument("--show-config", action="store_true", help="print torch's build, threading and BLAS kernel")
+    ap.add_argument("--l1-l0", type=int, default=0,
+                    help="also time the L1 step at this L0 (encoder bias set as the Java harness sets it)")
     args = ap.parse_args()
     dev = torch.device(args.device)
     if args.threads is not None:
@@ -352,7 +390,7 @@ def main():
     if "train" in sections:
         train_f = args.train_f if args.train_f is not None else fs[0]
         train_section(dev, args.d, train_f, args.batch, args.k, args.steps, args.train_warmup,
-                      max(1, args.pool), variants, args.fused_adam, args.precisions.split(","))
+                      max(1, args.pool), variants, args.fused_adam, args.precisions.split(","), args.l1_l0)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import io.crosscoder.backend.Kernels;
 import io.crosscoder.crosscoder.ActivationBatch;
 import io.crosscoder.crosscoder.Sparsity;
 import io.crosscoder.crosscoder.train.CrosscoderTrainer;
+import io.crosscoder.crosscoder.train.TrainedWeights;
 import io.crosscoder.crosscoder.train.TrainingConfig;
 import io.crosscoder.crosscoder.train.TrainingData;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.apache.commons.math3.distribution.NormalDistribution;
 
 /**
  * Crosscoder training throughput on any backend's kernels: tokens per second of {@link
@@ -27,6 +29,20 @@ import java.util.SplittableRandom;
  * latent is silent. {@code --variant all} adds BatchTopK with dense decoding for comparison. The
  * GFLOP/s column divides the five products' dense cost by the step time, whatever path ran.
  *
+ * <p><b>Two L1 states.</b> The row {@code L1} is the step at initialisation, where about half the
+ * latents fire and the step runs dense. The row {@code L1@L0} ({@code --l1-l0 N}, default 128; 0
+ * leaves it out) is the step at a trained state's sparsity: the same initialisation with the
+ * encoder bias set to {@code b_i = -z sigma_i}, where {@code sigma_i^2 = |e_i^A + 0.9 e_i^B|^2 +
+ * 0.16 |e_i^B|^2} is the variance of latent {@code i}'s pre-activation under this harness's
+ * activations ({@code e_i} the encoder column, the target {@code 0.9 base + 0.4 noise}) and {@code
+ * z} the standard normal quantile of {@code 1 - N / F}, so that about {@code N} latents fire per
+ * token; the L0 the measured steps actually had is printed. {@code
+ * benchmarks/python/crosscoder_step.py --l1-l0 N} sets PyTorch's bias by the same rule. {@code
+ * --l1-dense} runs the L1 rows with {@code sparseDecoding(false)} (the dense reference) and {@code
+ * --sparse-limit X} sets {@link TrainingConfig#sparseDensityLimit()}, to find where the sparse
+ * and the dense L1 step cost the same: {@code --variant crossover --crossover 256,512,1024
+ * --sparse-limit 0.25} runs, for each L0 of the list, the L1 step on sparse rows and the dense one.
+ *
  * <p>The activations are a pool of {@code --pool} Gaussian batches (default 2) drawn once before
  * the trainer starts and handed out in turn, so the measurement is the trainer's step (the
  * interleaving of the two models' rows and the upload of the batch included), not the random
@@ -42,10 +58,17 @@ import java.util.SplittableRandom;
  * java --add-modules jdk.incubator.vector -cp benchmarks/target/benchmarks.jar \
  *     io.crosscoder.bench.CrosscoderTrainingThroughput [--d 768] [--f 16384] [--batch 4096] \
  *     [--steps 5] [--warmup 1] [--threads N] [--openblas] [--k 100] [--variant l1|batchtopk|both|all] \
- *     [--backend cpu|cuda] [--pool 2]
+ *     [--backend cpu|cuda] [--pool 2] [--l1-l0 128] [--l1-dense] [--sparse-limit 0.05]
+ *     [--variant crossover --crossover 256,512,1024]
  * </pre>
  */
 public final class CrosscoderTrainingThroughput {
+  /**
+   * PyTorch's (benchmarks/python/crosscoder_step.py), so that both keep the state they start in
+   * over a few steps; the trainer's default for a run this short would be 100 times larger.
+   */
+  private static final float LEARNING_RATE = 5e-5f;
+
   private CrosscoderTrainingThroughput() {}
 
   /** Runs the measurement with the options of the class comment; prints to standard output. */
@@ -61,6 +84,10 @@ public final class CrosscoderTrainingThroughput {
     String variants = "both";
     String backendName = null;
     int pool = 2;
+    int l1L0 = 128;
+    boolean l1Dense = false;
+    double sparseLimit = TrainingConfig.DEFAULT_SPARSE_DENSITY_LIMIT;
+    String crossover = "256,512,1024";
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--d" -> d = Integer.parseInt(args[++i]);
@@ -74,19 +101,36 @@ public final class CrosscoderTrainingThroughput {
         case "--variant" -> variants = args[++i];
         case "--backend" -> backendName = args[++i];
         case "--pool" -> pool = Integer.parseInt(args[++i]);
+        case "--l1-l0" -> l1L0 = Integer.parseInt(args[++i]);
+        case "--l1-dense" -> l1Dense = true;
+        case "--sparse-limit" -> sparseLimit = Double.parseDouble(args[++i]);
+        case "--crossover" -> crossover = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
-    // Each case: variant and whether BatchTopK decodes through sparse rows.
-    List<Object[]> run = new ArrayList<>();
+    // Each case: the row's name, whether it is L1, whether it may run sparse, the target L0 (0: at
+    // initialisation).
+    List<Case> run = new ArrayList<>();
     if (!variants.equals("batchtopk")) {
-      run.add(new Object[] {"l1", false});
+      run.add(new Case("L1", true, !l1Dense, 0));
+      if (l1L0 > 0) {
+        run.add(new Case("L1@L0", true, !l1Dense, l1L0));
+      }
     }
     if (!variants.equals("l1")) {
-      run.add(new Object[] {"batchtopk", true});
+      run.add(new Case("BatchTopK", false, true, 0));
     }
     if (variants.equals("all")) {
-      run.add(new Object[] {"batchtopk", false});
+      run.add(new Case("BatchTopK-dense", false, false, 0));
+    }
+    if (variants.equals("crossover")) {
+      // The sparse-versus-dense L1 step at each --crossover L0: where they cost the same.
+      run.clear();
+      for (String v : crossover.split(",")) {
+        int target = Integer.parseInt(v.trim());
+        run.add(new Case("L1@L0-sparse", true, true, target));
+        run.add(new Case("L1@L0-dense", true, false, target));
+      }
     }
     TrainingData data = pooledData(d, batch, Math.max(1, pool));
     try (BenchBackend backend = BenchBackend.open(backendName, threads, openBlas)) {
@@ -97,27 +141,34 @@ public final class CrosscoderTrainingThroughput {
       System.out.printf(Locale.ROOT, "%s%nd %d (2d = %d), F %d, batch %d, %d warm-up + %d measured steps%n",
           backend.kernels().description(), d, 2 * d, f, batch, warmup, steps);
       double flopsPerStep = 5.0 * 2 * batch * (2.0 * d) * f;
-      for (Object[] c : run) {
-        boolean l1 = c[0].equals("l1");
-        boolean sparse = (Boolean) c[1];
-        String name = l1 ? "L1" : sparse ? "BatchTopK" : "BatchTopK-dense";
+      for (Case c : run) {
+        String name = c.name();
+        boolean l1 = c.l1();
         KernelTimer timer = new KernelTimer();
         Kernels kernels = backend.synchronous() ? timer.wrap(backend.kernels()) : backend.kernels();
         TrainingConfig config = TrainingConfig.builder()
             .sparsity(l1 ? Sparsity.l1(2) : Sparsity.batchTopK(Math.min(k, f))).dictionarySize(f).batchSize(batch)
-            .steps(warmup + steps).warmupSteps(0).deadTokens(batch).sparseDecoding(sparse).build();
-        try (CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, data)) {
+            .steps(warmup + steps).warmupSteps(0).learningRate(LEARNING_RATE).deadTokens(batch).sparseDecoding(c.sparse())
+            .sparseDensityLimit(sparseLimit).build();
+        try (CrosscoderTrainer t = start(kernels, config, data, d, c.targetL0())) {
           for (int s = 0; s < warmup; s++) {
             t.trainStep();
           }
           backend.synchronize();
           timer.reset();
+          double l0 = 0;
           long t0 = System.nanoTime();
           for (int s = 0; s < steps; s++) {
-            t.trainStep();
+            l0 += t.trainStep().l0();
           }
           backend.synchronize();
           double seconds = (System.nanoTime() - t0) / 1e9;
+          if (l1) {
+            System.out.printf(Locale.ROOT, "%s state: %s, measured L0 %.1f of F %d (mean of the measured steps),"
+                + " sparseDecoding %s, sparseDensityLimit %s%n", name,
+                c.targetL0() > 0 ? "encoder bias set for L0 " + c.targetL0() : "at initialisation",
+                l0 / steps, f, c.sparse(), sparseLimit);
+          }
           Map<String, Long> nanos = timer.nanos();
           long total = nanos.values().stream().mapToLong(Long::longValue).sum();
           long gemm = nanos.getOrDefault("sgemm", 0L);
@@ -136,6 +187,42 @@ public final class CrosscoderTrainingThroughput {
         }
       }
     }
+  }
+
+  /** One row of the measurement. */
+  private record Case(String name, boolean l1, boolean sparse, int targetL0) {}
+
+  /**
+   * A trainer at the seeded initialisation; with {@code targetL0 > 0} its encoder bias is then set
+   * to {@code -z sigma_i} (see the class comment) so that about {@code targetL0} latents fire per
+   * token of this harness's activations.
+   */
+  private static CrosscoderTrainer start(Kernels kernels, TrainingConfig config, TrainingData data, int d,
+      int targetL0) {
+    CrosscoderTrainer t = CrosscoderTrainer.start(kernels, config, data);
+    if (targetL0 <= 0) {
+      return t;
+    }
+    TrainedWeights w;
+    try (t) {
+      w = t.weights();
+    }
+    int f = config.dictionarySize();
+    double z = new NormalDistribution().inverseCumulativeProbability(1 - targetL0 / (double) f);
+    float[] bias = new float[f];
+    float[] enc = w.wEnc();
+    for (int i = 0; i < f; i++) {
+      double variance = 0;
+      for (int j = 0; j < d; j++) {
+        double a = enc[j * f + i];
+        double b = enc[(d + j) * f + i];
+        variance += (a + 0.9 * b) * (a + 0.9 * b) + 0.16 * b * b;
+      }
+      bias[i] = (float) (-z * Math.sqrt(variance));
+    }
+    TrainedWeights biased = new TrainedWeights(w.d(), w.dictionarySize(), w.sharedLatents(), w.sparsity(), enc,
+        w.wDec(), bias, w.bDec(), w.threshold());
+    return CrosscoderTrainer.startFrom(kernels, config, data, biased);
   }
 
   /**

@@ -368,6 +368,35 @@ public interface Kernels extends AutoCloseable {
       DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values);
 
   /**
+   * The number of elements of the F32 buffer {@code x} that are greater than zero ({@code NaN},
+   * {@code 0.0} and {@code -0.0} are not). On a ReLU output it is the number of non-zeros that
+   * {@link #denseToCsr} would write, so a caller can size or skip the sparse rows first: the L1
+   * crosscoder step counts its active latents this way to choose between its sparse and dense
+   * paths. The count is exact.
+   *
+   * <p>The default implementation builds the indicator with {@link #fill} and {@link
+   * #reluBackward} in a temporary buffer of {@code x.size()} elements and adds it up with {@link
+   * #sum} (exact where the backend's partial sums of ones stay below 2^24, as the CPU's f32
+   * blocks of 4096 do), so any backend runs it; implementations override it with one pass that
+   * reads {@code x}.
+   *
+   * @param x the F32 buffer counted; read only
+   * @return the number of elements {@code > 0}, in {@code [0, x.size()]}
+   * @throws IllegalArgumentException if {@code x} is not an F32 buffer of this backend
+   */
+  default long countPositive(DeviceBuffer x) {
+    long n = x.size();
+    if (n == 0) {
+      return 0;
+    }
+    try (DeviceBuffer indicator = allocate(DType.F32, n)) {
+      fill(indicator, 1f);
+      reluBackward(indicator, x, indicator);
+      return Math.round(sum(indicator));
+    }
+  }
+
+  /**
    * Expands a sparse matrix in the row form of {@link #spmm} into a dense {@code rows x cols} F32
    * matrix {@code out} (row-major, leading dimension {@code cols}): every element is first set to
    * zero, then {@code out(r, colIndex[t]) += values[t]} for {@code rowStart[r] <= t < rowStart[r +
@@ -645,6 +674,112 @@ public interface Kernels extends AutoCloseable {
    *     +infinity} when {@code keep == 0}
    */
   float batchTopK(DeviceBuffer scores, long keep, DeviceBuffer x);
+
+  /**
+   * {@link #batchTopK} straight into the sparse row form of {@link #spmm}, on scores computed on
+   * the fly: with {@code s(r, c) = x(r, c) * columnScale[c]} (one rounded f32 product, as {@link
+   * #scaleColumns}), keeps the {@code keep} largest scores of the {@code rows x cols} batch in the
+   * order and tie-break of {@link #batchTopK} (the lower flat position wins among equal scores),
+   * and writes the kept positions whose score is {@code > 0}, in row then column order, with the
+   * value {@code x(r, c)}: {@code rowStart} ({@code rows + 1} elements), {@code colIndex}, {@code
+   * values}. For a BatchTopK crosscoder {@code x} is {@code f = ReLU(P)} and {@code columnScale}
+   * the decoder norms {@code |d_i^A| + |d_i^B|}; the rows are its kept activations {@code a}, and
+   * {@code x} itself is left as it is (the auxiliary loss still needs the dead latents' {@code f}).
+   * This is {@link #scaleColumns}, a copy of {@code x}, {@link #batchTopK} and {@link #denseToCsr}
+   * in one call, without the dense kept matrix.
+   *
+   * <p>The default implementation runs exactly that sequence in {@code work} ({@link
+   * #scaleColumns} into it, {@link #batchTopK} in place, {@link #reluBackward} to put {@code x}'s
+   * values at the kept positive scores, {@link #denseToCsr}), so any backend runs it at the cost
+   * of those kernels; implementations override it with a selection that reads {@code x} and writes
+   * only the sparse rows, leaving {@code work} alone.
+   *
+   * @param x the F32 {@code rows x cols} matrix, packed row-major; read only
+   * @param columnScale the F32 factor of each column, {@code cols} elements; read only
+   * @param rows the rows of {@code x}, {@code >= 0}
+   * @param cols the columns of {@code x}, {@code >= 0}
+   * @param keep the number of positions kept over the whole batch, {@code >= 0}
+   * @param work an F32 buffer of at least {@code rows * cols} elements that the call may overwrite
+   *     (the default implementation's workspace); must not overlap the other buffers
+   * @param rowStart the I32 buffer receiving the {@code rows + 1} row starts
+   * @param colIndex the I32 buffer receiving the column index of each kept positive score
+   * @param values the F32 buffer receiving {@code x} at each of them
+   * @return the smallest kept score, or {@code +infinity} when {@code keep == 0}
+   * @throws IllegalArgumentException if a buffer is too small (for {@code colIndex} and {@code
+   *     values}: smaller than the number of kept positive scores, which is at most {@code keep}),
+   *     or {@code keep} is negative
+   */
+  default float batchTopKToCsr(DeviceBuffer x, DeviceBuffer columnScale, int rows, int cols, long keep,
+      DeviceBuffer work, DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values) {
+    if (rows < 0 || cols < 0 || keep < 0) {
+      throw new IllegalArgumentException("rows, cols and keep must be non-negative: " + rows + ", " + cols + ", " + keep);
+    }
+    long n = (long) rows * cols;
+    requireSize(x, "x", n);
+    requireSize(work, "work", n);
+    requireSize(columnScale, "columnScale", cols);
+    DeviceBuffer scores = work.slice(0, n);
+    scaleColumns(x, columnScale, scores, rows, cols);
+    float min = batchTopK(scores, keep, scores);
+    reluBackward(x.slice(0, n), scores, scores);
+    denseToCsr(scores, rows, cols, rowStart, colIndex, values);
+    return min;
+  }
+
+  /**
+   * {@link #topK} of each row among a list of its columns only: for each row {@code r} of the
+   * {@code rows x cols} matrix {@code x}, the {@code k} largest of {@code x(r, columns[j])}, {@code
+   * j < count}, in decreasing order ({@link Float#compare}'s order; the lower column index ranks
+   * higher among equal values), into {@code values} and their column indices (not {@code j}) into
+   * {@code indices}, both {@code rows x k}. The auxiliary loss of a BatchTopK crosscoder takes the
+   * {@code k_aux} largest activations of the dead latents of each token: this reads only those
+   * columns instead of masking the whole {@code B x F} matrix.
+   *
+   * <p>The default implementation adds a bias of 0 on the listed columns and {@code
+   * -Float.MAX_VALUE} elsewhere into {@code work} ({@link #biasAdd}) and calls {@link #topK}, which
+   * is the same selection when the listed columns' values are finite and at least {@code
+   * -1e38} (activations); implementations override it with a kernel that reads the listed columns
+   * only, leaving {@code work} alone.
+   *
+   * @param x the F32 {@code rows x cols} matrix, packed row-major; read only
+   * @param rows the rows of {@code x}, {@code >= 0}
+   * @param cols the columns of {@code x}, {@code >= 0}
+   * @param columns the I32 column list, strictly increasing, in {@code [0, cols)}; read only
+   * @param count the number of columns listed, {@code 0 <= count <= cols}
+   * @param k the number of values kept per row, {@code 0 <= k <= count}
+   * @param work an F32 buffer of at least {@code rows * cols} elements that the call may overwrite
+   *     (the default implementation's workspace); must not overlap the other buffers
+   * @param values the F32 {@code rows x k} buffer receiving the kept values
+   * @param indices the I32 {@code rows x k} buffer receiving their column indices
+   * @throws IllegalArgumentException if {@code k} or {@code count} is out of range, the list is not
+   *     strictly increasing within {@code [0, cols)}, or a buffer is too small
+   */
+  default void topKOfColumns(DeviceBuffer x, int rows, int cols, DeviceBuffer columns, int count, int k,
+      DeviceBuffer work, DeviceBuffer values, DeviceBuffer indices) {
+    if (rows < 0 || cols < 0 || count < 0 || count > cols || k < 0 || k > count) {
+      throw new IllegalArgumentException("need rows, cols >= 0, 0 <= count <= cols and 0 <= k <= count: rows "
+          + rows + ", cols " + cols + ", count " + count + ", k " + k);
+    }
+    requireSize(x, "x", (long) rows * cols);
+    requireSize(work, "work", (long) rows * cols);
+    requireSize(columns, "columns", count);
+    int[] list = new int[count];
+    download(columns, 0, list, 0, count);
+    float[] bias = new float[cols];
+    java.util.Arrays.fill(bias, -Float.MAX_VALUE);
+    for (int j = 0; j < count; j++) {
+      if (list[j] < 0 || list[j] >= cols || (j > 0 && list[j] <= list[j - 1])) {
+        throw new IllegalArgumentException("columns must be strictly increasing in [0, " + cols + "), found "
+            + list[j] + " at " + j);
+      }
+      bias[list[j]] = 0f;
+    }
+    try (DeviceBuffer b = upload(bias)) {
+      DeviceBuffer masked = work.slice(0, (long) rows * cols);
+      biasAdd(x, b, masked, rows, cols, false);
+      topK(masked, rows, cols, k, values, indices);
+    }
+  }
 
   // ---------------------------------------------------------------- element-wise kernels (equal sizes)
 

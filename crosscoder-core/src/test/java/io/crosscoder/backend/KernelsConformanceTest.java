@@ -604,6 +604,138 @@ public abstract class KernelsConformanceTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("4 non-zeros");
   }
 
+  @ParameterizedTest(name = "n={0}")
+  @ValueSource(ints = {1, 7, 4097, 300_001})
+  void countPositiveCountsWhatIsAboveZero(int n) {
+    Random r = new Random(n);
+    float[] x = new float[n];
+    float[] special = {0f, -0f, Float.NaN, Float.MIN_VALUE, -Float.MIN_VALUE, Float.POSITIVE_INFINITY,
+        Float.NEGATIVE_INFINITY};
+    long want = 0;
+    for (int i = 0; i < n; i++) {
+      x[i] = r.nextInt(5) == 0 ? special[r.nextInt(special.length)] : (float) r.nextGaussian();
+      want += x[i] > 0f ? 1 : 0;
+    }
+    assertThat(kernels.countPositive(up(x))).isEqualTo(want);
+    assertThat(kernels.countPositive(up(new float[] {Float.NaN, -0f, 0f}))).isZero();
+  }
+
+  /**
+   * {@link Kernels#batchTopKToCsr} against a plain ranking of the flat positions (score descending
+   * by {@link Float#compare}, then position), on coarse values with many ties at the threshold,
+   * zeros and negatives, and a zero column scale: the rows hold the kept positive scores with
+   * {@code x}'s values, and {@code x} is left alone.
+   */
+  static Stream<Arguments> batchTopKToCsrCases() {
+    // 13 x 37 runs in one part; 300 x 300 is split over threads, so the ties at the threshold are
+    // shared out between parts.
+    return Stream.of(
+        Arguments.of(13, 37, 0L), Arguments.of(13, 37, 1L), Arguments.of(13, 37, 7L), Arguments.of(13, 37, 60L),
+        Arguments.of(13, 37, 200L), Arguments.of(13, 37, 481L), Arguments.of(13, 37, 500L),
+        Arguments.of(300, 300, 9000L), Arguments.of(300, 300, 30000L));
+  }
+
+  @ParameterizedTest(name = "{0} x {1}, keep={2}")
+  @MethodSource("batchTopKToCsrCases")
+  void batchTopKToCsrKeepsTheLargestPositiveScoresAsRows(int rows, int cols, long keep) {
+    int n = rows * cols;
+    Random r = new Random(keep + 11);
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = r.nextInt(4) == 0 ? 0f : (r.nextInt(9) - 2) * 0.5f;
+    }
+    float[] scale = new float[cols];
+    for (int c = 0; c < cols; c++) {
+      scale[c] = c == 5 ? 0f : 1f + r.nextInt(3);
+    }
+    Integer[] order = new Integer[n];
+    float[] score = new float[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+      score[i] = x[i] * scale[i % cols];
+    }
+    Arrays.sort(order, (a, b) -> Float.compare(score[b], score[a]) != 0 ? Float.compare(score[b], score[a]) : a - b);
+    int kept = (int) Math.min(keep, n);
+    boolean[] keptAt = new boolean[n];
+    float minKept = Float.POSITIVE_INFINITY;
+    for (int t = 0; t < kept; t++) {
+      keptAt[order[t]] = true;
+      minKept = score[order[t]];
+    }
+    int[] wantStart = new int[rows + 1];
+    List<Integer> wantCols = new ArrayList<>();
+    List<Float> wantValues = new ArrayList<>();
+    for (int row = 0; row < rows; row++) {
+      for (int c = 0; c < cols; c++) {
+        int i = row * cols + c;
+        if (keptAt[i] && score[i] > 0f) {
+          wantCols.add(c);
+          wantValues.add(x[i]);
+        }
+      }
+      wantStart[row + 1] = wantCols.size();
+    }
+    DeviceBuffer xb = up(x);
+    DeviceBuffer rowStart = alloc(DType.I32, rows + 1);
+    DeviceBuffer colIndex = alloc(DType.I32, Math.max(1, kept));
+    DeviceBuffer values = alloc(DType.F32, Math.max(1, kept));
+    float got = kernels.batchTopKToCsr(xb, up(scale), rows, cols, keep, alloc(DType.F32, n), rowStart, colIndex,
+        values);
+    assertThat(got).isEqualTo(minKept);
+    assertThat(kernels.downloadInts(rowStart)).containsExactly(wantStart);
+    int nnz = wantCols.size();
+    assertThat(Arrays.copyOf(kernels.downloadInts(colIndex), nnz))
+        .containsExactly(wantCols.stream().mapToInt(Integer::intValue).toArray());
+    float[] gotValues = Arrays.copyOf(down(values), nnz);
+    for (int t = 0; t < nnz; t++) {
+      assertThat(gotValues[t]).isEqualTo(wantValues.get(t));
+    }
+    assertThat(down(xb)).containsExactly(x);
+    if (nnz > 0) {
+      assertThatThrownBy(() -> kernels.batchTopKToCsr(xb, up(scale), rows, cols, keep, alloc(DType.F32, n),
+          rowStart, alloc(DType.I32, nnz - 1), values)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  /** {@link Kernels#topKOfColumns} against sorting each row's listed columns (value descending, then column). */
+  @ParameterizedTest(name = "k={0}")
+  @ValueSource(ints = {0, 1, 5, 17})
+  void topKOfColumnsRanksOnlyTheListedColumns(int k) {
+    int rows = 9;
+    int cols = 40;
+    Random r = new Random(k + 3);
+    float[] x = new float[rows * cols];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (r.nextInt(7) - 1) * 0.25f;
+    }
+    int[] list = IntStream.range(0, cols).filter(c -> c % 3 != 1 && c != 8).limit(17).toArray();
+    int count = list.length;
+    float[] wantValues = new float[rows * k];
+    int[] wantIndices = new int[rows * k];
+    for (int row = 0; row < rows; row++) {
+      int rr = row;
+      Integer[] cs = Arrays.stream(list).boxed().toArray(Integer[]::new);
+      Arrays.sort(cs, (a, b) -> {
+        int byValue = Float.compare(x[rr * cols + b], x[rr * cols + a]);
+        return byValue != 0 ? byValue : a - b;
+      });
+      for (int t = 0; t < k; t++) {
+        wantIndices[row * k + t] = cs[t];
+        wantValues[row * k + t] = x[row * cols + cs[t]];
+      }
+    }
+    DeviceBuffer values = alloc(DType.F32, Math.max(1, rows * k));
+    DeviceBuffer indices = alloc(DType.I32, Math.max(1, rows * k));
+    kernels.topKOfColumns(up(x), rows, cols, up(list), count, k, alloc(DType.F32, rows * cols), values, indices);
+    assertThat(Arrays.copyOf(kernels.downloadInts(indices), rows * k)).containsExactly(wantIndices);
+    assertThat(Arrays.copyOf(down(values), rows * k)).containsExactly(wantValues);
+    int[] unsorted = list.clone();
+    unsorted[1] = unsorted[0];
+    assertThatThrownBy(() -> kernels.topKOfColumns(up(x), rows, cols, up(unsorted), count, Math.min(k, count),
+        alloc(DType.F32, rows * cols), values, indices)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("increasing");
+  }
+
   // ---------------------------------------------------------------- row-wise kernels
 
   @ParameterizedTest(name = "cols={0}")

@@ -56,6 +56,16 @@ import java.util.SplittableRandom;
  * needed for the selection): one {@code 2 B 2d F} product instead of five (six with the auxiliary
  * loss). The dense step stays selectable ({@code sparseDecoding(false)}) as the reference.
  *
+ * <p>An L1 step runs the same sparse path when its activations are sparse enough: it counts the
+ * positive entries of {@code a = ReLU(P)} ({@link Kernels#countPositive}) and goes sparse when they
+ * are at most {@link TrainingConfig#sparseDensityLimit()} of {@code B F} (the sparse rows are sized
+ * for that many), dense otherwise. On the sparse path {@code dL/dP} at an entry is the sampled
+ * {@code (G W_dec^T)} plus the penalty row's {@code lambda c_i / B} at its latent (the ReLU mask is
+ * the entries' positions), and the per-latent activation sums of the penalty and its decoder
+ * gradient come from the entries in f64. Early in training about half the latents fire and the
+ * step is dense; once the penalty has made the code sparse (tens to hundreds of latents per token)
+ * only the encoder product stays dense.
+ *
  * <p><b>Shared latents</b> are tied: latent {@code i < S} has one decoder vector {@code d_i} used
  * for both models. It is stored in both halves of row {@code i} of {@code W_dec}; after the
  * backward pass the two halves' gradients are replaced by their sum in both halves (two small
@@ -139,7 +149,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
   private final DeviceBuffer auxValues;
   private final DeviceBuffer auxIndices;
   private final DeviceBuffer auxRowStart;
-  private final DeviceBuffer deadBias;
+  /** The dead latents' indices, increasing, for the auxiliary top-k. */
+  private final DeviceBuffer deadColumns;
   private final DeviceBuffer keptRowStart;
   private final DeviceBuffer keptIndices;
   private final DeviceBuffer keptValues;
@@ -148,8 +159,15 @@ public final class CrosscoderTrainer implements AutoCloseable {
   /** The auxiliary latent gradient at the {@code a_aux} positions (sparse step with an auxiliary loss). */
   private final DeviceBuffer auxGrad;
   private final long keep;
-  /** Whether the BatchTopK step runs on the sparse rows (decoder, its gradient, the latent and encoder gradients). */
+  /**
+   * Whether steps run on the sparse rows (decoder, its gradient, the latent and encoder gradients):
+   * every BatchTopK step, or an L1 step whose active entries fit {@link #csrCapacity}.
+   */
   private final boolean sparse;
+  /** The entries the sparse rows hold: {@code k B} (BatchTopK) or the L1 density limit times {@code B F}. */
+  private final long csrCapacity;
+  /** Whether the last forward pass ran on sparse rows (an L1 step may fall back to dense). */
+  private boolean lastSparse;
 
   private final float[] hostX;
   private final float[] hostF;
@@ -159,6 +177,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
   private final int[] hostIndices;
   private final float[] hostValues;
   private final double[] hostSums;
+  /** {@code rowStart[B]} of the kept rows: their number of entries. */
+  private final int[] hostRowEnd = new int[1];
   private final long[] tokensSinceFired;
   private final boolean[] deadNow;
   private long step;
@@ -211,10 +231,13 @@ public final class CrosscoderTrainer implements AutoCloseable {
       xHat = alloc(DType.F32, (long) b * d2);
       xTmp = alloc(DType.F32, (long) b * d2);
       acts = alloc(DType.F32, batchF);
-      kept = topK ? alloc(DType.F32, batchF) : acts;
+      this.csrCapacity = topK ? keep : (long) Math.floor(config.sparseDensityLimit() * batchF);
+      this.sparse = config.sparseDecoding() && csrCapacity > 0;
+      // The sparse BatchTopK step selects straight into sparse rows: no dense kept matrix.
+      kept = topK && !sparse ? alloc(DType.F32, batchF) : acts;
       scratch = alloc(DType.F32, batchF);
-      this.sparse = topK && config.sparseDecoding();
-      gAct = sparse ? null : alloc(DType.F32, batchF);
+      // L1 falls back to the dense latent gradient when its activations are too dense for the rows.
+      gAct = sparse && topK ? null : alloc(DType.F32, batchF);
       onesB = alloc(DType.F32, b);
       kernels.fill(onesB, 1f);
       onesD = alloc(DType.F32, d);
@@ -251,11 +274,11 @@ public final class CrosscoderTrainer implements AutoCloseable {
       auxValues = aux ? alloc(DType.F32, (long) b * auxK) : null;
       auxIndices = aux ? alloc(DType.I32, (long) b * auxK) : null;
       auxRowStart = aux ? alloc(DType.I32, b + 1L) : null;
-      deadBias = aux ? alloc(DType.F32, f) : null;
+      deadColumns = aux ? alloc(DType.I32, f) : null;
       keptRowStart = sparse ? alloc(DType.I32, b + 1L) : null;
-      keptIndices = sparse ? alloc(DType.I32, keep) : null;
-      keptValues = sparse ? alloc(DType.F32, keep) : null;
-      keptGrad = sparse ? alloc(DType.F32, keep) : null;
+      keptIndices = sparse ? alloc(DType.I32, csrCapacity) : null;
+      keptValues = sparse ? alloc(DType.F32, csrCapacity) : null;
+      keptGrad = sparse ? alloc(DType.F32, csrCapacity) : null;
       auxGrad = sparse && aux ? alloc(DType.F32, (long) b * auxK) : null;
     } catch (RuntimeException e) {
       closeBuffers();
@@ -265,7 +288,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     this.hostF = new float[f];
     this.hostF2 = new float[f];
     this.hostD2 = new float[d2];
-    long hostSparse = sparse ? Math.max(keep, auxGrad != null ? (long) b * auxK : 0) : 0;
+    long hostSparse = sparse ? Math.max(csrCapacity, auxGrad != null ? (long) b * auxK : 0) : 0;
     this.hostIndices = new int[(int) hostSparse];
     this.hostValues = new float[(int) hostSparse];
     this.hostSums = sparse ? new double[f] : null;
@@ -518,6 +541,15 @@ public final class CrosscoderTrainer implements AutoCloseable {
   }
 
   /**
+   * Whether the last step or evaluation ran after the encoder on sparse rows (always with
+   * BatchTopK and {@link TrainingConfig#sparseDecoding()}; per step for L1); false before the first.
+   * For tests of the L1 switch.
+   */
+  boolean lastStepSparse() {
+    return lastSparse;
+  }
+
+  /**
    * The fraction of latents dead now (not active in {@link TrainingConfig#deadTokens()} tokens).
    *
    * @return the dead fraction of the {@code F} latents, in {@code [0, 1]}
@@ -607,13 +639,27 @@ public final class CrosscoderTrainer implements AutoCloseable {
     float minKept = Float.NaN;
     if (topK) {
       kernels.add(normA, normB, normSum);
-      kernels.scaleColumns(acts, normSum, scratch, b, f);
-      kernels.copy(acts, kept);
-      minKept = kernels.batchTopK(scratch, keep, kept);
+      if (sparse) {
+        // Selected straight into the sparse rows; acts keeps f for the auxiliary loss.
+        minKept = kernels.batchTopKToCsr(acts, normSum, b, f, keep, scratch, keptRowStart, keptIndices, keptValues);
+      } else {
+        kernels.scaleColumns(acts, normSum, scratch, b, f);
+        kernels.copy(acts, kept);
+        minKept = kernels.batchTopK(scratch, keep, kept);
+      }
     }
+    // BatchTopK keeps at most k B entries; L1 has no bound, so count them first and run the rest of
+    // the step densely when they would not fit the sparse rows (or the sparse path would be slower).
+    boolean sparseNow = sparse && (topK || kernels.countPositive(acts) <= csrCapacity);
+    lastSparse = sparseNow;
     int nnz = 0;
-    if (sparse) {
-      nnz = (int) kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
+    if (sparseNow) {
+      if (topK) {
+        kernels.download(keptRowStart, b, hostRowEnd, 0, 1);
+        nnz = hostRowEnd[0];
+      } else {
+        nnz = (int) kernels.denseToCsr(kept, b, f, keptRowStart, keptIndices, keptValues);
+      }
       kernels.spmm(false, b, f, d2, 1f, keptRowStart, keptIndices, keptValues, wDec, 0f, xHat);
     } else {
       kernels.sgemm(false, false, b, d2, f, 1f, kept, f, wDec, d2, 0f, xHat, d2);
@@ -625,7 +671,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
 
     // Which latents fired: the indicator a > 0, its total (L0) and its column counts.
     double l0;
-    if (sparse) {
+    if (sparseNow) {
       // The sparse rows hold exactly the kept a > 0 (ReLU outputs are never negative or NaN).
       kernels.download(keptIndices, 0, hostIndices, 0, nnz);
       java.util.Arrays.fill(hostF, 0f);
@@ -653,7 +699,17 @@ public final class CrosscoderTrainer implements AutoCloseable {
     double[] ev = explainedVariance(e);
 
     // Sparsity: per-latent activation totals and the L1 penalty c_i = s_i (|d^A| + |d^B|).
-    if (!topK) {
+    if (!topK && sparseNow) {
+      // From the sparse rows, in f64 (hostIndices holds the column indices since the fired counts).
+      kernels.download(keptValues, 0, hostValues, 0, nnz);
+      java.util.Arrays.fill(hostSums, 0.0);
+      for (int j = 0; j < nnz; j++) {
+        hostSums[hostIndices[j]] += hostValues[j];
+      }
+      for (int i = 0; i < f; i++) {
+        hostF[i] = (float) hostSums[i];
+      }
+    } else if (!topK) {
       kernels.columnSums(kept, b, f, colF);
       kernels.download(colF, 0, hostF, 0, f);
     }
@@ -684,7 +740,7 @@ public final class CrosscoderTrainer implements AutoCloseable {
     DeviceBuffer g = e;
     kernels.scale(2f / b, g);
     kernels.columnSums(g, b, d2, gBDec);
-    if (sparse) {
+    if (sparseNow) {
       kernels.spmm(true, b, f, d2, 1f, keptRowStart, keptIndices, keptValues, g, 0f, gWDec);
     } else {
       kernels.sgemm(true, false, f, d2, b, 1f, kept, f, g, d2, 0f, gWDec, d2);
@@ -692,8 +748,8 @@ public final class CrosscoderTrainer implements AutoCloseable {
     if (aux) {
       kernels.spmm(true, b, f, d2, 1f, auxRowStart, auxIndices, auxValues, auxOut, 1f, gWDec);
     }
-    if (sparse) {
-      sparseLatentGradients(g, nnz, aux);
+    if (sparseNow) {
+      sparseLatentGradients(g, nnz, lambda, aux);
     } else {
       denseLatentGradients(g, lambda, aux);
     }
@@ -745,12 +801,20 @@ public final class CrosscoderTrainer implements AutoCloseable {
    * survived the selection), so no mask is needed for them; the auxiliary entries are masked where
    * {@code a_aux} is not positive, as the dense path's ReLU backward does.
    */
-  private void sparseLatentGradients(DeviceBuffer g, int nnz, boolean aux) {
+  private void sparseLatentGradients(DeviceBuffer g, int nnz, float lambda, boolean aux) {
     kernels.sddmm(b, f, d2, 1f, g, wDec, keptRowStart, keptIndices, keptGrad);
-    kernels.denseTransposedSparse(b, f, d2, 1f, x, keptRowStart, keptIndices, keptGrad, 0f, gWEnc);
     java.util.Arrays.fill(hostSums, 0.0);
     // hostIndices still holds the kept column indices downloaded for the fired counts.
     kernels.download(keptGrad, 0, hostValues, 0, nnz);
+    if (!topK && lambda > 0f) {
+      // The L1 penalty row lambda c / B (still in hostF2) at each entry's column, added in f32 as
+      // the dense path's biasAdd does; the ReLU mask is implied by the entries' positions.
+      for (int t = 0; t < nnz; t++) {
+        hostValues[t] += hostF2[hostIndices[t]];
+      }
+      kernels.upload(hostValues, 0, keptGrad, 0, nnz);
+    }
+    kernels.denseTransposedSparse(b, f, d2, 1f, x, keptRowStart, keptIndices, keptGrad, 0f, gWEnc);
     for (int t = 0; t < nnz; t++) {
       hostSums[hostIndices[t]] += hostValues[t];
     }
@@ -778,12 +842,15 @@ public final class CrosscoderTrainer implements AutoCloseable {
    */
   private boolean auxiliary(DeviceBuffer e, double sse, int dead) {
     int ka = Math.min(auxK, dead);
-    for (int i = 0; i < f; i++) {
-      hostF2[i] = deadNow[i] ? 0f : -Float.MAX_VALUE;
+    int[] list = new int[dead];
+    for (int i = 0, j = 0; i < f; i++) {
+      if (deadNow[i]) {
+        list[j++] = i;
+      }
     }
-    kernels.upload(hostF2, 0, deadBias, 0, f);
-    kernels.biasAdd(acts, deadBias, scratch, b, f, true);
-    kernels.topK(scratch, b, f, ka, auxValues, auxIndices);
+    kernels.upload(list, 0, deadColumns, 0, dead);
+    // Only the dead latents' columns of f are read (f >= 0, so this is the top-k of ReLU(f) there).
+    kernels.topKOfColumns(acts, b, f, deadColumns, dead, ka, scratch, auxValues, auxIndices);
     if (auxRowStartK != ka) {
       int[] starts = new int[b + 1];
       for (int r = 0; r <= b; r++) {

@@ -21,6 +21,15 @@ import java.util.Objects;
  * 0.15, the factor of Anthropic's 2025 "Insights on Crosscoder Model Diffing" update.
  */
 public final class TrainingConfig {
+  /**
+   * The default of {@link #sparseDensityLimit()}: an L1 step runs on sparse rows while at most this
+   * fraction of its {@code B x F} activations is positive. Measured where the sparse and the dense
+   * L1 step cost the same (d 768, F 16384, batch 4096, 2 threads: equal at L0 825 of 16384, the
+   * sparse step 0.48-0.57 of the dense one at L0 141-419, 1.16 at L0 1610; the README's "Sparse
+   * training steps" has the table and the command).
+   */
+  public static final double DEFAULT_SPARSE_DENSITY_LIMIT = 0.05;
+
 
   private final Sparsity sparsity;
   private final int dictionarySize;
@@ -49,6 +58,7 @@ public final class TrainingConfig {
   private final int biasInitBatches;
   private final int metricsEvery;
   private final boolean sparseDecoding;
+  private final double sparseDensityLimit;
 
   private TrainingConfig(Builder b) {
     this.sparsity = b.sparsity;
@@ -80,6 +90,7 @@ public final class TrainingConfig {
     this.biasInitBatches = b.biasInitBatches;
     this.metricsEvery = b.metricsEvery;
     this.sparseDecoding = b.sparseDecoding;
+    this.sparseDensityLimit = b.sparseDensityLimit;
   }
 
   /**
@@ -125,6 +136,7 @@ public final class TrainingConfig {
     b.biasInitBatches = biasInitBatches;
     b.metricsEvery = metricsEvery;
     b.sparseDecoding = sparseDecoding;
+    b.sparseDensityLimit = sparseDensityLimit;
     return b;
   }
 
@@ -446,12 +458,33 @@ public final class TrainingConfig {
    * io.crosscoder.backend.Kernels#denseTransposedSparse} for the encoder's weight gradient, and
    * the encoder bias gradient summed from the entries in f64; instead of dense products with the
    * masked {@code B x F} matrix. Both compute the same sums; they round differently (the sparse
-   * step sums fewer terms), so the choice is part of a run's identity. No effect on L1.
+   * step sums fewer terms), so the choice is part of a run's identity.
    *
-   * @return true when a BatchTopK step runs on sparse rows, false for dense products
+   * <p>For L1 the same switch lets each step choose: its activations {@code a = ReLU(X W_enc +
+   * b_enc)} have no bound on their count, so the step counts them ({@link
+   * io.crosscoder.backend.Kernels#countPositive}) and runs on sparse rows when at most {@link
+   * #sparseDensityLimit()} of the {@code B F} entries are positive, densely otherwise (early in
+   * training, when about half the latents fire). With false every step is dense (the reference).
+   *
+   * @return true when a BatchTopK step runs on sparse rows and an L1 step may, false for dense
+   *     products always
    */
   public boolean sparseDecoding() {
     return sparseDecoding;
+  }
+
+  /**
+   * The largest fraction of active entries ({@code L0 / F}) at which an L1 step runs on sparse rows
+   * (with {@link #sparseDecoding()}); default {@link #DEFAULT_SPARSE_DENSITY_LIMIT}. Above it the
+   * step runs the dense products. The sparse rows are sized for this fraction of the {@code B x F}
+   * batch ({@code 12} bytes per entry on the device and {@code 8} on the host), so a limit of 1
+   * makes every step sparse at the price of that memory. No effect on BatchTopK, which is always
+   * sparse with {@link #sparseDecoding()} ({@code k B} entries at most).
+   *
+   * @return the density limit, in {@code [0, 1]}
+   */
+  public double sparseDensityLimit() {
+    return sparseDensityLimit;
   }
 
   /**
@@ -497,6 +530,10 @@ public final class TrainingConfig {
     m.put("bias_init_batches", biasInitBatches);
     m.put("metrics_every", metricsEvery);
     m.put("sparse_decoding", sparseDecoding);
+    if (sparseDensityLimit != DEFAULT_SPARSE_DENSITY_LIMIT) {
+      // Only when set: a checkpoint written before this option existed still matches the default.
+      m.put("sparse_density_limit", sparseDensityLimit);
+    }
     return m;
   }
 
@@ -575,8 +612,25 @@ public final class TrainingConfig {
     private int biasInitBatches = 1;
     private int metricsEvery = 1;
     private boolean sparseDecoding = true;
+    private double sparseDensityLimit = DEFAULT_SPARSE_DENSITY_LIMIT;
 
     private Builder() {}
+
+    /**
+     * The largest active fraction at which an L1 step runs on sparse rows (see {@link
+     * TrainingConfig#sparseDensityLimit()}).
+     *
+     * @param limit the fraction of the {@code B x F} activations, in {@code [0, 1]}; 0 keeps every
+     *     L1 step dense
+     * @return this builder
+     */
+    public Builder sparseDensityLimit(double limit) {
+      if (!(limit >= 0 && limit <= 1)) {
+        throw new IllegalArgumentException("sparseDensityLimit must be in [0, 1], got " + limit);
+      }
+      this.sparseDensityLimit = limit;
+      return this;
+    }
 
     /**
      * Whether BatchTopK decodes through sparse rows (see {@link TrainingConfig#sparseDecoding()}).

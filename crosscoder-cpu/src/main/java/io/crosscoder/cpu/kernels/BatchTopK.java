@@ -12,6 +12,9 @@ import java.lang.foreign.ValueLayout;
  */
 final class BatchTopK {
   private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+  private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+  /** The key of NaN: above +infinity in the order, but not a positive score. */
+  private static final int NAN_KEY = SortKey.of(Float.NaN);
   private static final int BUCKETS = 1 << 16;
 
   private BatchTopK() {}
@@ -100,6 +103,174 @@ final class BatchTopK {
       }
     });
     return SortKey.value(threshold);
+  }
+
+  /**
+   * See {@link io.crosscoder.backend.Kernels#batchTopKToCsr}; {@code 0 < keep}. Scores {@code x(r,
+   * c) * scale[c]} are recomputed where needed (a multiply is cheaper than writing and re-reading a
+   * {@code rows x cols} score matrix), in two streaming passes over {@code x} with the parts cut at
+   * row boundaries: the histogram of the keys' high 16 bits, which fixes the bucket the threshold is
+   * in, then a pass that collects the candidates, the positions in that bucket or above, with their
+   * keys. There are {@code keep} plus the bucket's share of positions at most (known from the
+   * histogram before anything is allocated), so the low-bit histogram, the ties, the row counts and
+   * the rows themselves are computed from the candidates alone. Nothing is written before the
+   * capacity check but the row starts.
+   *
+   * @return the smallest kept score
+   */
+  static float selectToCsr(WorkerPool pool, MemorySegment x, MemorySegment scale, int rows, int cols, long keep,
+      MemorySegment rowStart, MemorySegment colIndex, long colIndexSize, MemorySegment values, long valuesSize) {
+    long n = (long) rows * cols;
+    int parts = (int) Math.max(1, Math.min(Math.min(pool.threads(), rows), n / (1 << 16)));
+    long[] bounds = new long[parts + 1];
+    for (int p = 0; p <= parts; p++) {
+      bounds[p] = (long) (int) ((long) rows * p / parts) * cols;
+    }
+    float[] sc = scale.asSlice(0, cols * 4L).toArray(F);
+    // Pass 1: histogram of the high 16 bits of the score keys.
+    int[][] high = new int[parts][];
+    pool.run(parts, p -> {
+      int[] h = new int[BUCKETS];
+      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
+        for (int c = 0; c < cols; c++) {
+          h[bucketHigh(SortKey.of(x.getAtIndex(F, i + c) * sc[c]))]++;
+        }
+      }
+      high[p] = h;
+    });
+    int b1 = 0;
+    long above = 0;
+    if (keep < n) {
+      for (b1 = BUCKETS - 1; b1 >= 0; b1--) {
+        long count = 0;
+        for (int[] h : high) {
+          count += h[b1];
+        }
+        if (above + count >= keep) {
+          break;
+        }
+        above += count;
+      }
+    }
+    int prefix = b1;
+    // Pass 2: the candidates (keys in the threshold's bucket or above) of each part, in position order.
+    long[][] positions = new long[parts][];
+    int[][] keys = new int[parts][];
+    for (int p = 0; p < parts; p++) {
+      long count = 0;
+      for (int b = prefix; b < BUCKETS; b++) {
+        count += high[p][b];
+      }
+      if (count > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException("the selection has " + count + " candidates in one part, over 2^31");
+      }
+      positions[p] = new long[(int) count];
+      keys[p] = new int[(int) count];
+    }
+    pool.run(parts, p -> {
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      int m = 0;
+      for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
+        for (int c = 0; c < cols; c++) {
+          int k = SortKey.of(x.getAtIndex(F, i + c) * sc[c]);
+          if (bucketHigh(k) >= prefix) {
+            pos[m] = i + c;
+            key[m] = k;
+            m++;
+          }
+        }
+      }
+    });
+    int threshold;
+    long[] quota = new long[parts];
+    java.util.Arrays.fill(quota, Long.MAX_VALUE);
+    if (keep >= n) {
+      threshold = Integer.MIN_VALUE;
+    } else {
+      // The low 16 bits among the candidates in the threshold's bucket.
+      long need = keep - above;
+      long[] low = new long[BUCKETS];
+      for (int[] key : keys) {
+        for (int k : key) {
+          if (bucketHigh(k) == prefix) {
+            low[k & 0xffff]++;
+          }
+        }
+      }
+      long above2 = 0;
+      int b2 = BUCKETS - 1;
+      for (; b2 >= 0; b2--) {
+        if (above2 + low[b2] >= need) {
+          break;
+        }
+        above2 += low[b2];
+      }
+      long ties = need - above2;
+      threshold = ((prefix << 16) | b2) ^ 0x80000000;
+      if (ties != low[b2]) {
+        // Not every tie is kept: the first ones in position order are, shared out part by part.
+        long left = ties;
+        for (int p = 0; p < parts; p++) {
+          long equal = 0;
+          for (int k : keys[p]) {
+            equal += k == threshold ? 1 : 0;
+          }
+          quota[p] = Math.min(left, equal);
+          left -= quota[p];
+        }
+      }
+    }
+    // The kept positive scores of each row, then the rows; both passes spend each part's tie quota
+    // in the same position order, so they agree.
+    int th = threshold;
+    int positive = SortKey.of(0f);
+    int[] counts = new int[rows];
+    for (int p = 0; p < parts; p++) {
+      long allowed = quota[p];
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      for (int m = 0; m < pos.length; m++) {
+        int k = key[m];
+        boolean kept = k > th || (k == th && allowed-- > 0);
+        if (kept && k > positive && k != NAN_KEY) {
+          counts[(int) (pos[m] / cols)]++;
+        }
+      }
+    }
+    long nnz = 0;
+    for (int r = 0; r < rows; r++) {
+      rowStart.setAtIndex(I, r, (int) Math.min(nnz, Integer.MAX_VALUE));
+      nnz += counts[r];
+    }
+    if (nnz > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(nnz + " kept positive scores do not fit I32 row starts");
+    }
+    rowStart.setAtIndex(I, rows, (int) nnz);
+    if (nnz > colIndexSize || nnz > valuesSize) {
+      throw new IllegalArgumentException("the selection keeps " + nnz + " positive scores but colIndex has "
+          + colIndexSize + " and values " + valuesSize + " elements");
+    }
+    int min = Integer.MAX_VALUE;
+    long t = 0;
+    for (int p = 0; p < parts; p++) {
+      long allowed = quota[p];
+      long[] pos = positions[p];
+      int[] key = keys[p];
+      for (int m = 0; m < pos.length; m++) {
+        int k = key[m];
+        boolean kept = k > th || (k == th && allowed-- > 0);
+        if (kept) {
+          min = Math.min(min, k);
+          if (k > positive && k != NAN_KEY) {
+            colIndex.setAtIndex(I, t, (int) (pos[m] % cols));
+            values.setAtIndex(F, t, x.getAtIndex(F, pos[m]));
+            t++;
+          }
+        }
+      }
+    }
+    return SortKey.value(keep >= n ? min : threshold);
   }
 
   /** Pass 3: how many threshold ties each part holds, so each part knows its share of the ties (in position order). */

@@ -419,6 +419,25 @@ public final class CpuKernels implements Kernels {
   }
 
   @Override
+  public long countPositive(DeviceBuffer x) {
+    CpuBuffer xb = f32(x, "x");
+    long n = xb.size();
+    MemorySegment s = xb.segment;
+    int parts = (int) Math.max(1, Math.min(threads(), n / GRAIN));
+    long[] counts = new long[parts];
+    pool.run(parts, p -> {
+      long from = n * p / parts;
+      long to = n * (p + 1) / parts;
+      counts[p] = ops.countPositive(s, from, to);
+    });
+    long total = 0;
+    for (long c : counts) {
+      total += c;
+    }
+    return total;
+  }
+
+  @Override
   public void csrToDense(int rows, int cols, DeviceBuffer rowStart, DeviceBuffer colIndex,
       DeviceBuffer values, DeviceBuffer out) {
     CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
@@ -500,6 +519,64 @@ public final class CpuKernels implements Kernels {
       return BatchTopK.min(sb.segment, n);
     }
     return BatchTopK.select(pool, sb.segment, xb.segment, n, keep);
+  }
+
+  @Override
+  public float batchTopKToCsr(DeviceBuffer x, DeviceBuffer columnScale, int rows, int cols, long keep,
+      DeviceBuffer work, DeviceBuffer rowStart, DeviceBuffer colIndex, DeviceBuffer values) {
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer sb = f32(columnScale, "columnScale");
+    f32(work, "work");
+    CpuBuffer rs = buffer(rowStart, "rowStart", DType.I32);
+    CpuBuffer ci = buffer(colIndex, "colIndex", DType.I32);
+    CpuBuffer vs = f32(values, "values");
+    if (keep < 0) {
+      throw new IllegalArgumentException("keep must be non-negative, got " + keep);
+    }
+    KernelArguments.denseToCsr(rows, cols, xb, rs, vs);
+    if (sb.size() < cols) {
+      throw new IllegalArgumentException("columnScale has " + sb.size() + " elements, needs " + cols);
+    }
+    if (keep == 0) {
+      for (int r = 0; r <= rows; r++) {
+        rs.segment.setAtIndex(ValueLayout.JAVA_INT, r, 0);
+      }
+      return Float.POSITIVE_INFINITY;
+    }
+    // The work buffer is the default implementation's; this one reads x and writes the rows only.
+    return BatchTopK.selectToCsr(pool, xb.segment, sb.segment, rows, cols, keep, rs.segment, ci.segment, ci.size(),
+        vs.segment, vs.size());
+  }
+
+  @Override
+  public void topKOfColumns(DeviceBuffer x, int rows, int cols, DeviceBuffer columns, int count, int k,
+      DeviceBuffer work, DeviceBuffer values, DeviceBuffer indices) {
+    CpuBuffer xb = f32(x, "x");
+    CpuBuffer cb = buffer(columns, "columns", DType.I32);
+    f32(work, "work");
+    CpuBuffer vb = f32(values, "values");
+    CpuBuffer ib = buffer(indices, "indices", DType.I32);
+    if (count < 0 || count > cols || k > count) {
+      throw new IllegalArgumentException("need 0 <= count <= cols and k <= count: cols " + cols + ", count " + count
+          + ", k " + k);
+    }
+    KernelArguments.topK(rows, cols, k, xb, vb, ib);
+    if (cb.size() < count) {
+      throw new IllegalArgumentException("columns has " + cb.size() + " elements, needs " + count);
+    }
+    int[] list = cb.segment.asSlice(0, count * 4L).toArray(ValueLayout.JAVA_INT);
+    for (int j = 0; j < count; j++) {
+      if (list[j] < 0 || list[j] >= cols || (j > 0 && list[j] <= list[j - 1])) {
+        throw new IllegalArgumentException("columns must be strictly increasing in [0, " + cols + "), found "
+            + list[j] + " at " + j);
+      }
+    }
+    if (k == 0) {
+      return;
+    }
+    pool.forRange(rows, Math.max(1, GRAIN / Math.max(1, count)), 1, (from, to) ->
+        RowTopK.rows(xb.segment, cols, list, count, k, vb.segment, ib.segment, (int) from, (int) to,
+            new long[RowTopK.scratch(k)]));
   }
 
   // ---------------------------------------------------------------- element-wise kernels

@@ -38,6 +38,9 @@ interface ElementwiseOps {
   /** {@code out[at + c] = x[at + c] + bias[c]} for {@code c < cols}, then ReLU when asked. */
   void biasAddRow(MemorySegment x, MemorySegment bias, MemorySegment out, long at, int cols, boolean relu);
 
+  /** The number of {@code x[i] > 0} (NaN and both zeros are not). */
+  long countPositive(MemorySegment x, long from, long to);
+
   /** {@code sum x[i]}, f32 blocks of {@link #SUM_BLOCK} added in f64. */
   double sum(MemorySegment x, long from, long to);
 

@@ -27,6 +27,16 @@ final class RowTopK {
   /** Rows {@code [rowFrom, rowTo)}; {@code buf} is scratch of {@link #scratch(int)} longs. */
   static void rows(MemorySegment x, int cols, int k, MemorySegment values, MemorySegment indices,
       int rowFrom, int rowTo, long[] buf) {
+    rows(x, cols, null, cols, k, values, indices, rowFrom, rowTo, buf);
+  }
+
+  /**
+   * Rows {@code [rowFrom, rowTo)} among the listed columns only ({@code columns[0, count)},
+   * increasing; all {@code cols} columns in order when {@code columns} is null), for {@link
+   * io.crosscoder.backend.Kernels#topKOfColumns}.
+   */
+  static void rows(MemorySegment x, int cols, int[] columns, int count, int k, MemorySegment values,
+      MemorySegment indices, int rowFrom, int rowTo, long[] buf) {
     int cap = scratch(k);
     for (int r = rowFrom; r < rowTo; r++) {
       long base = (long) r * cols;
@@ -36,7 +46,8 @@ final class RowTopK {
       // The float test admits a superset of what beats the floor (NaN, and both zeros when the
       // floor is a zero, since it cannot tell -0.0 from 0.0); the rank decides.
       float floor = Float.NEGATIVE_INFINITY;
-      for (int c = 0; c < cols; c++) {
+      for (int j = 0; j < count; j++) {
+        int c = columns == null ? j : columns[j];
         float v = x.getAtIndex(F, base + c);
         if (cut && !(v > floor) && v == v) {
           continue;

@@ -75,6 +75,15 @@ final class ScalarElementwise implements ElementwiseOps {
   }
 
   @Override
+  public long countPositive(MemorySegment x, long from, long to) {
+    long count = 0;
+    for (long i = from; i < to; i++) {
+      count += x.getAtIndex(F, i) > 0f ? 1 : 0;
+    }
+    return count;
+  }
+
+  @Override
   public double sum(MemorySegment x, long from, long to) {
     double total = 0;
     for (long b = from; b < to; b += SUM_BLOCK) {

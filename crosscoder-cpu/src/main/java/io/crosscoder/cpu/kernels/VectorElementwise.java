@@ -151,6 +151,17 @@ final class VectorElementwise implements ElementwiseOps {
   }
 
   @Override
+  public long countPositive(MemorySegment x, long from, long to) {
+    long end = bound(from, to);
+    long count = 0;
+    long i = from;
+    for (; i < end; i += L) {
+      count += load(x, i).compare(VectorOperators.GT, 0f).trueCount();
+    }
+    return count + tail.countPositive(x, i, to);
+  }
+
+  @Override
   public double sum(MemorySegment x, long from, long to) {
     return blockSums(x, from, to, false);
   }

@@ -90,6 +90,22 @@ class TrainingConfigTest {
   }
 
   @Test
+  void sparseDensityLimitIsCheckedKeptAndDescribedOnlyWhenSet() {
+    TrainingConfig defaults = TrainingConfig.builder().dictionarySize(64).build();
+    assertThat(defaults.sparseDensityLimit()).isEqualTo(0.05);
+    // Absent at the default, so a checkpoint written before the option existed still matches.
+    assertThat(defaults.describe()).doesNotContainKey("sparse_density_limit");
+    TrainingConfig set = defaults.toBuilder().sparseDensityLimit(0.2).build();
+    assertThat(set.describe()).containsEntry("sparse_density_limit", 0.2);
+    assertThat(set.toBuilder().build().sparseDensityLimit()).isEqualTo(0.2);
+    assertThat(set).isNotEqualTo(defaults);
+    for (double bad : new double[] {-0.01, 1.01, Double.NaN}) {
+      assertThatThrownBy(() -> TrainingConfig.builder().sparseDensityLimit(bad))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sparseDensityLimit");
+    }
+  }
+
+  @Test
   void thresholdStartsHalfwayThroughShortRunsUnlessSet() {
     assertThat(TrainingConfig.builder().dictionarySize(8).build().thresholdStartStep()).isEqualTo(1000);
     assertThat(TrainingConfig.builder().dictionarySize(8).steps(300).build().thresholdStartStep()).isEqualTo(150);
