@@ -211,49 +211,28 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
     }
+    // The accumulators go through the scratch tile (16 stores that stay in L1) rather than
+    // straight into C: writing them from here would make this method too large for C2 to
+    // inline the write-back, and each vector would then be boxed and passed to a call.
+    c00.intoArray(tile, 0 * NR);
+    c01.intoArray(tile, 0 * NR + L);
+    c10.intoArray(tile, 1 * NR);
+    c11.intoArray(tile, 1 * NR + L);
+    c20.intoArray(tile, 2 * NR);
+    c21.intoArray(tile, 2 * NR + L);
+    c30.intoArray(tile, 3 * NR);
+    c31.intoArray(tile, 3 * NR + L);
+    c40.intoArray(tile, 4 * NR);
+    c41.intoArray(tile, 4 * NR + L);
+    c50.intoArray(tile, 5 * NR);
+    c51.intoArray(tile, 5 * NR + L);
+    c60.intoArray(tile, 6 * NR);
+    c61.intoArray(tile, 6 * NR + L);
+    c70.intoArray(tile, 7 * NR);
+    c71.intoArray(tile, 7 * NR + L);
     if (mLive == MR && nLive == NR) {
-      long row = cOffset * 4;
-      long step = (long) ldc * 4;
-      VectorTileStore.store(c00, alpha, beta, c, row);
-      VectorTileStore.store(c01, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c10, alpha, beta, c, row);
-      VectorTileStore.store(c11, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c20, alpha, beta, c, row);
-      VectorTileStore.store(c21, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c30, alpha, beta, c, row);
-      VectorTileStore.store(c31, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c40, alpha, beta, c, row);
-      VectorTileStore.store(c41, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c50, alpha, beta, c, row);
-      VectorTileStore.store(c51, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c60, alpha, beta, c, row);
-      VectorTileStore.store(c61, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c70, alpha, beta, c, row);
-      VectorTileStore.store(c71, alpha, beta, c, row + 4L * L);
+      VectorTileStore.storeFull(tile, MR, NR, alpha, beta, c, cOffset, ldc);
     } else {
-      c00.intoArray(tile, 0 * NR);
-      c01.intoArray(tile, 0 * NR + L);
-      c10.intoArray(tile, 1 * NR);
-      c11.intoArray(tile, 1 * NR + L);
-      c20.intoArray(tile, 2 * NR);
-      c21.intoArray(tile, 2 * NR + L);
-      c30.intoArray(tile, 3 * NR);
-      c31.intoArray(tile, 3 * NR + L);
-      c40.intoArray(tile, 4 * NR);
-      c41.intoArray(tile, 4 * NR + L);
-      c50.intoArray(tile, 5 * NR);
-      c51.intoArray(tile, 5 * NR + L);
-      c60.intoArray(tile, 6 * NR);
-      c61.intoArray(tile, 6 * NR + L);
-      c70.intoArray(tile, 7 * NR);
-      c71.intoArray(tile, 7 * NR + L);
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
     }
   }
