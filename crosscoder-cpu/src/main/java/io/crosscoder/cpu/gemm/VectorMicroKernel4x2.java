@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -20,6 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorMicroKernel4x2 implements MicroKernel {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int L = S.length();
   static final int MR = 4;
   private static final int NR = 2 * L;
@@ -69,9 +71,9 @@ final class VectorMicroKernel4x2 implements MicroKernel {
       c30 = a3.fma(b0, c30);
       c31 = a3.fma(b1, c31);
     }
-    // The accumulators go through the scratch tile (16 stores that stay in L1) rather than
-    // straight into C: writing them from here would make this method too large for C2 to
-    // inline the write-back, and each vector would then be boxed and passed to a call.
+    // The accumulators go through the scratch tile (stores that stay in L1) rather than straight
+    // into C: a write-back per accumulator was a helper call that C2 would not inline into this
+    // large method (NodeCountInliningCutoff), so every accumulator was boxed on the heap for it.
     c00.intoArray(tile, 0 * NR);
     c01.intoArray(tile, 0 * NR + L);
     c10.intoArray(tile, 1 * NR);
@@ -81,7 +83,25 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     c30.intoArray(tile, 3 * NR);
     c31.intoArray(tile, 3 * NR + L);
     if (mLive == MR && nLive == NR) {
-      VectorTileStore.storeFull(tile, MR, NR, alpha, beta, c, cOffset, ldc);
+      // Written here, not in a helper method: a helper runs in the interpreter or C1 until it
+      // has been called thousands of times, and there the Vector API allocates an object per
+      // operation (measured: 0.5 GFLOP/s in a fresh JVM until C2 caught up).
+      long row = cOffset * 4;
+      long step = (long) ldc * 4;
+      if (beta == 0f) {
+        for (int i = 0; i < MR; i++, row += step) {
+          FloatVector.fromArray(S, tile, i * NR).mul(alpha).intoMemorySegment(c, row, ORDER);
+          FloatVector.fromArray(S, tile, i * NR + L).mul(alpha).intoMemorySegment(c, row + 4L * L, ORDER);
+        }
+      } else {
+        FloatVector vb = FloatVector.broadcast(S, beta);
+        for (int i = 0; i < MR; i++, row += step) {
+          FloatVector.fromMemorySegment(S, c, row, ORDER).fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha))
+              .intoMemorySegment(c, row, ORDER);
+          FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER)
+              .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
+        }
+      }
     } else {
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
     }
