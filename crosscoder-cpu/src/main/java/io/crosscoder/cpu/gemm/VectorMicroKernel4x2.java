@@ -72,8 +72,9 @@ final class VectorMicroKernel4x2 implements MicroKernel {
       c31 = a3.fma(b1, c31);
     }
     // The accumulators go through the scratch tile (stores that stay in L1) rather than straight
-    // into C: a write-back per accumulator was a helper call that C2 would not inline into this
-    // large method (NodeCountInliningCutoff), so every accumulator was boxed on the heap for it.
+    // into C: sixteen write-backs written out here, or a helper taking each accumulator, make the
+    // method too large for C2 to inline them (NodeCountInliningCutoff), and each accumulator was
+    // then boxed on the heap for a call.
     c00.intoArray(tile, 0 * NR);
     c01.intoArray(tile, 0 * NR + L);
     c10.intoArray(tile, 1 * NR);
@@ -83,9 +84,8 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     c30.intoArray(tile, 3 * NR);
     c31.intoArray(tile, 3 * NR + L);
     if (mLive == MR && nLive == NR) {
-      // Written here, not in a helper method: a helper runs in the interpreter or C1 until it
-      // has been called thousands of times, and there the Vector API allocates an object per
-      // operation (measured: 0.5 GFLOP/s in a fresh JVM until C2 caught up).
+      // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
+      // helper would first run in C1 code, where each Vector API operation allocates.
       long row = cOffset * 4;
       long step = (long) ldc * 4;
       if (beta == 0f) {

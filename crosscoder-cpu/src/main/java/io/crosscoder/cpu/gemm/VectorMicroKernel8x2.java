@@ -35,8 +35,14 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The tile goes back to C through the scratch tile and a short loop in this method. Before,
  * a helper took each accumulator as an argument; C2 would not inline it into this large method
- * ({@code NodeCountInliningCutoff}), so the 16 accumulators were boxed on the heap per tile, and
- * in a fresh JVM the helper ran interpreted for a long while (0.5 GFLOP/s for seconds). Loaded only through {@link
+ * ({@code NodeCountInliningCutoff}), so the 16 accumulators were boxed on the heap per tile.
+ *
+ * <p>Warm-up, seen and left alone: in a fresh JVM, C2 first compiles the depth loop on stack
+ * replacement, before the write-back has ever run; the first write-back then hits an uncommon
+ * trap (an unprofiled branch in the Vector API's bounds check) and the kernel falls back to C1
+ * code, where every vector operation allocates (about 0.5 GFLOP/s), for up to seconds until C2
+ * recompiles it. Long products and warmed-up benchmarks do not see it; a short first product
+ * does. Loaded only through {@link
  * MicroKernels#vector()}, after {@code jdk.incubator.vector} was found readable.
  */
 final class VectorMicroKernel8x2 implements MicroKernel {
@@ -227,8 +233,9 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c71 = ai.fma(b1, c71);
     }
     // The accumulators go through the scratch tile (stores that stay in L1) rather than straight
-    // into C: a write-back per accumulator was a helper call that C2 would not inline into this
-    // large method (NodeCountInliningCutoff), so every accumulator was boxed on the heap for it.
+    // into C: sixteen write-backs written out here, or a helper taking each accumulator, make the
+    // method too large for C2 to inline them (NodeCountInliningCutoff), and each accumulator was
+    // then boxed on the heap for a call.
     c00.intoArray(tile, 0 * NR);
     c01.intoArray(tile, 0 * NR + L);
     c10.intoArray(tile, 1 * NR);
@@ -246,9 +253,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     c70.intoArray(tile, 7 * NR);
     c71.intoArray(tile, 7 * NR + L);
     if (mLive == MR && nLive == NR) {
-      // Written here, not in a helper method: a helper runs in the interpreter or C1 until it
-      // has been called thousands of times, and there the Vector API allocates an object per
-      // operation (measured: 0.5 GFLOP/s in a fresh JVM until C2 caught up).
+      // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
+      // helper would first run in C1 code, where each Vector API operation allocates.
       long row = cOffset * 4;
       long step = (long) ldc * 4;
       if (beta == 0f) {
