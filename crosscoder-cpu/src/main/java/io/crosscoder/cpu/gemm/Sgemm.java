@@ -143,7 +143,9 @@ public final class Sgemm {
     // comment); a group of one block is the textbook order.
     int kBlocks = (k + kcMax - 1) / kcMax;
     long panel = (long) kcMax * ncMax;
-    int group = (int) Math.max(1, Math.min(kBlocks, packedBFloats / panel));
+    // Capped so that the panels stay one Java array (int offsets) whatever the budget.
+    long budget = Math.min(packedBFloats, Integer.MAX_VALUE - 8);
+    int group = (int) Math.max(1, Math.min(kBlocks, budget / panel));
     float[] packA = new float[mcMax * kcMax];
     float[] packB = new float[(int) (group * panel)];
     int rowMax = Math.max(Math.max(mcMax, ncMax), kcMax);
