@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -20,6 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorMicroKernel4x2 implements MicroKernel {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int L = S.length();
   static final int MR = 4;
   private static final int NR = 2 * L;
@@ -69,29 +71,38 @@ final class VectorMicroKernel4x2 implements MicroKernel {
       c30 = a3.fma(b0, c30);
       c31 = a3.fma(b1, c31);
     }
+    // The accumulators go through the scratch tile (stores that stay in L1) rather than straight
+    // into C: sixteen write-backs written out here, or a helper taking each accumulator, make the
+    // method too large for C2 to inline them (NodeCountInliningCutoff), and each accumulator was
+    // then boxed on the heap for a call.
+    c00.intoArray(tile, 0 * NR);
+    c01.intoArray(tile, 0 * NR + L);
+    c10.intoArray(tile, 1 * NR);
+    c11.intoArray(tile, 1 * NR + L);
+    c20.intoArray(tile, 2 * NR);
+    c21.intoArray(tile, 2 * NR + L);
+    c30.intoArray(tile, 3 * NR);
+    c31.intoArray(tile, 3 * NR + L);
     if (mLive == MR && nLive == NR) {
+      // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
+      // helper would first run in C1 code, where each Vector API operation allocates.
       long row = cOffset * 4;
       long step = (long) ldc * 4;
-      VectorTileStore.store(c00, alpha, beta, c, row);
-      VectorTileStore.store(c01, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c10, alpha, beta, c, row);
-      VectorTileStore.store(c11, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c20, alpha, beta, c, row);
-      VectorTileStore.store(c21, alpha, beta, c, row + 4L * L);
-      row += step;
-      VectorTileStore.store(c30, alpha, beta, c, row);
-      VectorTileStore.store(c31, alpha, beta, c, row + 4L * L);
+      if (beta == 0f) {
+        for (int i = 0; i < MR; i++, row += step) {
+          FloatVector.fromArray(S, tile, i * NR).mul(alpha).intoMemorySegment(c, row, ORDER);
+          FloatVector.fromArray(S, tile, i * NR + L).mul(alpha).intoMemorySegment(c, row + 4L * L, ORDER);
+        }
+      } else {
+        FloatVector vb = FloatVector.broadcast(S, beta);
+        for (int i = 0; i < MR; i++, row += step) {
+          FloatVector.fromMemorySegment(S, c, row, ORDER).fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha))
+              .intoMemorySegment(c, row, ORDER);
+          FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER)
+              .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
+        }
+      }
     } else {
-      c00.intoArray(tile, 0 * NR);
-      c01.intoArray(tile, 0 * NR + L);
-      c10.intoArray(tile, 1 * NR);
-      c11.intoArray(tile, 1 * NR + L);
-      c20.intoArray(tile, 2 * NR);
-      c21.intoArray(tile, 2 * NR + L);
-      c30.intoArray(tile, 3 * NR);
-      c31.intoArray(tile, 3 * NR + L);
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
     }
   }

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class MicroKernelTest {
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
-    for (String kernel : new String[] {"scalar", "vector"}) {
+    for (String kernel : new String[] {"scalar", "vector", "vector4x2"}) {
       for (int kc : new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 61, 1027}) {
         out.add(Arguments.of(kernel, kc));
       }

@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.crosscoder.cpu.kernels.WorkerPool;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,26 +20,32 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * {@link Sgemm} with tiny cache blocks, so that small products cross every loop of the nest (many
  * {@code jc}, {@code pc} and {@code ic} blocks, partial tiles at every edge, beta applied on the
- * first depth block only), against an f64 triple loop. The conformance suite covers the default
- * blocking through the public API.
+ * first depth block only), against an f64 triple loop, with each budget of packed B: none (the
+ * textbook order, one depth panel at a time), three panels (groups of three depth blocks and a
+ * partial last group) and no limit (every depth block in one group). The conformance suite
+ * covers the default blocking through the public API.
  */
 class SgemmBlockingTest {
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
     for (String kernel : new String[] {"scalar", "vector"}) {
       for (int threads : new int[] {1, 2, 3}) {
-        out.add(Arguments.of(kernel, threads, new Blocking(7, 5, 40)));
-        out.add(Arguments.of(kernel, threads, new Blocking(12, 16, 64)));
+        for (Blocking blocking : new Blocking[] {new Blocking(7, 5, 40), new Blocking(12, 16, 64)}) {
+          long threePanels = 3L * blocking.kc() * 64 * 4;
+          for (long packedB : new long[] {0, threePanels, Long.MAX_VALUE}) {
+            out.add(Arguments.of(kernel, threads, blocking, packedB));
+          }
+        }
       }
     }
     return out.stream();
   }
 
-  @ParameterizedTest(name = "{0} threads={1} {2}")
+  @ParameterizedTest(name = "{0} threads={1} {2} packedB={3}")
   @MethodSource("cases")
-  void smallBlocksGiveTheProduct(String kernelName, int threads, Blocking blocking) {
+  void smallBlocksGiveTheProduct(String kernelName, int threads, Blocking blocking, long packedB) {
     MicroKernel kernel = TestMicroKernels.named(kernelName);
-    Sgemm gemm = new Sgemm(kernel, blocking);
+    Sgemm gemm = new Sgemm(kernel, blocking, packedB);
     assertThat(gemm.blocking().mc() % kernel.mr()).isZero();
     assertThat(gemm.blocking().nc() % kernel.nr()).isZero();
     Random r = new Random(threads * 31 + blocking.kc());
@@ -49,6 +57,31 @@ class SgemmBlockingTest {
         }
       }
     }
+  }
+
+  @Test
+  void packedBBudgetComesFromItsPropertyAndBadValuesAreRefused() {
+    String key = Blocking.PROPERTY_PREFIX + "packedBMiB";
+    String saved = System.getProperty(key);
+    try {
+      System.clearProperty(key);
+      assertThat(Blocking.packedBBytes()).isEqualTo(Blocking.DEFAULT_PACKED_B_BYTES);
+      System.setProperty(key, " 48 ");
+      assertThat(Blocking.packedBBytes()).isEqualTo(48L << 20);
+      for (String bad : new String[] {"-1", "lots", "2000000"}) {
+        System.setProperty(key, bad);
+        assertThatThrownBy(Blocking::packedBBytes).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining(key).hasMessageContaining(bad);
+      }
+    } finally {
+      if (saved == null) {
+        System.clearProperty(key);
+      } else {
+        System.setProperty(key, saved);
+      }
+    }
+    assertThatThrownBy(() -> new Sgemm(MicroKernels.scalar(), new Blocking(8, 8, 8), -1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("packedBBytes");
   }
 
   private static void check(Sgemm gemm, WorkerPool pool, Arena arena, Random r, boolean ta, boolean tb,
