@@ -46,14 +46,4 @@ public interface ComputeBackendProvider {
   default ComputeBackend create() {
     return create(BackendOptions.DEFAULTS);
   }
-
-  /**
-   * Gets the weight-diff pass ready for a first use soon, where that costs time the first time:
-   * the CPU backend has the JIT compile its vector kernels on small data, so that a cold JVM's
-   * first comparison does not run them through the Vector API's slow unintrinsified path while the
-   * compiler catches up. Called at most once per JVM by {@link ComputeBackends#warmUpInBackground},
-   * on a background thread, while the caller reads headers; it must be safe to run beside a
-   * backend's work, and it should return within a second. The default does nothing.
-   */
-  default void warmUp() {}
 }

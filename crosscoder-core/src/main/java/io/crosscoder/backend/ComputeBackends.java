@@ -24,33 +24,7 @@ public final class ComputeBackends {
           .sorted(Comparator.comparingInt(ComputeBackendProvider::rank).reversed())
           .toList();
 
-  private static final java.util.concurrent.atomic.AtomicBoolean WARMING =
-      new java.util.concurrent.atomic.AtomicBoolean();
-
   private ComputeBackends() {}
-
-  /**
-   * Starts, once per JVM, a daemon thread that selects the backend {@code name} would give ({@link
-   * #select(String)}) and calls its provider's {@link ComputeBackendProvider#warmUp()}, so that a
-   * weight diff started soon after finds its kernels compiled. Returns at once; later calls do
-   * nothing. Failures (no backend, a bad name) are left for the real selection to report.
-   *
-   * @param name a provider's name, any case, or null for the automatic choice
-   */
-  public static void warmUpInBackground(String name) {
-    if (!WARMING.compareAndSet(false, true)) {
-      return;
-    }
-    Thread t = new Thread(() -> {
-      try {
-        select(name).warmUp();
-      } catch (RuntimeException | LinkageError e) {
-        // The caller's own selection reports what is wrong.
-      }
-    }, "crosscoder-warm-up");
-    t.setDaemon(true);
-    t.start();
-  }
 
   /**
    * Every provider found, best rank first.

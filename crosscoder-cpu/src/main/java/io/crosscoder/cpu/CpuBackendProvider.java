@@ -55,16 +55,4 @@ public final class CpuBackendProvider implements ComputeBackendProvider {
     java.util.Objects.requireNonNull(options, "options");
     return new CpuBackend(Vectorization.kernel(options), options);
   }
-
-  /**
-   * Has the JIT compile the vector pair kernel, by running it on small f32 and bf16 blocks (at most
-   * 64 calls per kind, a few tens of milliseconds of CPU), unless the Vector API is unusable or
-   * turned off by its system property; see {@link PairWarmUp}.
-   */
-  @Override
-  public void warmUp() {
-    if (BackendOptions.DEFAULTS.vectorApiOrDefault()) {
-      Vectorization.probe().vector().ifPresent(PairWarmUp::run);
-    }
-  }
 }

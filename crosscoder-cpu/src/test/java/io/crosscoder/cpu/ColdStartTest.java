@@ -3,7 +3,6 @@ package io.crosscoder.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.crosscoder.backend.ComputeBackends;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,9 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What makes a cold JVM's first diff fast: populating mapped ranges before a pass reads them
- * ({@link PageFaults}) and warming the pair kernel up on another thread ({@link PairWarmUp},
- * {@link ComputeBackends#warmUpInBackground}).
+ * Populating mapped ranges before a pass reads them ({@link PageFaults}): fewer page faults, the
+ * same bytes.
  */
 class ColdStartTest {
   private static final long MIB = 1 << 20;
@@ -109,46 +107,5 @@ class ColdStartTest {
       PageFaults.populate(nativeMemory, 4 * MIB - 10, 2 * MIB); // past the end
       assertThat(PageFaults.enabled()).isEqualTo(was);
     }
-  }
-
-  @Test
-  void theWarmUpIsBoundedAndLeavesTheKernelComputingTheSameSums() {
-    var vector = Vectorization.probe().vector();
-    assumeTrue(vector.isPresent(), "no Vector API here");
-    PairKernel kernel = vector.get();
-    int n = 3000;
-    float[] a = new float[n];
-    float[] b = new float[n];
-    for (int i = 0; i < n; i++) {
-      a[i] = (float) Math.sin(i);
-      b[i] = a[i] + 0.001f * (i % 13);
-    }
-    BlockSums before = new BlockSums(kernel.lanes());
-    kernel.arrayBlock(a, b, n, before);
-    int calls = PairWarmUp.run(kernel);
-    assertThat(calls).isBetween(1, 2 * PairWarmUp.MAX_CALLS);
-    BlockSums after = new BlockSums(kernel.lanes());
-    kernel.arrayBlock(a, b, n, after);
-    assertThat(after.dot).isEqualTo(before.dot);
-    assertThat(after.diffSquares).isEqualTo(before.diffSquares);
-    // And the sums are the sums: a plain f64 loop agrees to f32 rounding.
-    double dot = 0;
-    for (int i = 0; i < n; i++) {
-      dot += (double) a[i] * b[i];
-    }
-    assertThat(after.dot).isCloseTo(dot, org.assertj.core.data.Offset.offset(1e-4 * Math.abs(dot) + 1e-6));
-  }
-
-  @Test
-  void aBackgroundWarmUpRunsOncePerJvm() throws InterruptedException {
-    int before = CountingCpuProvider.WARMED.get();
-    ComputeBackends.warmUpInBackground("counting-cpu");
-    ComputeBackends.warmUpInBackground("counting-cpu");
-    long deadline = System.nanoTime() + 30_000_000_000L;
-    while (CountingCpuProvider.WARMED.get() == before && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    Thread.sleep(200);
-    assertThat(CountingCpuProvider.WARMED.get() - before).isEqualTo(1);
   }
 }

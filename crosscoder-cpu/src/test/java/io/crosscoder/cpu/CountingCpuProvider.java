@@ -18,7 +18,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class CountingCpuProvider implements ComputeBackendProvider {
   static final AtomicInteger OPENED = new AtomicInteger();
   static final AtomicInteger CLOSED = new AtomicInteger();
-  static final AtomicInteger WARMED = new AtomicInteger();
   /** The options of the last backend made. */
   static volatile BackendOptions lastOptions;
 
@@ -38,13 +37,6 @@ public final class CountingCpuProvider implements ComputeBackendProvider {
   @Override
   public Availability availability() {
     return Availability.available("test provider");
-  }
-
-  /** Counts, then warms the real CPU provider up. */
-  @Override
-  public void warmUp() {
-    WARMED.incrementAndGet();
-    new CpuBackendProvider().warmUp();
   }
 
   @Override

@@ -2,7 +2,6 @@ package io.crosscoder.cli;
 
 import io.crosscoder.CrosscoderException;
 import io.crosscoder.InvalidInputException;
-import io.crosscoder.backend.ComputeBackends;
 import java.io.PrintWriter;
 import java.util.List;
 import picocli.CommandLine;
@@ -75,34 +74,7 @@ public final class CrosscoderCli implements java.util.concurrent.Callable<Intege
   }
 
   public static void main(String[] args) {
-    warmUpFor(args);
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
-  }
-
-  /**
-   * For the commands whose work starts with a weight diff ({@code diff}, {@code lineage}, and the
-   * main job), has the chosen backend compile its kernels on the other core while picocli parses
-   * the arguments and the checkpoints' headers are read ({@link
-   * ComputeBackends#warmUpInBackground}). Only the command name and {@code --backend} are looked
-   * at here; picocli still checks everything. {@code -Dcrosscoder.warmup=false} turns it off.
-   */
-  static void warmUpFor(String[] args) {
-    if ("false".equalsIgnoreCase(System.getProperty("crosscoder.warmup"))) {
-      return;
-    }
-    String command = args.length == 0 ? "" : args[0];
-    if (!(command.isEmpty() || command.equals("diff") || command.equals("lineage"))) {
-      return;
-    }
-    String backend = null;
-    for (int i = 1; i < args.length; i++) {
-      if (args[i].equals("--backend") && i + 1 < args.length) {
-        backend = args[i + 1];
-      } else if (args[i].startsWith("--backend=")) {
-        backend = args[i].substring("--backend=".length());
-      }
-    }
-    ComputeBackends.warmUpInBackground(backend);
   }
 
   /** Runs the command line with these streams and returns the exit status. */
