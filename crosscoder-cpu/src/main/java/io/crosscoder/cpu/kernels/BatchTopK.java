@@ -35,20 +35,10 @@ final class BatchTopK {
       }
       high[p] = h;
     });
-    long above = 0;
-    int b1 = BUCKETS - 1;
-    for (; b1 >= 0; b1--) {
-      long count = 0;
-      for (int[] h : high) {
-        count += h[b1];
-      }
-      if (above + count >= keep) {
-        break;
-      }
-      above += count;
-    }
+    long[] bucket = thresholdBucket(high, keep);
+    long above = bucket[1];
     long need = keep - above;
-    int prefix = b1;
+    int prefix = (int) bucket[0];
     // Pass 2: histogram of the low 16 bits among keys in that high bucket.
     int[][] low = new int[parts][];
     pool.run(parts, p -> {
@@ -141,16 +131,9 @@ final class BatchTopK {
     int b1 = 0;
     long above = 0;
     if (keep < n) {
-      for (b1 = BUCKETS - 1; b1 >= 0; b1--) {
-        long count = 0;
-        for (int[] h : high) {
-          count += h[b1];
-        }
-        if (above + count >= keep) {
-          break;
-        }
-        above += count;
-      }
+      long[] bucket = thresholdBucket(high, keep);
+      b1 = (int) bucket[0];
+      above = bucket[1];
     }
     int prefix = b1;
     // Pass 2: the candidates (keys in the threshold's bucket or above) of each part, in position order.
@@ -300,6 +283,29 @@ final class BatchTopK {
       min = Math.min(min, SortKey.of(scores.getAtIndex(F, i)));
     }
     return SortKey.value(min);
+  }
+
+  /**
+   * The bucket of the {@code keep}-th largest key from the parts' histograms of high bits: the
+   * highest bucket whose count, added to those of every higher bucket, reaches {@code keep}.
+   *
+   * @return {@code {bucket, keys in higher buckets}}; the bucket is -1 when all keys together are
+   *     fewer than {@code keep}
+   */
+  private static long[] thresholdBucket(int[][] high, long keep) {
+    long above = 0;
+    int bucket = BUCKETS - 1;
+    for (; bucket >= 0; bucket--) {
+      long count = 0;
+      for (int[] h : high) {
+        count += h[bucket];
+      }
+      if (above + count >= keep) {
+        break;
+      }
+      above += count;
+    }
+    return new long[] {bucket, above};
   }
 
   private static int bucketHigh(int key) {
