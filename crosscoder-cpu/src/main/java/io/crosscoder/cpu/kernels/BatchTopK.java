@@ -35,7 +35,7 @@ final class BatchTopK {
       }
       high[p] = h;
     });
-    long[] bucket = thresholdBucket(high, keep);
+    long[] bucket = thresholdBucket(merged(high), keep);
     long above = bucket[1];
     long need = keep - above;
     int prefix = (int) bucket[0];
@@ -51,24 +51,12 @@ final class BatchTopK {
       }
       low[p] = h;
     });
-    long above2 = 0;
-    int b2 = BUCKETS - 1;
-    for (; b2 >= 0; b2--) {
-      long count = 0;
-      for (int[] h : low) {
-        count += h[b2];
-      }
-      if (above2 + count >= need) {
-        break;
-      }
-      above2 += count;
-    }
-    long ties = need - above2;
+    long[] lowTotal = merged(low);
+    long[] lowBucket = thresholdBucket(lowTotal, need);
+    int b2 = (int) lowBucket[0];
+    long ties = need - lowBucket[1];
     int threshold = ((prefix << 16) | b2) ^ 0x80000000;
-    long equalTotal = 0;
-    for (int[] h : low) {
-      equalTotal += h[b2];
-    }
+    long equalTotal = lowTotal[b2];
     long[] quota = new long[parts];
     if (ties == equalTotal) {
       // Every element equal to the threshold is kept (with distinct scores, the usual case): no
@@ -131,7 +119,7 @@ final class BatchTopK {
     int b1 = 0;
     long above = 0;
     if (keep < n) {
-      long[] bucket = thresholdBucket(high, keep);
+      long[] bucket = thresholdBucket(merged(high), keep);
       b1 = (int) bucket[0];
       above = bucket[1];
     }
@@ -181,15 +169,9 @@ final class BatchTopK {
           }
         }
       }
-      long above2 = 0;
-      int b2 = BUCKETS - 1;
-      for (; b2 >= 0; b2--) {
-        if (above2 + low[b2] >= need) {
-          break;
-        }
-        above2 += low[b2];
-      }
-      long ties = need - above2;
+      long[] lowBucket = thresholdBucket(low, need);
+      int b2 = (int) lowBucket[0];
+      long ties = need - lowBucket[1];
       threshold = ((prefix << 16) | b2) ^ 0x80000000;
       if (ties != low[b2]) {
         // Not every tie is kept: the first ones in position order are, shared out part by part.
@@ -286,26 +268,34 @@ final class BatchTopK {
   }
 
   /**
-   * The bucket of the {@code keep}-th largest key from the parts' histograms of high bits: the
-   * highest bucket whose count, added to those of every higher bucket, reaches {@code keep}.
+   * The bucket of the {@code keep}-th largest key from a histogram (of the high or the low 16 bits
+   * of the keys): the highest bucket whose count, added to those of every higher bucket, reaches
+   * {@code keep}.
    *
    * @return {@code {bucket, keys in higher buckets}}; the bucket is -1 when all keys together are
    *     fewer than {@code keep}
    */
-  private static long[] thresholdBucket(int[][] high, long keep) {
+  private static long[] thresholdBucket(long[] counts, long keep) {
     long above = 0;
     int bucket = BUCKETS - 1;
     for (; bucket >= 0; bucket--) {
-      long count = 0;
-      for (int[] h : high) {
-        count += h[bucket];
-      }
-      if (above + count >= keep) {
+      if (above + counts[bucket] >= keep) {
         break;
       }
-      above += count;
+      above += counts[bucket];
     }
     return new long[] {bucket, above};
+  }
+
+  /** The parts' histograms added up, bucket by bucket. */
+  private static long[] merged(int[][] parts) {
+    long[] total = new long[BUCKETS];
+    for (int[] h : parts) {
+      for (int b = 0; b < BUCKETS; b++) {
+        total[b] += h[b];
+      }
+    }
+    return total;
   }
 
   private static int bucketHigh(int key) {
