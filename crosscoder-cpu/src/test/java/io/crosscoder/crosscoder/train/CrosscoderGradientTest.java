@@ -57,21 +57,11 @@ class CrosscoderGradientTest {
     double h = 1e-5;
     int checked = 0;
     for (int j = 0; j < o.size(); j++) {
-      int tiedTwin = tiedTwin(o, j);
+      int tiedTwin = o.tiedTwin(j);
       if (tiedTwin == -2) {
         continue; // the second half of a shared latent: checked through the first
       }
-      double[] plus = p.clone();
-      double[] minus = p.clone();
-      plus[j] += h;
-      minus[j] -= h;
-      if (tiedTwin >= 0) {
-        plus[tiedTwin] += h;
-        minus[tiedTwin] -= h;
-      }
-      double lp = o.evaluate(plus, x, dead, r0.residual, r0.residualSpread).total(0.5);
-      double lm = o.evaluate(minus, x, dead, r0.residual, r0.residualSpread).total(0.5);
-      double fd = (lp - lm) / (2 * h);
+      double fd = o.centralDifference(p, x, dead, r0.residual, r0.residualSpread, 0.5, j, h);
       assertThat((double) g[j]).as("parameter %d", j).isCloseTo(fd, org.assertj.core.api.Assertions.within(2e-4 + 2e-4 * Math.abs(fd)));
       if (tiedTwin >= 0) {
         assertThat(g[tiedTwin]).as("tied twin of %d", j).isEqualTo(g[j]);
@@ -82,13 +72,4 @@ class CrosscoderGradientTest {
   }
 
   /** For a shared latent's decoder element: the index of its twin (first half) or -2 (second half); else -1. */
-  private static int tiedTwin(CrosscoderOracle o, int j) {
-    int start = o.wDec(0, 0);
-    int end = o.wDec(o.shared, 0);
-    if (j < start || j >= end) {
-      return -1;
-    }
-    int r = (j - start) % (2 * o.d);
-    return r < o.d ? j + o.d : -2;
-  }
 }

@@ -42,6 +42,39 @@ final class CrosscoderOracle {
     return 2 * d * f + f + latent * 2 * d + r;
   }
 
+  /**
+   * The twin of parameter {@code j} in a designated shared latent, whose two decoder halves are
+   * tied: {@code j + d} for the first half, -2 for the second (checked through the first), -1 for
+   * every untied parameter.
+   */
+  int tiedTwin(int j) {
+    int start = wDec(0, 0);
+    int end = wDec(shared, 0);
+    if (j < start || j >= end) {
+      return -1;
+    }
+    return (j - start) % (2 * d) < d ? j + d : -2;
+  }
+
+  /**
+   * The central difference {@code (L(p + h e_j) - L(p - h e_j)) / 2h} of {@link Result#total} with
+   * {@code auxWeight}, moving the tied twin of {@code j} along with it (see {@link #tiedTwin}).
+   */
+  double centralDifference(double[] p, double[][] x, boolean[] dead, double[][] e0, double spread0,
+      double auxWeight, int j, double h) {
+    int twin = tiedTwin(j);
+    double[] plus = p.clone();
+    double[] minus = p.clone();
+    plus[j] += h;
+    minus[j] -= h;
+    if (twin >= 0) {
+      plus[twin] += h;
+      minus[twin] -= h;
+    }
+    return (evaluate(plus, x, dead, e0, spread0).total(auxWeight)
+        - evaluate(minus, x, dead, e0, spread0).total(auxWeight)) / (2 * h);
+  }
+
   /** Everything one evaluation computes. */
   static final class Result {
     double recon;

@@ -106,20 +106,10 @@ class SparseStepTest {
     int checked = 0;
     for (int j = 0; j < o.size(); j++) {
       boolean weight = j < 2 * D * F || (j >= 2 * D * F + F && j < o.wDec(F, 0));
-      if ((weight && rng.nextInt(12) != 0) || isSecondTiedHalf(o, j)) {
+      if ((weight && rng.nextInt(12) != 0) || o.tiedTwin(j) == -2) {
         continue;
       }
-      int twin = firstTiedHalf(o, j) ? j + D : -1;
-      double[] plus = p.clone();
-      double[] minus = p.clone();
-      plus[j] += h;
-      minus[j] -= h;
-      if (twin >= 0) {
-        plus[twin] += h;
-        minus[twin] -= h;
-      }
-      double fd = (o.evaluate(plus, x, dead, r0.residual, r0.residualSpread).total(auxW)
-          - o.evaluate(minus, x, dead, r0.residual, r0.residualSpread).total(auxW)) / (2 * h);
+      double fd = o.centralDifference(p, x, dead, r0.residual, r0.residualSpread, auxW, j, h);
       for (int s = 0; s < 2; s++) {
         assertThat((double) g[s][j]).as("%s gradient of parameter %d", s == 0 ? "dense" : "sparse", j)
             .isCloseTo(fd, within(2e-4 + 2e-4 * Math.abs(fd)));
@@ -137,13 +127,5 @@ class SparseStepTest {
     java.util.Arrays.fill(base, 0, D, 0f);
     java.util.Arrays.fill(target, 0, D, 0f);
     return new ActivationBatch(B, D, base, target);
-  }
-
-  private static boolean firstTiedHalf(CrosscoderOracle o, int j) {
-    return j >= o.wDec(0, 0) && j < o.wDec(o.shared, 0) && (j - o.wDec(0, 0)) % (2 * o.d) < o.d;
-  }
-
-  private static boolean isSecondTiedHalf(CrosscoderOracle o, int j) {
-    return j >= o.wDec(0, 0) && j < o.wDec(o.shared, 0) && (j - o.wDec(0, 0)) % (2 * o.d) >= o.d;
   }
 }
