@@ -58,6 +58,20 @@ class CliHelpTest {
   }
 
   @Test
+  void eachSubcommandIsRegisteredUnderItsOwnNameAndAloneWhenItIsRun() {
+    Map<String, CommandLine> all = commands();
+    assertThat(all).hasSize(11);
+    for (Map.Entry<String, CommandLine> c : all.entrySet()) {
+      CommandLine.Command annotation = c.getValue().getCommand().getClass().getAnnotation(CommandLine.Command.class);
+      assertThat(annotation.name()).as("the @Command name of %s", c.getKey()).isEqualTo(c.getKey());
+      assertThat(CrosscoderCli.commandLine(c.getKey()).getSubcommands().keySet())
+          .as("registered for 'crosscoder %s ...'", c.getKey())
+          .containsExactly(c.getKey().equals("help") ? all.keySet().toArray(new String[0]) : new String[] {c.getKey()});
+    }
+    assertThat(CrosscoderCli.commandLine("dif").getSubcommands().keySet()).as("a misspelt command").isEqualTo(all.keySet());
+  }
+
+  @Test
   void trainHelpShowsTheDefaultsOfBatchLrSeedAndSteps() {
     // Line breaks fall where the terminal width puts them: compare with runs of blanks as one space.
     String help = commands().get("train").getUsageMessage(CommandLine.Help.Ansi.OFF).replaceAll("\\s+", " ");

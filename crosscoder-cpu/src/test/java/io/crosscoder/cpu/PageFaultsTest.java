@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Populating mapped ranges before a pass reads them ({@link PageFaults}): fewer page faults, the
  * same bytes.
  */
-class ColdStartTest {
+class PageFaultsTest {
   private static final long MIB = 1 << 20;
 
   /** Minor page faults of this process so far, field 10 of /proc/self/stat. */
