@@ -108,6 +108,9 @@ final class Seeds {
     m.put("broken-missing-tensor", ascii("{\"weight_map\":{\"w\":\"model-00001-of-00002.safetensors\"}}"));
     m.put("broken-escape", ascii("{\"weight_map\":{\"w\":\"../model-00001-of-00002.safetensors\"}}"));
     m.put("broken-absolute", ascii("{\"weight_map\":{\"w\":\"/etc/passwd\"}}"));
+    // No path: a NUL anywhere, a non-ASCII character where the locale is POSIX (a fuzzer finding).
+    m.put("broken-nul-name", ascii("{\"weight_map\":{\"w\":\"model\\u0000.safetensors\"}}"));
+    m.put("broken-non-ascii-name", ascii("{\"weight_map\":{\"w\":\"mod\\u00e9l-00001-of-00002.safetensors\"}}"));
     m.put("broken-not-object", ascii("[1,2,3]"));
     return m;
   }

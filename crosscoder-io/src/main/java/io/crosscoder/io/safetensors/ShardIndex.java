@@ -10,8 +10,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.tensor.TensorLimits;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -93,6 +95,14 @@ record ShardIndex(Path file, Map<String, String> metadata, SequencedMap<String, 
       if (shard.isEmpty() || shard.contains("/") || shard.contains("\\") || shard.equals(".") || shard.equals("..")) {
         throw new InvalidInputException(file, e.getKey(),
             "weight_map names shard \"" + shard + "\", which is not a file name in the index's folder");
+      }
+      try {
+        // A NUL, or a character the file system's encoding cannot write (any non-ASCII one where
+        // the locale is POSIX), makes no path.
+        Path.of(shard);
+      } catch (InvalidPathException bad) {
+        throw new InvalidInputException(file, e.getKey(), "weight_map names shard \"" + TensorLimits.shortName(shard)
+            + "\", which this system cannot name as a file (" + bad.getReason() + ")");
       }
       weightMap.put(e.getKey(), shard);
     }

@@ -165,6 +165,17 @@ class SafetensorsShardedTest {
   }
 
   @Test
+  void shardNameThatIsNoPath() {
+    // A NUL makes no path on any system (a non-ASCII name makes none where the locale is POSIX,
+    // which is how the fuzzer found this: Path.of threw InvalidPathException out of the reader).
+    editWeightMapUnchecked(map -> map.put("lm_head.weight", "model\u0000-00001.safetensors"));
+    InvalidInputException e = open();
+    assertThat(e.file()).contains(index);
+    assertThat(e.tensor()).contains("lm_head.weight");
+    assertThat(e.getMessage()).contains("which this system cannot name as a file");
+  }
+
+  @Test
   void indexThatIsNotJson() throws IOException {
     Files.writeString(index, "{\"weight_map\": ");
     InvalidInputException e = open();
