@@ -39,6 +39,11 @@ import io.crosscoder.tensor.TensorView;
  * calling thread; the caller splits large tensors into row ranges for parallelism.
  */
 public final class CpuBackend implements ComputeBackend {
+  static {
+    // Before any kernel is compiled (see SegmentClasses).
+    io.crosscoder.cpu.kernels.SegmentClasses.load();
+  }
+
   private final PairKernel kernel;
   private final BackendOptions options;
   private final ThreadLocal<PairPass.Scratch> scratch;

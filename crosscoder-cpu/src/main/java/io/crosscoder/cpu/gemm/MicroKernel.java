@@ -23,11 +23,29 @@ public interface MicroKernel {
   /**
    * {@code C(i, j) = alpha * sum_p A(i, p) B(p, j) + beta * C(i, j)} for {@code i < mLive}, {@code j
    * < nLive}, where {@code C(i, j)} is the f32 at element {@code cOffset + i * ldc + j} of {@code c}
-   * (native order). When {@code beta == 0} the old {@code C} is not read. {@code tile} is scratch
+   * (native order). When {@code beta == 0} the old {@code C} does not count (a NaN there is
+   * overwritten; the vector kernels read it and drop it, without a branch). {@code tile} is scratch
    * of {@code mr * nr} floats for partial tiles.
    */
   void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
       MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile);
+
+  /** The bits of {@code -0.0f}, the one f32 that leaves every value unchanged when added. */
+  int NEGATIVE_ZERO_BITS = 0x8000_0000;
+
+  /**
+   * {@code -1} (all bits) when the old {@code C} counts, that is {@code beta != 0} (NaN included),
+   * else {@code 0}; computed without a branch, so that a JIT-compiled kernel has none to get wrong.
+   */
+  static int keepBits(float beta) {
+    int magnitude = Float.floatToRawIntBits(beta) & 0x7fff_ffff;
+    return (magnitude | -magnitude) >> 31;
+  }
+
+  /** {@code beta} where {@code keep} is all ones, else {@code 1}; without a branch. */
+  static float betaOrOne(float beta, int keep) {
+    return Float.intBitsToFloat(Float.floatToRawIntBits(beta) & keep | Float.floatToRawIntBits(1f) & ~keep);
+  }
 
   /** Writes a computed tile {@code acc} (row-major {@code mr x nr}) into the live part of C. */
   static void storeTile(float[] acc, int nr, float alpha, float beta, MemorySegment c, long cOffset,

@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
 import io.crosscoder.cpu.kernels.WorkerPool;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
@@ -152,6 +153,13 @@ public final class Sgemm {
     float[] row = new float[rowMax];
     short[] shorts = new short[rowMax];
     float[] tile = new float[mr * nr];
+    // Partial tiles of C (the last rows and columns) go through this full tile, so that the kernel
+    // only ever sees full ones: a branch a C2-compiled kernel has never seen taken is compiled as
+    // an uncommon trap, and the first partial tile (an evaluation batch of 522 rows, say) then threw
+    // the whole kernel back to C1 code, where each vector operation allocates, for a second or more.
+    // Native, like the buffers the kernels are given, so that the kernel's profile sees one kind of
+    // segment.
+    MemorySegment edge = Arena.ofAuto().allocate(4L * mr * nr, 64);
     for (int jc = n0; jc < n1; jc += nc) {
       int ncb = Math.min(nc, n1 - jc);
       for (int g0 = 0; g0 < k; g0 += group * kc) {
@@ -172,8 +180,14 @@ public final class Sgemm {
               long cCol = cOffset + jc + jr;
               for (int ir = 0; ir < mcb; ir += mr) {
                 int mLive = Math.min(mr, mcb - ir);
-                kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock,
-                    c, cCol + (long) (ic + ir) * ldc, ldc, mLive, nLive, tile);
+                long cAt = cCol + (long) (ic + ir) * ldc;
+                if (mLive == mr && nLive == nr) {
+                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, c, cAt, ldc, mr, nr, tile);
+                } else {
+                  copyTile(c, cAt, ldc, edge, 0, nr, mLive, nLive);
+                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, edge, 0, nr, mr, nr, tile);
+                  copyTile(edge, 0, nr, c, cAt, ldc, mLive, nLive);
+                }
               }
             }
           }
@@ -250,6 +264,14 @@ public final class Sgemm {
       for (int p = 0; p < kcb; p++, at += nr) {
         dst[at] = 0f;
       }
+    }
+  }
+
+  /** Copies {@code rows x cols} f32s from {@code src} (row stride {@code lds}) to {@code dst} (row stride {@code ldd}). */
+  private static void copyTile(MemorySegment src, long srcOffset, int lds, MemorySegment dst, long dstOffset, int ldd,
+      int rows, int cols) {
+    for (int i = 0; i < rows; i++) {
+      MemorySegment.copy(src, (srcOffset + (long) i * lds) * 4, dst, (dstOffset + (long) i * ldd) * 4, 4L * cols);
     }
   }
 

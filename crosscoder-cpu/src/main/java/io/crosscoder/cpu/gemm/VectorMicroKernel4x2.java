@@ -85,22 +85,22 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     c31.intoArray(tile, 3 * NR + L);
     if (mLive == MR && nLive == NR) {
       // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
-      // helper would first run in C1 code, where each Vector API operation allocates.
+      // helper would first run in C1 code, where each Vector API operation allocates. One loop
+      // for every beta, without a branch on it: a branch that the first products take one way
+      // only (beta 0 while K fits in one depth block) was compiled as an uncommon trap, and the
+      // first product with beta != 0 then threw the whole kernel back to C1 code for seconds.
       long row = cOffset * 4;
       long step = (long) ldc * 4;
-      if (beta == 0f) {
-        for (int i = 0; i < MR; i++, row += step) {
-          FloatVector.fromArray(S, tile, i * NR).mul(alpha).intoMemorySegment(c, row, ORDER);
-          FloatVector.fromArray(S, tile, i * NR + L).mul(alpha).intoMemorySegment(c, row + 4L * L, ORDER);
-        }
-      } else {
-        FloatVector vb = FloatVector.broadcast(S, beta);
-        for (int i = 0; i < MR; i++, row += step) {
-          FloatVector.fromMemorySegment(S, c, row, ORDER).fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha))
-              .intoMemorySegment(c, row, ORDER);
-          FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER)
-              .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
-        }
+      // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
+      // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
+      int keep = MicroKernel.keepBits(beta);
+      int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
+      FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
+      for (int i = 0; i < MR; i++, row += step) {
+        FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+            .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
+        FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+            .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
       }
     } else {
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);

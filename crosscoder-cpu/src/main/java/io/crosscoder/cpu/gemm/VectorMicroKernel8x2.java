@@ -37,12 +37,14 @@ import jdk.incubator.vector.VectorSpecies;
  * a helper took each accumulator as an argument; C2 would not inline it into this large method
  * ({@code NodeCountInliningCutoff}), so the 16 accumulators were boxed on the heap per tile.
  *
- * <p>Warm-up, seen and left alone: in a fresh JVM, C2 first compiles the depth loop on stack
- * replacement, before the write-back has ever run; the first write-back then hits an uncommon
- * trap (an unprofiled branch in the Vector API's bounds check) and the kernel falls back to C1
- * code, where every vector operation allocates (about 0.5 GFLOP/s), for up to seconds until C2
- * recompiles it. Long products and warmed-up benchmarks do not see it; a short first product
- * does. Loaded only through {@link
+ * <p>Warm-up: C2 compiles a branch that its profile never saw taken as an uncommon trap, and a
+ * trap throws the whole kernel back to C1 code, where every vector operation allocates (about 0.5
+ * GFLOP/s), until C2 has compiled it again. The write-back used to branch on {@code beta}; the
+ * first products of a training run (K within one depth block, so beta 0 only) compiled it one
+ * way, the first accumulating product trapped, and a fresh JVM lost one to three seconds
+ * ({@code -Xlog:deoptimization=debug}: {@code unstable_if} at the branch, then {@code
+ * profile_predicate} in the loop behind it). The write-back now has no branch on {@code beta}
+ * (see {@link MicroKernel#keepBits}). Loaded only through {@link
  * MicroKernels#vector()}, after {@code jdk.incubator.vector} was found readable.
  */
 final class VectorMicroKernel8x2 implements MicroKernel {
@@ -254,22 +256,22 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     c71.intoArray(tile, 7 * NR + L);
     if (mLive == MR && nLive == NR) {
       // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
-      // helper would first run in C1 code, where each Vector API operation allocates.
+      // helper would first run in C1 code, where each Vector API operation allocates. One loop
+      // for every beta, without a branch on it: a branch that the first products take one way
+      // only (beta 0 while K fits in one depth block) was compiled as an uncommon trap, and the
+      // first product with beta != 0 then threw the whole kernel back to C1 code for seconds.
       long row = cOffset * 4;
       long step = (long) ldc * 4;
-      if (beta == 0f) {
-        for (int i = 0; i < MR; i++, row += step) {
-          FloatVector.fromArray(S, tile, i * NR).mul(alpha).intoMemorySegment(c, row, ORDER);
-          FloatVector.fromArray(S, tile, i * NR + L).mul(alpha).intoMemorySegment(c, row + 4L * L, ORDER);
-        }
-      } else {
-        FloatVector vb = FloatVector.broadcast(S, beta);
-        for (int i = 0; i < MR; i++, row += step) {
-          FloatVector.fromMemorySegment(S, c, row, ORDER).fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha))
-              .intoMemorySegment(c, row, ORDER);
-          FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER)
-              .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
-        }
+      // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
+      // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
+      int keep = MicroKernel.keepBits(beta);
+      int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
+      FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
+      for (int i = 0; i < MR; i++, row += step) {
+        FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+            .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
+        FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+            .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
       }
     } else {
       MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);

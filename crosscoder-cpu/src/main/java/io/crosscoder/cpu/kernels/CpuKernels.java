@@ -46,6 +46,10 @@ import java.util.Objects;
  * operands; bf16 operands always take the Java GEMM.
  */
 public final class CpuKernels implements Kernels {
+  static {
+    SegmentClasses.load();
+  }
+
   private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
   private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
   private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT;

@@ -91,4 +91,72 @@ class MicroKernelTest {
       }
     }
   }
+
+  /**
+   * The write-back's branch-free beta (the vector kernels drop the old C by bits, not by a
+   * branch): bit for bit what {@code alpha * acc + beta * C} gives, signed zeros included, for
+   * beta {@code +0}, {@code -0}, 1 and -2, on a full tile of each kernel against the scalar rule
+   * of {@link MicroKernel#storeTile}.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"scalar", "vector", "vector4x2"})
+  void fullTileWriteBackIsExactForEveryBeta(String kernelName) {
+    MicroKernel kernel = TestMicroKernels.named(kernelName);
+    int mr = kernel.mr();
+    int nr = kernel.nr();
+    int kc = 3;
+    float[] a = new float[mr * kc];
+    float[] b = new float[nr * kc];
+    // Row 0 of A is zero, so with alpha -1 row 0 of the product is -0.0; other rows are small
+    // integers, exact in f32.
+    for (int p = 0; p < kc; p++) {
+      for (int i = 1; i < mr; i++) {
+        a[p * mr + i] = (i + p) % 5 - 2;
+      }
+      for (int j = 0; j < nr; j++) {
+        b[p * nr + j] = (j + 2 * p) % 7 - 3;
+      }
+    }
+    float alpha = -1f;
+    float[] tile = new float[mr * nr];
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment c = arena.allocate(4L * mr * nr, 4);
+      for (float beta : new float[] {0f, -0f, 1f, -2f}) {
+        float[] before = new float[mr * nr];
+        for (int at = 0; at < before.length; at++) {
+          // beta 0 must drop a NaN; otherwise C holds +0, -0 and small integers.
+          before[at] = beta == 0f ? (at % 3 == 0 ? Float.NaN : -0f) : (at % 4 == 0 ? -0f : at % 5 - 2);
+          c.setAtIndex(ValueLayout.JAVA_FLOAT, at, before[at]);
+        }
+        kernel.multiply(kc, a, 0, b, 0, alpha, beta, c, 0, nr, mr, nr, tile);
+        for (int i = 0; i < mr; i++) {
+          for (int j = 0; j < nr; j++) {
+            float acc = 0;
+            for (int p = 0; p < kc; p++) {
+              acc += a[p * mr + i] * b[p * nr + j];
+            }
+            float want = alpha * acc;
+            if (beta != 0f) {
+              want = Math.fma(beta, before[i * nr + j], want);
+            }
+            float got = c.getAtIndex(ValueLayout.JAVA_FLOAT, i * nr + j);
+            assertThat(Float.floatToRawIntBits(got)).as("C(%d, %d) beta %s: %s, want %s", i, j, beta, got, want)
+                .isEqualTo(Float.floatToRawIntBits(want));
+          }
+        }
+      }
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void keepBitsAndBetaOrOneFollowBetaNotZero() {
+    for (float beta : new float[] {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, 1f, -2.5f, Float.MAX_VALUE,
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN}) {
+      int keep = MicroKernel.keepBits(beta);
+      assertThat(keep).as("beta %s", beta).isEqualTo(beta != 0f || Float.isNaN(beta) ? -1 : 0);
+      float orOne = MicroKernel.betaOrOne(beta, keep);
+      assertThat(Float.floatToRawIntBits(orOne)).as("beta %s", beta)
+          .isEqualTo(Float.floatToRawIntBits(keep == 0 ? 1f : beta));
+    }
+  }
 }
