@@ -59,15 +59,21 @@ class WarmUpTest {
     assertThat(gate.isOpen()).isTrue();
   }
 
-  @Test
-  void aWaiterWaitsForThePilotsFastReport() throws InterruptedException {
-    WarmUp gate = new WarmUp(60_000);
-    assertThat(gate.enter()).isTrue();
-    AtomicReference<Boolean> waiter = new AtomicReference<>();
+  /** A gate whose pilot is this thread, and a second thread parked at it (its result in {@code waiter}). */
+  private static Thread parkedWaiter(WarmUp gate, AtomicReference<Boolean> waiter) throws InterruptedException {
+    assertThat(gate.enter()).as("this thread is the pilot").isTrue();
     Thread t = enterOnThread(gate, waiter);
     awaitParked(t);
     assertThat(t.isAlive()).as("the second thread waits at the closed gate").isTrue();
     assertThat(waiter.get()).isNull();
+    return t;
+  }
+
+  @Test
+  void aWaiterWaitsForThePilotsFastReport() throws InterruptedException {
+    WarmUp gate = new WarmUp(60_000);
+    AtomicReference<Boolean> waiter = new AtomicReference<>();
+    Thread t = parkedWaiter(gate, waiter);
     gate.report(1, WarmUp.PROBE_ELEMENTS);
     t.join(TimeUnit.SECONDS.toMillis(30));
     assertThat(t.isAlive()).isFalse();
@@ -77,12 +83,11 @@ class WarmUpTest {
   @Test
   void aWaiterIsLetGoWhenThePilotsRangeEnds() throws InterruptedException {
     WarmUp gate = new WarmUp(60_000);
-    gate.enter();
     AtomicReference<Boolean> waiter = new AtomicReference<>();
-    Thread t = enterOnThread(gate, waiter);
-    awaitParked(t);
+    Thread t = parkedWaiter(gate, waiter);
     gate.open();
     t.join(TimeUnit.SECONDS.toMillis(30));
+    assertThat(t.isAlive()).isFalse();
     assertThat(waiter.get()).isFalse();
     assertThat(gate.isOpen()).isTrue();
   }
