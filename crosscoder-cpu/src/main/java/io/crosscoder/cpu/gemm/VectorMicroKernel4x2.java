@@ -86,9 +86,10 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     if (mLive == MR && nLive == NR) {
       // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
       // helper would first run in C1 code, where each Vector API operation allocates. One loop
-      // for every beta, without a branch on it: a branch that the first products take one way
-      // only (beta 0 while K fits in one depth block) was compiled as an uncommon trap, and the
-      // first product with beta != 0 then threw the whole kernel back to C1 code for seconds.
+      // for every beta, without a branch on it: the first products may take such a branch one way
+      // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
+      // uncommon trap, which throws the whole kernel back to C1 code (as the partial-tile branch
+      // below did, which Sgemm therefore never takes; see the class comment).
       long row = cOffset * 4;
       long step = (long) ldc * 4;
       // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by

@@ -39,12 +39,14 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Warm-up: C2 compiles a branch that its profile never saw taken as an uncommon trap, and a
  * trap throws the whole kernel back to C1 code, where every vector operation allocates (about 0.5
- * GFLOP/s), until C2 has compiled it again. The write-back used to branch on {@code beta}; the
- * first products of a training run (K within one depth block, so beta 0 only) compiled it one
- * way, the first accumulating product trapped, and a fresh JVM lost one to three seconds
- * ({@code -Xlog:deoptimization=debug}: {@code unstable_if} at the branch, then {@code
- * profile_predicate} in the loop behind it). The write-back now has no branch on {@code beta}
- * (see {@link MicroKernel#keepBits}). Loaded only through {@link
+ * GFLOP/s), until C2 has compiled it again; a fresh JVM lost one to three seconds this way. Seen
+ * with {@code -Xlog:deoptimization=debug} on a training run: {@code unstable_if} at the
+ * partial-tile branch below (the first partial tile came after C2 had compiled the kernel on full
+ * ones), then {@code profile_predicate} in the write-back loop for {@code beta == 0}. So {@link
+ * Sgemm} hands this kernel full tiles only (partial ones through a scratch tile), the write-back
+ * has no branch on {@code beta} ({@link MicroKernel#keepBits}), and the build runs C2 without
+ * profiled loop predicates ({@code -XX:-UseProfiledLoopPredicate} in {@code
+ * crosscoder.jvm.flags}). Loaded only through {@link
  * MicroKernels#vector()}, after {@code jdk.incubator.vector} was found readable.
  */
 final class VectorMicroKernel8x2 implements MicroKernel {
@@ -257,9 +259,10 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     if (mLive == MR && nLive == NR) {
       // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
       // helper would first run in C1 code, where each Vector API operation allocates. One loop
-      // for every beta, without a branch on it: a branch that the first products take one way
-      // only (beta 0 while K fits in one depth block) was compiled as an uncommon trap, and the
-      // first product with beta != 0 then threw the whole kernel back to C1 code for seconds.
+      // for every beta, without a branch on it: the first products may take such a branch one way
+      // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
+      // uncommon trap, which throws the whole kernel back to C1 code (as the partial-tile branch
+      // below did, which Sgemm therefore never takes; see the class comment).
       long row = cOffset * 4;
       long step = (long) ldc * 4;
       // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
