@@ -25,8 +25,10 @@ import java.util.function.Consumer;
  *   <li>the ids are cut into sequences of at most {@link Builder#contextLength} tokens, each wrapped
  *       in the tokenizer's own special tokens ({@code [CLS] ... [SEP]} for BERT, {@code <s> ...} for
  *       Llama), numbered from 0 across the corpus;
- *   <li>{@link Builder#batchSequences} sequences at a time are right-padded into a {@link TokenBatch}
- *       and run through both models;
+ *   <li>{@link Builder#batchSequences} sequences at a time are run through both models, in groups
+ *       of similar length each right-padded into a {@link TokenBatch} (the last sequence of each
+ *       document is usually short, and a batch padded to its longest spent a fifth of the work on
+ *       padding; see {@code LengthGroups});
  *   <li>rows are kept except padding (always dropped), the first position of each sequence
  *       ({@code [CLS]}/{@code <s>} or the first word: its norm is many times the others', METHOD.md
  *       section 4) and special tokens ({@code [SEP]}); the last two are dropped by default and can
@@ -177,17 +179,36 @@ public final class Harvester {
 
   private int emit(Sequences.Batch in, long keptSoFar, Consumer<HarvestedBatch> sink) {
     int[][] sequences = in.ids();
-    TokenBatch batch = TokenBatch.of(sequences, base.padId());
-    Map<Site, float[]> a = base.forward(batch, List.of(site));
-    Map<Site, float[]> b = target.forward(withPad(batch, target.padId()), List.of(site));
-    float[] xa = a.get(site);
-    float[] xb = b.get(site);
     int d = base.width();
-    int length = batch.length();
+    // The batch runs as groups of sequences of similar length (LengthGroups), each padded to its
+    // own longest: the rows are the same (padding never reaches a real position), the work is
+    // less. seqGroup / seqSlot say where sequence s's rows are: group g's output, slot i.
+    int[][] groups = LengthGroups.of(lengths(sequences), LengthGroups.OVERHEAD_TOKENS);
+    float[][] groupA = new float[groups.length][];
+    float[][] groupB = new float[groups.length][];
+    int[] groupLength = new int[groups.length];
+    int[] seqGroup = new int[sequences.length];
+    int[] seqSlot = new int[sequences.length];
+    for (int g = 0; g < groups.length; g++) {
+      int[][] members = new int[groups[g].length][];
+      for (int i = 0; i < members.length; i++) {
+        members[i] = sequences[groups[g][i]];
+        seqGroup[groups[g][i]] = g;
+        seqSlot[groups[g][i]] = i;
+      }
+      TokenBatch batch = TokenBatch.of(members, base.padId());
+      groupA[g] = base.forward(batch, List.of(site)).get(site);
+      groupB[g] = target.forward(withPad(batch, target.padId()), List.of(site)).get(site);
+      groupLength[g] = batch.length();
+    }
     Tokenizer tok = base.tokenizer();
     int cap = (int) Math.min(Integer.MAX_VALUE, maxTokens - keptSoFar);
     int rows = 0;
-    int[] seqOf = new int[(int) batch.tokens()];
+    long tokenCount = 0;
+    for (int[] seq : sequences) {
+      tokenCount += seq.length;
+    }
+    int[] seqOf = new int[(int) tokenCount];
     int[] pos = new int[seqOf.length];
     int[] tokens = new int[seqOf.length];
     for (int s = 0; s < sequences.length && rows < cap; s++) {
@@ -205,9 +226,10 @@ public final class Harvester {
     float[] base = new float[rows * d];
     float[] target = new float[rows * d];
     for (int r = 0; r < rows; r++) {
-      int src = (seqOf[r] * length + pos[r]) * d;
-      System.arraycopy(xa, src, base, r * d, d);
-      System.arraycopy(xb, src, target, r * d, d);
+      int g = seqGroup[seqOf[r]];
+      int src = (seqSlot[seqOf[r]] * groupLength[g] + pos[r]) * d;
+      System.arraycopy(groupA[g], src, base, r * d, d);
+      System.arraycopy(groupB[g], src, target, r * d, d);
     }
     sink.accept(new HarvestedBatch(in.firstSequence(), sequences, in.documents(), new ActivationBatch(rows, d, base, target),
         Arrays.copyOf(seqOf, rows), Arrays.copyOf(pos, rows), Arrays.copyOf(tokens, rows)));
@@ -215,6 +237,14 @@ public final class Harvester {
     progress.onProgress(ProgressEvent.of("harvest", total, maxTokens == Long.MAX_VALUE ? 0 : maxTokens, "tokens",
         in.lastDocument()));
     return rows;
+  }
+
+  private static int[] lengths(int[][] sequences) {
+    int[] out = new int[sequences.length];
+    for (int s = 0; s < sequences.length; s++) {
+      out[s] = sequences[s].length;
+    }
+    return out;
   }
 
   private static TokenBatch withPad(TokenBatch b, int pad) {

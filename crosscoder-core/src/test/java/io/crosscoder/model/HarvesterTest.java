@@ -70,6 +70,43 @@ class HarvesterTest {
   }
 
   @Test
+  void aBatchRunsInGroupsOfSimilarLengthAndKeepsEachRowsOwnActivations() {
+    // Three long documents and a short one in one batch: the short sequence runs on its own,
+    // padded to its own length, and every row still gets its own activations.
+    StringBuilder longText = new StringBuilder();
+    for (int i = 0; i < 150; i++) {
+      longText.append(i % 2 == 0 ? "the " : "cat ");
+    }
+    String[] texts = {longText.toString().strip(), "a dog", longText.toString().strip(), longText.toString().strip()};
+    ClosedFormModel a = model("a", 1f, 3);
+    ClosedFormModel b = model("b", -2f, 3);
+    Harvester h = Harvester.builder().base(a).target(b).site(Site.residPost(2)).text(FakeModels.corpus(texts))
+        .contextLength(200).batchSequences(4).build();
+    List<HarvestedBatch> batches = run(h);
+    assertThat(batches).hasSize(1);
+    HarvestedBatch hb = batches.get(0);
+    assertThat(hb.rows()).isEqualTo(3 * 150 + 2);
+    for (int r = 0; r < hb.rows(); r++) {
+      int id = hb.tokens()[r];
+      int pos = hb.positions()[r];
+      assertThat(hb.sequences()[hb.sequenceOfRow()[r]][pos]).isEqualTo(id);
+      for (int j = 0; j < 3; j++) {
+        assertThat((double) hb.activations().base()[r * 3 + j])
+            .isCloseTo(ClosedFormModel.value(1f, id, pos, j, 3), org.assertj.core.data.Offset.offset(1e-4));
+        assertThat((double) hb.activations().target()[r * 3 + j])
+            .isCloseTo(ClosedFormModel.value(-2f, id, pos, j, 3), org.assertj.core.data.Offset.offset(1e-4));
+      }
+    }
+    // The models saw two passes: the short sequence alone ([CLS] a dog [SEP]) and the three long ones.
+    assertThat(a.batches).hasSize(2);
+    assertThat(a.batches.get(0).sequences()).isEqualTo(1);
+    assertThat(a.batches.get(0).length()).isEqualTo(4);
+    assertThat(a.batches.get(1).sequences()).isEqualTo(3);
+    assertThat(a.batches.get(1).length()).isEqualTo(152);
+    assertThat(b.batches.get(0).lengths()).isEqualTo(a.batches.get(0).lengths());
+  }
+
+  @Test
   void keepsFirstPositionsAndSpecialTokensWhenAsked() {
     Harvester h = Harvester.builder().base(model("a", 1, 2)).target(model("b", 1, 2)).site(Site.residPre(0))
         .text(FakeModels.corpus("a dog")).keepFirstPosition(true).keepSpecialTokens(true).build();
