@@ -25,8 +25,6 @@ final class BlockSums {
 
   private float[] stageA;
   private float[] stageB;
-  private short[] rawA;
-  private short[] rawB;
 
   double dot;
   double baseSquares;
@@ -45,22 +43,6 @@ final class BlockSums {
     baseLanes = new float[lanes];
     targetLanes = new float[lanes];
     diffLanes = new float[lanes];
-  }
-
-  /** A block of 16-bit scratch for the base's raw f16/bf16 bits, made on first use. */
-  short[] rawA() {
-    if (rawA == null) {
-      rawA = new short[PairPass.BLOCK];
-    }
-    return rawA;
-  }
-
-  /** A block of 16-bit scratch for the target's raw f16/bf16 bits, made on first use. */
-  short[] rawB() {
-    if (rawB == null) {
-      rawB = new short[PairPass.BLOCK];
-    }
-    return rawB;
   }
 
   /** A block of f32 scratch for widening the base, made on first use. */

@@ -8,6 +8,7 @@ import static jdk.incubator.vector.VectorOperators.S2I;
 
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -15,23 +16,13 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API kernel: copies each block of plain f32, f16 or bf16 from the (mapped) segments
- * into per-thread arrays with one bulk copy per side, widens narrow floats to f32 in integer lanes,
- * and accumulates with lanewise fused multiply-adds.
+ * The Vector API kernel: reads plain f32, f16 and bf16 straight from the (mapped) segments,
+ * widens narrow floats to f32 in integer lanes, and accumulates with lanewise fused multiply-adds.
  * Each sum has two accumulator vectors that trade places after every step, so step {@code k}
  * lands in lanes {@code (k mod 2) L + j} and {@link #lanes()} is twice the preferred f32 lane
  * count {@code L}: the same interleaving as the scalar kernel, and two independent dependency
  * chains per sum. A tail shorter than one vector goes through {@link BlockSums#finishPlain}, the
  * scalar lane update.
- *
- * <p>Why arrays and not vector loads from the segments: a vector load from a segment calls the
- * segment's {@code unsafeGetBase()} inside the JDK, at a call site every segment load in the JVM
- * shares, and while this kernel still runs through the Vector API's Java fallback that fallback
- * loads from heap segments of its own there. In about one fresh process in three the site's
- * profile then held too many segment classes, C2 compiled the loads with a virtual call each, and
- * the whole pass ran at half speed ({@code -XX:CompileCommand=PrintInlining} on the kernel: {@code
- * unsafeGetBase ... failed to inline: virtual call}; the 6 GB diff took 2.4-2.6 s instead of
- * 1.6-1.7). Array loads have no such call; the bulk copy pays it once per block.
  *
  * <p>The loops are shaped for the JIT: one vector per step and no vector ever passed to a helper
  * that might not be inlined (such a vector is boxed, and a boxed loop accumulator can cost an
@@ -54,6 +45,7 @@ final class VectorPairKernel implements PairKernel {
   private static final VectorSpecies<Short> SHORTS =
       VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, FLOATS.vectorBitSize() / 2)));
   private static final int L = FLOATS.length();
+  private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
   VectorPairKernel() {
     if (FLOATS.vectorBitSize() < 128) {
@@ -108,14 +100,12 @@ final class VectorPairKernel implements PairKernel {
     FloatVector diff1 = dot0;
     IntVector maxBits = IntVector.zero(INTS);
     long changed = 0;
-    float[] ra = out.stageA();
-    float[] rb = out.stageB();
-    MemorySegment.copy(a, TensorView.Layouts.F32, ia * 4, ra, 0, n);
-    MemorySegment.copy(b, TensorView.Layouts.F32, ib * 4, rb, 0, n);
+    long oa = ia * 4;
+    long ob = ib * 4;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = FloatVector.fromArray(FLOATS, ra, i);
-      FloatVector y = FloatVector.fromArray(FLOATS, rb, i);
+      FloatVector x = FloatVector.fromMemorySegment(FLOATS, a, oa + 4L * i, LE);
+      FloatVector y = FloatVector.fromMemorySegment(FLOATS, b, ob + 4L * i, LE);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);
@@ -147,14 +137,12 @@ final class VectorPairKernel implements PairKernel {
     FloatVector diff1 = dot0;
     IntVector maxBits = IntVector.zero(INTS);
     long changed = 0;
-    short[] ra = out.rawA();
-    short[] rb = out.rawB();
-    MemorySegment.copy(a, TensorView.Layouts.I16, ia * 2, ra, 0, n);
-    MemorySegment.copy(b, TensorView.Layouts.I16, ib * 2, rb, 0, n);
+    long oa = ia * 2;
+    long ob = ib * 2;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = bf16(ra, i);
-      FloatVector y = bf16(rb, i);
+      FloatVector x = bf16(a, oa + 2L * i);
+      FloatVector y = bf16(b, ob + 2L * i);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);
@@ -186,14 +174,12 @@ final class VectorPairKernel implements PairKernel {
     FloatVector diff1 = dot0;
     IntVector maxBits = IntVector.zero(INTS);
     long changed = 0;
-    short[] ra = out.rawA();
-    short[] rb = out.rawB();
-    MemorySegment.copy(a, TensorView.Layouts.I16, ia * 2, ra, 0, n);
-    MemorySegment.copy(b, TensorView.Layouts.I16, ib * 2, rb, 0, n);
+    long oa = ia * 2;
+    long ob = ib * 2;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = f16(ra, i);
-      FloatVector y = f16(rb, i);
+      FloatVector x = f16(a, oa + 2L * i);
+      FloatVector y = f16(b, ob + 2L * i);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);
@@ -277,16 +263,14 @@ final class VectorPairKernel implements PairKernel {
       MemorySegment.copy(m, TensorView.Layouts.F32, index * 4, dst, 0, n);
       return;
     }
-    short[] raw = new short[n];
-    MemorySegment.copy(m, TensorView.Layouts.I16, index * 2, raw, 0, n);
     int i = 0;
     if (kind == BF16) {
       for (; i <= n - L; i += L) {
-        bf16(raw, i).intoArray(dst, i);
+        bf16(m, (index + i) * 2).intoArray(dst, i);
       }
     } else {
       for (; i <= n - L; i += L) {
-        f16(raw, i).intoArray(dst, i);
+        f16(m, (index + i) * 2).intoArray(dst, i);
       }
     }
     for (; i < n; i++) {
@@ -295,8 +279,8 @@ final class VectorPairKernel implements PairKernel {
   }
 
   /** bfloat16 is the upper half of an f32: widen and shift into place. */
-  static FloatVector bf16(short[] bits, int at) {
-    IntVector h = (IntVector) ShortVector.fromArray(SHORTS, bits, at).convertShape(S2I, INTS, 0);
+  static FloatVector bf16(MemorySegment m, long byteOffset) {
+    IntVector h = (IntVector) ShortVector.fromMemorySegment(SHORTS, m, byteOffset, LE).convertShape(S2I, INTS, 0);
     return h.lanewise(LSHL, 16).reinterpretAsFloats();
   }
 
@@ -310,8 +294,8 @@ final class VectorPairKernel implements PairKernel {
    * signalling NaNs, keeping their payload, as the JDK's (intrinsic) {@link Float#float16ToFloat}
    * does. The sign comes last from bit 31, which the sign-extending widening has filled.
    */
-  static FloatVector f16(short[] bits, int at) {
-    IntVector h = (IntVector) ShortVector.fromArray(SHORTS, bits, at).convertShape(S2I, INTS, 0);
+  static FloatVector f16(MemorySegment m, long byteOffset) {
+    IntVector h = (IntVector) ShortVector.fromMemorySegment(SHORTS, m, byteOffset, LE).convertShape(S2I, INTS, 0);
     IntVector magnitude = h.and(0x7fff).lanewise(LSHL, 13);
     IntVector widened = magnitude.blend(magnitude.or(0x7000_0000), magnitude.compare(GE, 0x0f80_0000));
     IntVector rebased = widened.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
@@ -326,10 +310,8 @@ final class VectorPairKernel implements PairKernel {
     if (count % L != 0) {
       throw new IllegalArgumentException("count " + count + " is not a multiple of " + L + " lanes");
     }
-    short[] raw = new short[count];
-    MemorySegment.copy(m, TensorView.Layouts.I16, index * 2, raw, 0, count);
     for (int i = 0; i < count; i += L) {
-      f16(raw, i).intoArray(dst, i);
+      f16(m, (index + i) * 2).intoArray(dst, i);
     }
   }
 }
