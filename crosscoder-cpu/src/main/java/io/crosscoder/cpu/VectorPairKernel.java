@@ -24,6 +24,17 @@ import jdk.incubator.vector.VectorSpecies;
  * chains per sum. A tail shorter than one vector goes through {@link BlockSums#finishPlain}, the
  * scalar lane update.
  *
+ * <p>Seen and left alone: a vector load from a segment calls the segment's {@code
+ * unsafeGetBase()} inside the JDK, at a call site every segment load in the JVM shares, and while
+ * this kernel still runs through the Vector API's Java fallback, that fallback loads from heap
+ * segments of its own there. In about one fresh process in three the site's profile then holds too
+ * many segment classes and C2 compiles each load with a virtual call ({@code
+ * -XX:CompileCommand=PrintInlining,io.crosscoder.cpu.VectorPairKernel::bf16Block}: {@code
+ * unsafeGetBase ... failed to inline: virtual call}): that process's pass runs at half speed (the
+ * 6 GB diff in 2.4-2.9 s instead of 1.6-1.9). Copying each block into arrays first removed that
+ * mode but cost 38% of the in-cache throughput (JMH {@code PairStatistics} BF16 1536x1537: 17.0
+ * against 10.5 GB/s), so the loads stay on the segments.
+ *
  * <p>The loops are shaped for the JIT: one vector per step and no vector ever passed to a helper
  * that might not be inlined (such a vector is boxed, and a boxed loop accumulator can cost an
  * allocation per step). Unrolling is left to the JIT. {@code max |d|} is kept as the integer
