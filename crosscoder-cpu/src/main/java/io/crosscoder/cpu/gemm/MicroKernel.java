@@ -1,7 +1,6 @@
 package io.crosscoder.cpu.gemm;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The register-blocked inner kernel of {@link Sgemm}: one {@code mr x nr} tile of {@code C} from
@@ -21,14 +20,16 @@ public interface MicroKernel {
   String name();
 
   /**
-   * {@code C(i, j) = alpha * sum_p A(i, p) B(p, j) + beta * C(i, j)} for {@code i < mLive}, {@code j
-   * < nLive}, where {@code C(i, j)} is the f32 at element {@code cOffset + i * ldc + j} of {@code c}
-   * (native order). When {@code beta == 0} the old {@code C} does not count (a NaN there is
-   * overwritten; the vector kernels read it and drop it, without a branch). {@code tile} is scratch
-   * of {@code mr * nr} floats for partial tiles.
+   * {@code C(i, j) = alpha * sum_p A(i, p) B(p, j) + beta * C(i, j)} for the whole tile, {@code i <
+   * mr()}, {@code j < nr()}, where {@code C(i, j)} is the f32 at element {@code cOffset + i * ldc +
+   * j} of {@code c} (native order). When {@code beta == 0} the old {@code C} does not count (a NaN
+   * there is overwritten; the vector kernels read it and drop it, without a branch). {@code tile}
+   * is scratch of {@code mr * nr} floats. Full tiles only: {@link Sgemm} runs the partial tiles at
+   * C's edges through a scratch tile, so that no kernel holds a branch for them (a JIT-compiled
+   * kernel that had only seen full tiles trapped back to slow code at the first partial one).
    */
   void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
-      MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile);
+      MemorySegment c, long cOffset, int ldc, float[] tile);
 
   /** The bits of {@code -0.0f}, the one f32 that leaves every value unchanged when added. */
   int NEGATIVE_ZERO_BITS = 0x8000_0000;
@@ -45,21 +46,5 @@ public interface MicroKernel {
   /** {@code beta} where {@code keep} is all ones, else {@code 1}; without a branch. */
   static float betaOrOne(float beta, int keep) {
     return Float.intBitsToFloat(Float.floatToRawIntBits(beta) & keep | Float.floatToRawIntBits(1f) & ~keep);
-  }
-
-  /** Writes a computed tile {@code acc} (row-major {@code mr x nr}) into the live part of C. */
-  static void storeTile(float[] acc, int nr, float alpha, float beta, MemorySegment c, long cOffset,
-      int ldc, int mLive, int nLive) {
-    for (int i = 0; i < mLive; i++) {
-      long row = (cOffset + (long) i * ldc) * 4;
-      for (int j = 0; j < nLive; j++) {
-        long at = row + 4L * j;
-        float v = alpha * acc[i * nr + j];
-        if (beta != 0f) {
-          v += beta * c.get(ValueLayout.JAVA_FLOAT, at);
-        }
-        c.set(ValueLayout.JAVA_FLOAT, at, v);
-      }
-    }
   }
 }

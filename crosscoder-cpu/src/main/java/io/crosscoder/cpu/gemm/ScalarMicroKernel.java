@@ -1,6 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The plain-Java micro-kernel: a {@value #MR} x {@value #NR} tile held in sixteen scalar locals
@@ -31,7 +32,7 @@ public final class ScalarMicroKernel implements MicroKernel {
 
   @Override
   public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
-      MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile) {
+      MemorySegment c, long cOffset, int ldc, float[] tile) {
     float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
     float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
     float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
@@ -53,6 +54,16 @@ public final class ScalarMicroKernel implements MicroKernel {
     tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13;
     tile[8] = c20; tile[9] = c21; tile[10] = c22; tile[11] = c23;
     tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33;
-    MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
+    for (int i = 0; i < MR; i++) {
+      long row = (cOffset + (long) i * ldc) * 4;
+      for (int j = 0; j < NR; j++) {
+        long at = row + 4L * j;
+        float v = alpha * tile[i * NR + j];
+        if (beta != 0f) {
+          v += beta * c.get(ValueLayout.JAVA_FLOAT, at);
+        }
+        c.set(ValueLayout.JAVA_FLOAT, at, v);
+      }
+    }
   }
 }

@@ -153,12 +153,9 @@ public final class Sgemm {
     float[] row = new float[rowMax];
     short[] shorts = new short[rowMax];
     float[] tile = new float[mr * nr];
-    // Partial tiles of C (the last rows and columns) go through this full tile, so that the kernel
-    // only ever sees full ones: a branch a C2-compiled kernel has never seen taken is compiled as
-    // an uncommon trap, and the first partial tile (an evaluation batch of 522 rows, say) then threw
-    // the whole kernel back to C1 code, where each vector operation allocates, for a second or more.
-    // Native, like the buffers the kernels are given, so that the kernel's profile sees one kind of
-    // segment.
+    // Partial tiles of C (the last rows and columns) go through this full tile, since kernels take
+    // full tiles only (MicroKernel#multiply says why). Native, like the buffers the kernels are
+    // given, so that the kernel's profile sees one kind of segment.
     MemorySegment edge = Arena.ofAuto().allocate(4L * mr * nr, 64);
     for (int jc = n0; jc < n1; jc += nc) {
       int ncb = Math.min(nc, n1 - jc);
@@ -182,10 +179,10 @@ public final class Sgemm {
                 int mLive = Math.min(mr, mcb - ir);
                 long cAt = cCol + (long) (ic + ir) * ldc;
                 if (mLive == mr && nLive == nr) {
-                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, c, cAt, ldc, mr, nr, tile);
+                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, c, cAt, ldc, tile);
                 } else {
                   copyTile(c, cAt, ldc, edge, 0, nr, mLive, nLive);
-                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, edge, 0, nr, mr, nr, tile);
+                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, edge, 0, nr, tile);
                   copyTile(edge, 0, nr, c, cAt, ldc, mLive, nLive);
                 }
               }

@@ -48,7 +48,7 @@ final class VectorMicroKernel4x2 implements MicroKernel {
 
   @Override
   public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
-      MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile) {
+      MemorySegment c, long cOffset, int ldc, float[] tile) {
     FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
     FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
     FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -83,28 +83,24 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     c21.intoArray(tile, 2 * NR + L);
     c30.intoArray(tile, 3 * NR);
     c31.intoArray(tile, 3 * NR + L);
-    if (mLive == MR && nLive == NR) {
-      // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
-      // helper would first run in C1 code, where each Vector API operation allocates. One loop
-      // for every beta, without a branch on it: the first products may take such a branch one way
-      // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
-      // uncommon trap, which throws the whole kernel back to C1 code (as the partial-tile branch
-      // below did, which Sgemm therefore never takes; see the class comment).
-      long row = cOffset * 4;
-      long step = (long) ldc * 4;
-      // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
-      // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
-      int keep = MicroKernel.keepBits(beta);
-      int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
-      FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
-      for (int i = 0; i < MR; i++, row += step) {
-        FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-            .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
-        FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-            .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
-      }
-    } else {
-      MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
+    // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
+    // helper would first run in C1 code, where each Vector API operation allocates. One loop
+    // for every beta, without a branch on it: the first products may take such a branch one way
+    // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
+    // uncommon trap, which throws the whole kernel back to C1 code (as a partial-tile branch
+    // here did; see the class comment).
+    long row = cOffset * 4;
+    long step = (long) ldc * 4;
+    // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
+    // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
+    int keep = MicroKernel.keepBits(beta);
+    int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
+    FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
+    for (int i = 0; i < MR; i++, row += step) {
+      FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
+      FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
     }
   }
 }

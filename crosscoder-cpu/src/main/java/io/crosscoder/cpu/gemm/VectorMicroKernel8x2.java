@@ -40,10 +40,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Warm-up: C2 compiles a branch that its profile never saw taken as an uncommon trap, and a
  * trap throws the whole kernel back to C1 code, where every vector operation allocates (about 0.5
  * GFLOP/s), until C2 has compiled it again; a fresh JVM lost one to three seconds this way. Seen
- * with {@code -Xlog:deoptimization=debug} on a training run: {@code unstable_if} at the
- * partial-tile branch below (the first partial tile came after C2 had compiled the kernel on full
- * ones), then {@code profile_predicate} in the write-back loop for {@code beta == 0}. So {@link
- * Sgemm} hands this kernel full tiles only (partial ones through a scratch tile), the write-back
+ * with {@code -Xlog:deoptimization=debug} on a training run: {@code unstable_if} at the branch
+ * for partial tiles this kernel had then (the first partial tile came after C2 had compiled the
+ * kernel on full ones), then {@code profile_predicate} in the write-back loop for {@code beta ==
+ * 0}. So kernels take full tiles only ({@link Sgemm} runs partial ones through a scratch tile), the write-back
  * has no branch on {@code beta} ({@link MicroKernel#keepBits}), and the build runs C2 without
  * profiled loop predicates ({@code -XX:-UseProfiledLoopPredicate} in {@code
  * crosscoder.jvm.flags}). Loaded only through {@link
@@ -79,7 +79,7 @@ final class VectorMicroKernel8x2 implements MicroKernel {
 
   @Override
   public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
-      MemorySegment c, long cOffset, int ldc, int mLive, int nLive, float[] tile) {
+      MemorySegment c, long cOffset, int ldc, float[] tile) {
     FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
     FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
     FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -256,28 +256,24 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     c61.intoArray(tile, 6 * NR + L);
     c70.intoArray(tile, 7 * NR);
     c71.intoArray(tile, 7 * NR + L);
-    if (mLive == MR && nLive == NR) {
-      // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
-      // helper would first run in C1 code, where each Vector API operation allocates. One loop
-      // for every beta, without a branch on it: the first products may take such a branch one way
-      // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
-      // uncommon trap, which throws the whole kernel back to C1 code (as the partial-tile branch
-      // below did, which Sgemm therefore never takes; see the class comment).
-      long row = cOffset * 4;
-      long step = (long) ldc * 4;
-      // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
-      // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
-      int keep = MicroKernel.keepBits(beta);
-      int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
-      FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
-      for (int i = 0; i < MR; i++, row += step) {
-        FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-            .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
-        FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-            .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
-      }
-    } else {
-      MicroKernel.storeTile(tile, NR, alpha, beta, c, cOffset, ldc, mLive, nLive);
+    // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
+    // helper would first run in C1 code, where each Vector API operation allocates. One loop
+    // for every beta, without a branch on it: the first products may take such a branch one way
+    // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
+    // uncommon trap, which throws the whole kernel back to C1 code (as a partial-tile branch
+    // here did; see the class comment).
+    long row = cOffset * 4;
+    long step = (long) ldc * 4;
+    // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
+    // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
+    int keep = MicroKernel.keepBits(beta);
+    int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
+    FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
+    for (int i = 0; i < MR; i++, row += step) {
+      FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
+      FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
     }
   }
 }

@@ -88,7 +88,10 @@ class SgemmBlockingTest {
       int m, int n, int k, float beta) {
     float[] a = new float[m * k];
     float[] b = new float[k * n];
-    float[] c = new float[m * n];
+    // C has 3 columns of padding per row (ldc = n + 3) and a float after it: Sgemm must leave
+    // them untouched, partial tiles at C's edges included.
+    int ldc = n + 3;
+    float[] c = new float[m * ldc + 1];
     for (int i = 0; i < a.length; i++) {
       a[i] = r.nextFloat() * 2 - 1;
     }
@@ -96,7 +99,7 @@ class SgemmBlockingTest {
       b[i] = r.nextFloat() * 2 - 1;
     }
     for (int i = 0; i < c.length; i++) {
-      c[i] = beta == 0f ? Float.NaN : r.nextFloat();
+      c[i] = beta == 0f || i % ldc >= n ? Float.NaN : r.nextFloat();
     }
     MemorySegment as = arena.allocate(4L * a.length + 4, 64);
     MemorySegment bs = arena.allocate(4L * b.length + 4, 64);
@@ -105,7 +108,7 @@ class SgemmBlockingTest {
     MemorySegment.copy(b, 0, bs, ValueLayout.JAVA_FLOAT, 0, b.length);
     MemorySegment.copy(c, 0, cs, ValueLayout.JAVA_FLOAT, 0, c.length);
     gemm.multiply(pool, ta, tb, m, n, k, 1.25f,
-        MatrixOperand.f32(as, 0, ta ? m : k), MatrixOperand.f32(bs, 0, tb ? k : n), beta, cs, 0, n);
+        MatrixOperand.f32(as, 0, ta ? m : k), MatrixOperand.f32(bs, 0, tb ? k : n), beta, cs, 0, ldc);
     for (int i = 0; i < m; i++) {
       for (int j = 0; j < n; j++) {
         double sum = 0;
@@ -115,11 +118,17 @@ class SgemmBlockingTest {
           sum += x;
           mag += Math.abs(x);
         }
-        double old = beta == 0f ? 0 : c[i * n + j];
+        double old = beta == 0f ? 0 : c[i * ldc + j];
         double want = 1.25 * sum + beta * old;
-        float got = cs.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * n + j);
+        float got = cs.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * ldc + j);
         assertThat((double) got).as("C(%d, %d) of %d x %d x %d, transA=%s transB=%s", i, j, m, n, k, ta, tb)
             .isCloseTo(want, within((k + 3) * 0x1p-23 * (1.25 * mag + Math.abs(beta * old)) + 1e-30));
+      }
+    }
+    for (int at = 0; at < c.length; at++) {
+      if (at >= m * ldc || at % ldc >= n) {
+        assertThat(Float.floatToRawIntBits(cs.getAtIndex(ValueLayout.JAVA_FLOAT, at)))
+            .as("padding element %d of %d x %d x %d", at, m, n, k).isEqualTo(Float.floatToRawIntBits(c[at]));
       }
     }
   }
