@@ -13,8 +13,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * thread, 300-600 ms with two). So the first thread to reach a plain block range becomes the
  * <em>pilot</em>, times its blocks in groups of {@link #PROBE_ELEMENTS}, and opens the gate once a
  * group runs at compiled speed ({@link #FAST_NANOS_PER_ELEMENT} or less) or when its range ends,
- * whichever comes first; the other threads wait at the gate until it opens, or for at most {@link
- * #maxWaitNanos()}, after which they open it themselves. So the gate is closed at most once per
+ * whichever comes first; the other threads wait at the gate until it opens, or for at most the
+ * cap ({@value #DEFAULT_WAIT_MILLIS} ms by default), after which they open it themselves. So the gate is closed at most once per
  * JVM, for at most one range (a pass cuts a large tensor into 8 MiB ranges, and a small pair's
  * first range ends at once); in a JVM that has already compiled the kernel the pilot's first group
  * opens it.
@@ -41,9 +41,8 @@ final class WarmUp {
 
   WarmUp(long maxWaitMillis) {
     this.maxWaitNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, maxWaitMillis));
-    this.open = maxWaitMillis <= 0;
-    if (open) {
-      opened.countDown();
+    if (maxWaitMillis <= 0) {
+      open();
     }
   }
 
@@ -60,14 +59,10 @@ final class WarmUp {
     return open;
   }
 
-  long maxWaitNanos() {
-    return maxWaitNanos;
-  }
-
   /**
    * Called by a thread before it runs a plain block range. Returns at once when the gate is open
    * or the caller is (or now becomes) the pilot; otherwise waits until the gate opens, at most
-   * {@link #maxWaitNanos()}, and then opens it.
+   * the cap given to the constructor, and then opens it.
    *
    * @return whether the caller is the pilot and should time its blocks ({@link #report})
    */
@@ -84,7 +79,7 @@ final class WarmUp {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    openGate();
+    open();
     return false;
   }
 
@@ -96,17 +91,13 @@ final class WarmUp {
    */
   boolean report(long nanos, long elements) {
     if (elements > 0 && nanos <= FAST_NANOS_PER_ELEMENT * elements) {
-      openGate();
+      open();
     }
     return open;
   }
 
-  /** Opens the gate (the pilot calls it when its first range ends, fast or not). */
+  /** Opens the gate for good (the pilot calls it when its first range ends, fast or not). */
   void open() {
-    openGate();
-  }
-
-  private void openGate() {
     open = true;
     opened.countDown();
   }

@@ -175,15 +175,13 @@ final class BatchTopK {
       threshold = ((prefix << 16) | b2) ^ 0x80000000;
       if (ties != low[b2]) {
         // Not every tie is kept: the first ones in position order are, shared out part by part.
-        long left = ties;
+        long[] equal = new long[parts];
         for (int p = 0; p < parts; p++) {
-          long equal = 0;
           for (int k : keys[p]) {
-            equal += k == threshold ? 1 : 0;
+            equal[p] += k == threshold ? 1 : 0;
           }
-          quota[p] = Math.min(left, equal);
-          left -= quota[p];
         }
+        shareTies(ties, equal, quota);
       }
     }
     // The kept positive scores of each row, then the rows; both passes spend each part's tie quota
@@ -251,8 +249,13 @@ final class BatchTopK {
       }
       equal[p] = e;
     });
+    shareTies(ties, equal, quota);
+  }
+
+  /** Gives the {@code ties} kept threshold ties to the parts in order, each up to the {@code equal} it holds. */
+  private static void shareTies(long ties, long[] equal, long[] quota) {
     long left = ties;
-    for (int p = 0; p < parts; p++) {
+    for (int p = 0; p < equal.length; p++) {
       quota[p] = Math.min(left, equal[p]);
       left -= quota[p];
     }

@@ -15,31 +15,26 @@ import java.lang.foreign.MemorySegment;
  * costs microseconds (the classes are in the JDK's class-data archive).
  */
 public final class SegmentClasses {
-  private SegmentClasses() {}
-
-  /** Loads them; idempotent and cheap after the first call. */
-  public static void load() {
-    Holder.LOADED.hashCode();
+  static {
+    MemorySegment.ofArray(new byte[0]);
+    MemorySegment.ofArray(new char[0]);
+    MemorySegment.ofArray(new short[0]);
+    MemorySegment.ofArray(new int[0]);
+    MemorySegment.ofArray(new float[0]);
+    MemorySegment.ofArray(new long[0]);
+    MemorySegment.ofArray(new double[0]);
+    // A mapped file's segment is a subclass of the native one.
+    try {
+      Class.forName("jdk.internal.foreign.MappedMemorySegmentImpl", false, MemorySegment.class.getClassLoader());
+    } catch (ClassNotFoundException | LinkageError e) {
+      // Another JDK's layout: nothing to load.
+    }
   }
 
-  private static final class Holder {
-    static final Object LOADED = loadAll();
+  private SegmentClasses() {}
 
-    private static Object loadAll() {
-      MemorySegment.ofArray(new byte[0]);
-      MemorySegment.ofArray(new char[0]);
-      MemorySegment.ofArray(new short[0]);
-      MemorySegment.ofArray(new int[0]);
-      MemorySegment.ofArray(new float[0]);
-      MemorySegment.ofArray(new long[0]);
-      MemorySegment.ofArray(new double[0]);
-      // A mapped file's segment is a subclass of the native one.
-      try {
-        Class.forName("jdk.internal.foreign.MappedMemorySegmentImpl", false, MemorySegment.class.getClassLoader());
-      } catch (ClassNotFoundException | LinkageError e) {
-        // Another JDK's layout: nothing to load.
-      }
-      return Boolean.TRUE;
-    }
+  /** Loads them (this class's initialisation does, once); cheap after the first call. */
+  public static void load() {
+    // The static initialiser above has run by the time this body does.
   }
 }
