@@ -24,16 +24,18 @@ import jdk.incubator.vector.VectorSpecies;
  * chains per sum. A tail shorter than one vector goes through {@link BlockSums#finishPlain}, the
  * scalar lane update.
  *
- * <p>Seen and left alone: a vector load from a segment calls the segment's {@code
- * unsafeGetBase()} inside the JDK, at a call site every segment load in the JVM shares, and while
- * this kernel still runs through the Vector API's Java fallback, that fallback loads from heap
- * segments of its own there. In about one fresh process in three the site's profile then holds too
- * many segment classes and C2 compiles each load with a virtual call ({@code
- * -XX:CompileCommand=PrintInlining,io.crosscoder.cpu.VectorPairKernel::bf16Block}: {@code
- * unsafeGetBase ... failed to inline: virtual call}): that process's pass runs at half speed (the
- * 6 GB diff in 2.4-2.9 s instead of 1.6-1.9). Copying each block into arrays first removed that
- * mode but cost 38% of the in-cache throughput (JMH {@code PairStatistics} BF16 1536x1537: 17.0
- * against 10.5 GB/s), so the loads stay on the segments.
+ * <p>The same-type loops only run on native segments, which they first cast to the JDK's class of
+ * native segments ({@link #NATIVE}, of which mapped segments are a subclass). A vector load from a
+ * segment calls the segment's {@code unsafeGetBase()} and {@code unsafeGetOffset()} inside the JDK,
+ * which heap and native segments implement differently; without the cast the JIT can only bind
+ * those calls from the receiver profile of the JDK's load method, and in a fresh process that
+ * profile is often empty (the method ran only in code compiled without profiling while the
+ * compiler queue was long), so C2 compiled each load with two virtual calls and the pass ran at
+ * half speed: the 6 GB diff's scan took 1.9-2.1 s instead of 1.1-1.3 s in 8 of 12 fresh processes
+ * ({@code -XX:CompileCommand=PrintInlining,io.crosscoder.cpu.VectorPairKernel::bf16}: {@code
+ * unsafeGetBase ... failed to inline: virtual call}, and {@code -XX:+LogCompilation}: the call
+ * site's {@code count='-1'}). After the cast the class hierarchy alone binds both calls, whatever
+ * the profile. Heap segments (tests, empty files) are widened into arrays first.
  *
  * <p>The loops are shaped for the JIT: one vector per step and no vector ever passed to a helper
  * that might not be inlined (such a vector is boxed, and a boxed loop accumulator can cost an
@@ -57,6 +59,20 @@ final class VectorPairKernel implements PairKernel {
       VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, FLOATS.vectorBitSize() / 2)));
   private static final int L = FLOATS.length();
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+  /**
+   * The class of a plain native segment. Mapped segments extend it; a JDK where they did not would
+   * send every pair through the widening path, which {@code VectorPairKernelTest} would notice.
+   */
+  static final Class<?> NATIVE = MemorySegment.ofAddress(0).getClass();
+
+  /**
+   * {@code m} typed as a native segment for the JIT. Applied at every load inside the loop, not
+   * once before it: a compilation that enters at the loop (on-stack replacement) starts from the
+   * loop's own types. The check is loop-invariant.
+   */
+  private static MemorySegment asNative(MemorySegment m) {
+    return (MemorySegment) NATIVE.cast(m);
+  }
 
   VectorPairKernel() {
     if (FLOATS.vectorBitSize() < 128) {
@@ -79,13 +95,13 @@ final class VectorPairKernel implements PairKernel {
   }
 
   /**
-   * Same-type pairs run a loop specialised to their type, so that each loop holds only its own
-   * widening (one loop for all types would be too large for the JIT to compile whole). Mixed
-   * pairs are widened into two L1-sized f32 blocks first.
+   * Same-type pairs on native segments run a loop specialised to their type, so that each loop
+   * holds only its own widening (one loop for all types would be too large for the JIT to compile
+   * whole). Mixed pairs and heap segments are widened into two L1-sized f32 blocks first.
    */
   @Override
   public void plainBlock(MemorySegment a, int kindA, long ia, MemorySegment b, int kindB, long ib, int n, BlockSums out) {
-    if (kindA == kindB) {
+    if (kindA == kindB && NATIVE.isInstance(a) && NATIVE.isInstance(b)) {
       switch (kindA) {
         case F32 -> f32Block(a, ia, b, ib, n, out);
         case BF16 -> bf16Block(a, ia, b, ib, n, out);
@@ -115,8 +131,8 @@ final class VectorPairKernel implements PairKernel {
     long ob = ib * 4;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = FloatVector.fromMemorySegment(FLOATS, a, oa + 4L * i, LE);
-      FloatVector y = FloatVector.fromMemorySegment(FLOATS, b, ob + 4L * i, LE);
+      FloatVector x = FloatVector.fromMemorySegment(FLOATS, asNative(a), oa + 4L * i, LE);
+      FloatVector y = FloatVector.fromMemorySegment(FLOATS, asNative(b), ob + 4L * i, LE);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);
@@ -152,8 +168,8 @@ final class VectorPairKernel implements PairKernel {
     long ob = ib * 2;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = bf16(a, oa + 2L * i);
-      FloatVector y = bf16(b, ob + 2L * i);
+      FloatVector x = bf16(asNative(a), oa + 2L * i);
+      FloatVector y = bf16(asNative(b), ob + 2L * i);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);
@@ -189,8 +205,8 @@ final class VectorPairKernel implements PairKernel {
     long ob = ib * 2;
     int i = 0;
     for (; i <= n - L; i += L) {
-      FloatVector x = f16(a, oa + 2L * i);
-      FloatVector y = f16(b, ob + 2L * i);
+      FloatVector x = f16(asNative(a), oa + 2L * i);
+      FloatVector y = f16(asNative(b), ob + 2L * i);
       FloatVector d = y.sub(x);
       FloatVector t = dot1;
       dot1 = x.fma(y, dot0);

@@ -8,7 +8,13 @@ import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorView;
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -16,6 +22,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -98,6 +105,51 @@ class VectorScalarAgreementTest {
     assertSame(TestTensors.transposed(arena, "x", DType.F32, rows, columns, x), TestTensors.plain(arena, "y", DType.BF16, shape,
         TestTensors.perturb(DType.BF16, y, 0, 0, 43)));
     assertSame(TestTensors.plain(arena, "x", DType.I8, shape, ints), TestTensors.plain(arena, "y", DType.F32, shape, y));
+  }
+
+  /**
+   * The same-type loops run on native segments only (cast to the JDK's native class, see {@link
+   * VectorPairKernel#NATIVE}); heap segments are widened into arrays first. Both paths, and a
+   * mapped file, which must be of the native class or every real diff would take the slower path.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("sameTypes")
+  void heapAndMappedSegmentsAgree(DType type, @TempDir Path dir) throws IOException {
+    long[] shape = {7, 4100};
+    int n = 7 * 4100;
+    float[] x = TestTensors.random(type, n, 0.05, 51 + type.ordinal());
+    float[] y = TestTensors.perturb(type, x, 0.4, 0.01, 52 + type.ordinal());
+    TensorView nativeX = TestTensors.plain(arena, "x", type, shape, x);
+    TensorView nativeY = TestTensors.plain(arena, "y", type, shape, y);
+    assertSame(nativeX, nativeY);
+
+    TensorView heapX = TensorView.of("x", type, shape, onHeap(nativeX), null);
+    TensorView heapY = TensorView.of("y", type, shape, onHeap(nativeY), null);
+    assertThat(VectorPairKernel.NATIVE.isInstance(heapX.data())).isFalse();
+    assertSame(heapX, heapY);
+    assertThat(vector.pairStatistics(heapX, heapY, 0, 7, null)).isEqualTo(vector.pairStatistics(nativeX, nativeY, 0, 7, null));
+
+    Path file = dir.resolve("pair.bin");
+    long bytes = nativeX.data().byteSize();
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      MemorySegment mapped = ch.map(FileChannel.MapMode.READ_WRITE, 0, 2 * bytes, arena);
+      MemorySegment.copy(nativeX.data(), 0, mapped, 0, bytes);
+      MemorySegment.copy(nativeY.data(), 0, mapped, bytes, bytes);
+      assertThat(VectorPairKernel.NATIVE.isInstance(mapped)).as(mapped.getClass().getName()).isTrue();
+      TensorView mappedX = TensorView.of("x", type, shape, mapped.asSlice(0, bytes), null);
+      TensorView mappedY = TensorView.of("y", type, shape, mapped.asSlice(bytes, bytes), null);
+      assertSame(mappedX, mappedY);
+      assertThat(vector.pairStatistics(mappedX, mappedY, 0, 7, null)).isEqualTo(vector.pairStatistics(nativeX, nativeY, 0, 7, null));
+    }
+  }
+
+  static Stream<DType> sameTypes() {
+    return Stream.of(DType.F32, DType.F16, DType.BF16);
+  }
+
+  private static MemorySegment onHeap(TensorView view) {
+    byte[] copy = view.data().toArray(ValueLayout.JAVA_BYTE);
+    return MemorySegment.ofArray(copy);
   }
 
   private void assertSame(TensorView a, TensorView b) {
