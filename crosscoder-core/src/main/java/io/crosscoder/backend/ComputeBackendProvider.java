@@ -28,6 +28,18 @@ public interface ComputeBackendProvider {
   Availability availability();
 
   /**
+   * Whether it can work here, as {@link #availability()} says, for the automatic choice, which
+   * needs no reason. A provider may answer this without wording why it cannot work where that
+   * is cheaper (the CUDA provider, on a machine without an NVIDIA driver, answers from one failed
+   * library lookup instead of also asking the dynamic loader for its message).
+   *
+   * @return {@code availability().available()}
+   */
+  default boolean isAvailable() {
+    return availability().available();
+  }
+
+  /**
    * Makes a backend that runs as {@code options} say; callers close it. Only called when {@link
    * #availability()} is available. Options this kind of backend has no use for are ignored; an
    * unset option falls back to its system property (see {@link BackendOptions}).

@@ -66,7 +66,7 @@ public final class ComputeBackends {
           + describeAvailable());
     }
     for (ComputeBackendProvider p : PROVIDERS) {
-      if (p.availability().available()) {
+      if (p.isAvailable()) {
         return p;
       }
     }

@@ -9,6 +9,8 @@ import io.crosscoder.cuda.blas.CublasLoader;
 import io.crosscoder.cuda.driver.CudaContext;
 import io.crosscoder.cuda.driver.CudaProbe;
 import io.crosscoder.cuda.driver.KernelModule;
+import io.crosscoder.cuda.nativelib.NativeLibrary;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -47,6 +49,20 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
   @Override
   public Availability availability() {
     return probe().availability;
+  }
+
+  /**
+   * Without an NVIDIA driver (the dynamic loader does not find {@code libcuda.so.1}), false from
+   * that lookup alone, without running the probe, whose reason would ask the loader why; otherwise
+   * {@code availability().available()}.
+   */
+  @Override
+  public boolean isAvailable() {
+    Probe p = probe;
+    if (p == null && NativeLibrary.find(CudaProbe.DRIVER_LIBRARY, List.of()).library().isEmpty()) {
+      return false;
+    }
+    return availability().available();
   }
 
   /**

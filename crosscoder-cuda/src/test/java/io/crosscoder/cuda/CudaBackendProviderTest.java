@@ -32,6 +32,7 @@ class CudaBackendProviderTest {
     Availability a = cuda.availability();
     assertThat(a.reason()).isNotBlank();
     assertThat(cuda.availability()).as("cached").isSameAs(a);
+    assertThat(cuda.isAvailable()).as("the automatic choice's question").isEqualTo(a.available());
     if (a.available()) {
       assertThat(ComputeBackends.select(null).name()).isEqualTo("cuda");
       assertThat(a.reason()).contains("sm_").contains("cuBLAS");

@@ -18,8 +18,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -32,7 +34,7 @@ import java.util.stream.Stream;
  * {@code /usr/local/cuda/lib64}, {@code /usr/local/cuda-13*}{@code /lib64},
  * {@code /usr/local/cuda-12*}{@code /lib64} (newest first) and {@code /usr/lib/x86_64-linux-gnu}.
  * It never throws for a missing or broken library: the {@link Search} says what was tried and,
- * using {@code dlerror}, why each candidate did not load.
+ * using {@code dlerror} when first asked, why each candidate did not load.
  *
  * <p>Libraries are opened in the global arena and stay loaded for the life of the JVM: CUDA
  * libraries keep threads and driver state that do not survive being unloaded, and a process opens
@@ -63,12 +65,20 @@ public final class NativeLibrary {
   public static final class Search {
     private final String soname;
     private final NativeLibrary library;
-    private final String reason;
+    private final Supplier<String> why;
+    private volatile String reason;
 
     private Search(String soname, NativeLibrary library, String reason) {
       this.soname = soname;
       this.library = library;
+      this.why = null;
       this.reason = reason;
+    }
+
+    private Search(String soname, Supplier<String> why) {
+      this.soname = soname;
+      this.library = null;
+      this.why = why;
     }
 
     /** The soname that was searched for, e.g. {@code libcublas.so.13}. */
@@ -84,14 +94,27 @@ public final class NativeLibrary {
     /**
      * Why the library is missing, starting with the soname, e.g. {@code "libcublas.so.13: not
      * found (dynamic loader: ...; looked in /usr/local/cuda/lib64, ...)"}; empty when it loaded.
+     * Worded on the first call, which asks the dynamic loader again for its messages ({@code
+     * dlerror}, through three FFM downcalls that cost a cold JVM about 0.1 s), so that a search
+     * whose outcome is all the caller needs costs only the lookup.
      */
     public String reason() {
-      return reason;
+      String r = reason;
+      if (r == null) {
+        synchronized (this) {
+          r = reason;
+          if (r == null) {
+            r = why.get();
+            reason = r;
+          }
+        }
+      }
+      return r;
     }
 
     @Override
     public String toString() {
-      return library != null ? library.toString() : reason;
+      return library != null ? library.toString() : reason();
     }
   }
 
@@ -131,9 +154,8 @@ public final class NativeLibrary {
       return new Search(soname, null, soname + ": native access is denied to this code; run the JVM"
           + " with --enable-native-access=ALL-UNNAMED (or the module's name)");
     }
-    String loaderSays = dlopenError(soname);
     List<String> looked = new ArrayList<>();
-    List<String> broken = new ArrayList<>();
+    List<Path> broken = new ArrayList<>();
     for (Path dir : directories) {
       Path candidate = dir.resolve(soname);
       looked.add(dir.toString());
@@ -144,15 +166,17 @@ public final class NativeLibrary {
         SymbolLookup byPath = SymbolLookup.libraryLookup(candidate, Arena.global());
         return new Search(soname, new NativeLibrary(soname, candidate.toString(), byPath), "");
       } catch (IllegalArgumentException | IllegalCallerException e) {
-        broken.add(candidate + " does not load: " + dlopenError(candidate.toString()));
+        broken.add(candidate);
       }
     }
-    String where = "dynamic loader: " + loaderSays + "; looked in "
-        + (looked.isEmpty() ? "no other directory" : String.join(", ", looked));
-    String reason = broken.isEmpty()
-        ? soname + ": not found (" + where + ")"
-        : soname + ": " + String.join("; ", broken) + " (" + where + ")";
-    return new Search(soname, null, reason);
+    return new Search(soname, () -> {
+      String where = "dynamic loader: " + dlopenError(soname) + "; looked in "
+          + (looked.isEmpty() ? "no other directory" : String.join(", ", looked));
+      return broken.isEmpty()
+          ? soname + ": not found (" + where + ")"
+          : soname + ": " + broken.stream().map(c -> c + " does not load: " + dlopenError(c.toString()))
+              .collect(Collectors.joining("; ")) + " (" + where + ")";
+    });
   }
 
   /**
