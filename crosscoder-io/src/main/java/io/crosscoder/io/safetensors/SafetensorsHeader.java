@@ -2,14 +2,15 @@ package io.crosscoder.io.safetensors;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.TensorLimits;
@@ -64,20 +65,16 @@ final class SafetensorsHeader {
   /*
    * The reader's constraints: strings and tensor names as long as a header may be (Jackson's
    * defaults would refuse some valid files), nesting bounded so that a hostile header cannot
-   * exhaust the stack. Trailing content is checked by parse() itself: the entries are read one by one from a shared
-   * parser, which FAIL_ON_TRAILING_TOKENS would reject after the first.
+   * exhaust the stack. Trailing content is checked by parse() itself. Only Jackson's streaming
+   * parser: the trees are built by readTree, as an ObjectMapper's construction and first tree
+   * would cost a fresh JVM about 0.1 s, a good part of a whole `crosscoder diff` before its scan.
    */
-  private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
-          .streamReadConstraints(StreamReadConstraints.builder()
-              .maxStringLength((int) MAX_HEADER_BYTES)
-              .maxNameLength((int) MAX_HEADER_BYTES)
-              .maxNestingDepth(64)
-              .build())
+  static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder()
+          .maxStringLength((int) MAX_HEADER_BYTES)
+          .maxNameLength((int) MAX_HEADER_BYTES)
+          .maxNestingDepth(64)
           .build())
-      // Duplicate keys are errors at every level. The top level is read entry by entry and
-      // checked in parse(), which names the tensor; inside entries and __metadata__ the tree
-      // reader refuses them.
-      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
       .build();
 
   /**
@@ -174,7 +171,7 @@ final class SafetensorsHeader {
       for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
         String name = p.currentName();
         p.nextToken();
-        JsonNode value = p.readValueAsTree();
+        JsonNode value = readTree(p);
         if (METADATA_KEY.equals(name)) {
           if (metadataSeen) {
             throw new InvalidInputException(file, null, METADATA_KEY + " appears twice in the header");
@@ -198,6 +195,60 @@ final class SafetensorsHeader {
     entries.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
     checkTiling(file, entries, dataBytes);
     return new SafetensorsHeader(file, n, entries, metadata);
+  }
+
+  /**
+   * The value at the parser's current token as a tree, as Jackson's tree reader builds it (ints,
+   * longs and big integers as such, other numbers as doubles), refusing a key that appears twice
+   * in one object, at any depth (the top level is read by {@link #parse}, which names the tensor).
+   * Recursion is bounded by the parser's nesting limit.
+   */
+  static JsonNode readTree(JsonParser p) throws IOException {
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    JsonToken token = p.currentToken();
+    if (token == null) {
+      throw new JsonParseException(p, "Unexpected end of input");
+    }
+    switch (token) {
+      case START_OBJECT -> {
+        ObjectNode object = f.objectNode();
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
+          String key = p.currentName();
+          p.nextToken();
+          if (object.replace(key, readTree(p)) != null) {
+            throw new JsonParseException(p, "Duplicate field '" + key + "'");
+          }
+        }
+        return object;
+      }
+      case START_ARRAY -> {
+        ArrayNode array = f.arrayNode();
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+          array.add(readTree(p));
+        }
+        return array;
+      }
+      case VALUE_STRING -> {
+        return f.textNode(p.getText());
+      }
+      case VALUE_NUMBER_INT -> {
+        return switch (p.getNumberType()) {
+          case INT -> f.numberNode(p.getIntValue());
+          case LONG -> f.numberNode(p.getLongValue());
+          default -> f.numberNode(p.getBigIntegerValue());
+        };
+      }
+      case VALUE_NUMBER_FLOAT -> {
+        return f.numberNode(p.getDoubleValue());
+      }
+      case VALUE_TRUE, VALUE_FALSE -> {
+        return f.booleanNode(token == JsonToken.VALUE_TRUE);
+      }
+      case VALUE_NULL -> {
+        return f.nullNode();
+      }
+      default -> throw new JsonParseException(p, "Unexpected token " + token);
+    }
   }
 
   private static String decodeUtf8(Path file, byte[] bytes) {
