@@ -9,8 +9,6 @@ import io.crosscoder.cuda.blas.CublasLoader;
 import io.crosscoder.cuda.driver.CudaContext;
 import io.crosscoder.cuda.driver.CudaProbe;
 import io.crosscoder.cuda.driver.KernelModule;
-import io.crosscoder.cuda.nativelib.NativeLibrary;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -59,7 +57,7 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
   @Override
   public boolean isAvailable() {
     Probe p = probe;
-    if (p == null && NativeLibrary.find(CudaProbe.DRIVER_LIBRARY, List.of()).library().isEmpty()) {
+    if (p == null && CudaProbe.findDriver().library().isEmpty()) {
       return false;
     }
     return availability().available();

@@ -31,13 +31,21 @@ public record CudaProbe(boolean usable, String reason, int ordinal, String devic
   /** The CUDA driver's library, which only an NVIDIA driver installs. */
   public static final String DRIVER_LIBRARY = "libcuda.so.1";
 
+  /**
+   * Asks the dynamic loader for {@value #DRIVER_LIBRARY}, the first step of {@link #run}: where the
+   * search's library is empty there is no NVIDIA driver. Its reason is worded only when asked.
+   */
+  public static NativeLibrary.Search findDriver() {
+    return NativeLibrary.find(DRIVER_LIBRARY, List.of());
+  }
+
   /** Asks the driver about device {@code ordinal}. */
   public static CudaProbe run(int ordinal) {
     // Ask the dynamic loader for the driver library first: where there is none (most machines),
     // this answers in microseconds, while loading JCuda's driver binding unpacks its JNI library
     // into the temporary folder and costs about 0.5 s of a CLI run. Where it loads, JCuda's binding
     // (which links the same soname through the same loader) finds it too.
-    NativeLibrary.Search driver = NativeLibrary.find(DRIVER_LIBRARY, List.of());
+    NativeLibrary.Search driver = findDriver();
     if (driver.library().isEmpty()) {
       return failed(ordinal, "no CUDA driver: " + driver.reason());
     }

@@ -65,19 +65,12 @@ public final class NativeLibrary {
   public static final class Search {
     private final String soname;
     private final NativeLibrary library;
-    private final Supplier<String> why;
-    private volatile String reason;
+    private Supplier<String> why;
+    private String reason;
 
-    private Search(String soname, NativeLibrary library, String reason) {
+    private Search(String soname, NativeLibrary library, Supplier<String> why) {
       this.soname = soname;
       this.library = library;
-      this.why = null;
-      this.reason = reason;
-    }
-
-    private Search(String soname, Supplier<String> why) {
-      this.soname = soname;
-      this.library = null;
       this.why = why;
     }
 
@@ -98,18 +91,12 @@ public final class NativeLibrary {
      * dlerror}, through three FFM downcalls that cost a cold JVM about 0.1 s), so that a search
      * whose outcome is all the caller needs costs only the lookup.
      */
-    public String reason() {
-      String r = reason;
-      if (r == null) {
-        synchronized (this) {
-          r = reason;
-          if (r == null) {
-            r = why.get();
-            reason = r;
-          }
-        }
+    public synchronized String reason() {
+      if (reason == null) {
+        reason = why.get();
+        why = null;
       }
-      return r;
+      return reason;
     }
 
     @Override
@@ -147,11 +134,11 @@ public final class NativeLibrary {
       SymbolLookup byName = SymbolLookup.libraryLookup(soname, Arena.global());
       String where = loadedPath(soname);
       return new Search(soname, new NativeLibrary(soname, where.isEmpty() ? "found by the dynamic loader" : where,
-          byName), "");
+          byName), () -> "");
     } catch (IllegalArgumentException notOnLoaderPath) {
       // Expected on most machines; the directories below are the fallback.
     } catch (IllegalCallerException nativeAccessDenied) {
-      return new Search(soname, null, soname + ": native access is denied to this code; run the JVM"
+      return new Search(soname, null, () -> soname + ": native access is denied to this code; run the JVM"
           + " with --enable-native-access=ALL-UNNAMED (or the module's name)");
     }
     List<String> looked = new ArrayList<>();
@@ -164,12 +151,12 @@ public final class NativeLibrary {
       }
       try {
         SymbolLookup byPath = SymbolLookup.libraryLookup(candidate, Arena.global());
-        return new Search(soname, new NativeLibrary(soname, candidate.toString(), byPath), "");
+        return new Search(soname, new NativeLibrary(soname, candidate.toString(), byPath), () -> "");
       } catch (IllegalArgumentException | IllegalCallerException e) {
         broken.add(candidate);
       }
     }
-    return new Search(soname, () -> {
+    return new Search(soname, null, () -> {
       String where = "dynamic loader: " + dlopenError(soname) + "; looked in "
           + (looked.isEmpty() ? "no other directory" : String.join(", ", looked));
       return broken.isEmpty()
