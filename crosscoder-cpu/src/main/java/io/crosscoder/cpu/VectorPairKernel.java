@@ -61,7 +61,7 @@ final class VectorPairKernel implements PairKernel {
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
   /**
    * The class of a plain native segment. Mapped segments extend it; a JDK where they did not would
-   * send every pair through the widening path, which {@code VectorPairKernelTest} would notice.
+   * send every pair through the widening path, which {@code VectorScalarAgreementTest} would notice.
    */
   static final Class<?> NATIVE = MemorySegment.ofAddress(0).getClass();
 
