@@ -37,6 +37,15 @@ public interface MicroKernel {
   /**
    * {@code -1} (all bits) when the old {@code C} counts, that is {@code beta != 0} (NaN included),
    * else {@code 0}; computed without a branch, so that a JIT-compiled kernel has none to get wrong.
+   *
+   * <p>The vector kernels' write-back uses it in one loop for every beta: the old {@code C} is
+   * ANDed with {@code keep} and ORed with {@code NEGATIVE_ZERO_BITS & ~keep} (so it becomes
+   * {@code -0.0} when it does not count), beta becomes {@link #betaOrOne}, and {@code fma(-0.0, 1,
+   * x)} is {@code x} exactly, NaN and signed zeros included. No branch on beta: the first products
+   * may take such a branch one way only (beta 0 while K fits in one depth block), and C2 compiles
+   * the way not seen as an uncommon trap, which throws the whole kernel back to C1 code. The loop
+   * is written in each kernel rather than in a helper, so that C2 compiles it with the kernel; a
+   * helper would first run in C1 code, where each Vector API operation allocates.
    */
   static int keepBits(float beta) {
     int magnitude = Float.floatToRawIntBits(beta) & 0x7fff_ffff;

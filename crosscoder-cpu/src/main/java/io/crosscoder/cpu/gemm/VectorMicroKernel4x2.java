@@ -83,16 +83,9 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     c21.intoArray(tile, 2 * NR + L);
     c30.intoArray(tile, 3 * NR);
     c31.intoArray(tile, 3 * NR + L);
-    // Written here rather than in a helper: C2 compiles this loop with the kernel, while a
-    // helper would first run in C1 code, where each Vector API operation allocates. One loop
-    // for every beta, without a branch on it: the first products may take such a branch one way
-    // only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
-    // uncommon trap, which throws the whole kernel back to C1 code (as a partial-tile branch
-    // here did; see the class comment).
+    // The write-back, inline and without a branch on beta: see MicroKernel#keepBits.
     long row = cOffset * 4;
     long step = (long) ldc * 4;
-    // keep: all ones where the old C counts (beta != 0), else 0; then the old C is replaced by
-    // -0.0 and beta by 1, and fma(-0.0, 1, x) is x exactly, NaN and signed zeros included.
     int keep = MicroKernel.keepBits(beta);
     int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
     FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
