@@ -1,5 +1,7 @@
 package io.crosscoder.cpu;
 
+import static io.crosscoder.cpu.kernels.SegmentClasses.NATIVE;
+import static io.crosscoder.cpu.kernels.SegmentClasses.asNative;
 import static jdk.incubator.vector.VectorOperators.GE;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.MAX;
@@ -25,17 +27,18 @@ import jdk.incubator.vector.VectorSpecies;
  * scalar lane update.
  *
  * <p>The same-type loops only run on native segments, which they first cast to the JDK's class of
- * native segments ({@link #NATIVE}, of which mapped segments are a subclass). A vector load from a
- * segment calls the segment's {@code unsafeGetBase()} and {@code unsafeGetOffset()} inside the JDK,
- * which heap and native segments implement differently; without the cast the JIT can only bind
- * those calls from the receiver profile of the JDK's load method, and in a fresh process that
- * profile is often empty (the method ran only in code compiled without profiling while the
- * compiler queue was long), so C2 compiled each load with two virtual calls and the pass ran at
- * half speed: the 6 GB diff's scan took 1.9-2.1 s instead of 1.1-1.3 s in 8 of 12 fresh processes
- * ({@code -XX:CompileCommand=PrintInlining,io.crosscoder.cpu.VectorPairKernel::bf16}: {@code
- * unsafeGetBase ... failed to inline: virtual call}, and {@code -XX:+LogCompilation}: the call
- * site's {@code count='-1'}). After the cast the class hierarchy alone binds both calls, whatever
- * the profile. Heap segments (tests, empty files) are widened into arrays first.
+ * native segments ({@link io.crosscoder.cpu.kernels.SegmentClasses#asNative}; mapped segments are a
+ * subclass). A vector load from a segment calls the segment's {@code unsafeGetBase()} and {@code
+ * unsafeGetOffset()} inside the JDK, which heap and native segments implement differently; without
+ * the cast the JIT can only bind those calls from the receiver profile of the JDK's load method,
+ * and in a fresh process that profile is often empty (the method ran only in code compiled without
+ * profiling while the compiler queue was long), so C2 compiled each load with two virtual calls and
+ * the pass ran at half speed: the 6 GB diff's scan took 1.9-2.1 s instead of 1.1-1.3 s in 8 of 12
+ * fresh processes ({@code
+ * -XX:CompileCommand=PrintInlining,io.crosscoder.cpu.VectorPairKernel::bf16}: {@code unsafeGetBase
+ * ... failed to inline: virtual call}, and {@code -XX:+LogCompilation}: the call site's {@code
+ * count='-1'}). After the cast the class hierarchy alone binds both calls, whatever the profile.
+ * Heap segments (tests, empty files) are widened into arrays first.
  *
  * <p>The loops are shaped for the JIT: one vector per step and no vector ever passed to a helper
  * that might not be inlined (such a vector is boxed, and a boxed loop accumulator can cost an
@@ -59,21 +62,6 @@ final class VectorPairKernel implements PairKernel {
       VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, FLOATS.vectorBitSize() / 2)));
   private static final int L = FLOATS.length();
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-  /**
-   * The class of a plain native segment. Mapped segments extend it; a JDK where they did not would
-   * send every pair through the widening path, which {@code VectorScalarAgreementTest} would notice.
-   */
-  static final Class<?> NATIVE = MemorySegment.ofAddress(0).getClass();
-
-  /**
-   * {@code m} typed as a native segment for the JIT. Applied at every load inside the loop, not
-   * once before it: a compilation that enters at the loop (on-stack replacement) starts from the
-   * loop's own types. The check is loop-invariant.
-   */
-  private static MemorySegment asNative(MemorySegment m) {
-    return (MemorySegment) NATIVE.cast(m);
-  }
-
   VectorPairKernel() {
     if (FLOATS.vectorBitSize() < 128) {
       throw new UnsupportedOperationException(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.crosscoder.backend.TestTensors;
+import io.crosscoder.cpu.kernels.SegmentClasses;
 import io.crosscoder.metric.PairStatistics;
 import io.crosscoder.metric.RowStatistics;
 import io.crosscoder.tensor.DType;
@@ -125,7 +126,7 @@ class VectorScalarAgreementTest {
 
     TensorView heapX = TensorView.of("x", type, shape, onHeap(nativeX), null);
     TensorView heapY = TensorView.of("y", type, shape, onHeap(nativeY), null);
-    assertThat(VectorPairKernel.NATIVE.isInstance(heapX.data())).isFalse();
+    assertThat(SegmentClasses.NATIVE.isInstance(heapX.data())).isFalse();
     assertSame(heapX, heapY);
     assertThat(vector.pairStatistics(heapX, heapY, 0, 7, null)).isEqualTo(vector.pairStatistics(nativeX, nativeY, 0, 7, null));
 
@@ -135,7 +136,7 @@ class VectorScalarAgreementTest {
       MemorySegment mapped = ch.map(FileChannel.MapMode.READ_WRITE, 0, 2 * bytes, arena);
       MemorySegment.copy(nativeX.data(), 0, mapped, 0, bytes);
       MemorySegment.copy(nativeY.data(), 0, mapped, bytes, bytes);
-      assertThat(VectorPairKernel.NATIVE.isInstance(mapped)).as(mapped.getClass().getName()).isTrue();
+      assertThat(SegmentClasses.NATIVE.isInstance(mapped)).as(mapped.getClass().getName()).isTrue();
       TensorView mappedX = TensorView.of("x", type, shape, mapped.asSlice(0, bytes), null);
       TensorView mappedY = TensorView.of("y", type, shape, mapped.asSlice(bytes, bytes), null);
       assertSame(mappedX, mappedY);

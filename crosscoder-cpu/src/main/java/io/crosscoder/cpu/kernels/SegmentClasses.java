@@ -31,7 +31,25 @@ public final class SegmentClasses {
     }
   }
 
+  /**
+   * The class of a plain native segment. Mapped segments extend it; a JDK where they did not would
+   * send every pair through the widening path, which {@code VectorScalarAgreementTest} would notice.
+   */
+  public static final Class<?> NATIVE = MemorySegment.ofAddress(0).getClass();
+
   private SegmentClasses() {}
+
+  /**
+   * {@code m} typed as a native segment for the JIT, so that a vector load from it binds the JDK's
+   * {@code unsafeGetBase}/{@code unsafeGetOffset} by class rather than by a type profile that may
+   * be empty (code first run in tier 2, without profiling, gets two virtual calls per load). A
+   * kernel applies it at every load inside its loop, not once before it: a compilation that enters
+   * at the loop (on-stack replacement) starts from the loop's own types. The check is
+   * loop-invariant. Throws {@link ClassCastException} for any other segment.
+   */
+  public static MemorySegment asNative(MemorySegment m) {
+    return (MemorySegment) NATIVE.cast(m);
+  }
 
   /** Loads them (this class's initialisation does, once); cheap after the first call. */
   public static void load() {
