@@ -31,7 +31,7 @@ public final class ScalarMicroKernel implements MicroKernel {
   }
 
   @Override
-  public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
+  public void multiply(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float alpha, float beta,
       MemorySegment c, long cOffset, int ldc, float[] tile) {
     float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
     float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
@@ -40,7 +40,10 @@ public final class ScalarMicroKernel implements MicroKernel {
     int ap = aOffset;
     int bp = bOffset;
     for (int p = 0; p < kc; p++, ap += MR, bp += NR) {
-      float b0 = b[bp + 0]; float b1 = b[bp + 1]; float b2 = b[bp + 2]; float b3 = b[bp + 3];
+      float b0 = b.getAtIndex(ValueLayout.JAVA_FLOAT, bp + 0);
+      float b1 = b.getAtIndex(ValueLayout.JAVA_FLOAT, bp + 1);
+      float b2 = b.getAtIndex(ValueLayout.JAVA_FLOAT, bp + 2);
+      float b3 = b.getAtIndex(ValueLayout.JAVA_FLOAT, bp + 3);
       float a0 = a[ap + 0];
       c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
       float a1 = a[ap + 1];

@@ -41,7 +41,8 @@ import java.util.Objects;
  * <p>Semantics are those of {@code cblas_sgemm} with {@code CblasRowMajor}; see {@link
  * io.crosscoder.backend.Kernels#sgemm}. {@code beta} is applied on the first {@code kc} block and
  * never reads C when it is 0. Instances are immutable and thread-safe; packing buffers are
- * allocated per call and per thread.
+ * allocated per call and per thread, packed B in native memory aligned to 64 bytes (see {@link
+ * MicroKernel}) that is freed when the thread's part of the call returns.
  */
 public final class Sgemm {
   private final MicroKernel kernel;
@@ -144,46 +145,54 @@ public final class Sgemm {
     // comment); a group of one block is the textbook order.
     int kBlocks = (k + kcMax - 1) / kcMax;
     long panel = (long) kcMax * ncMax;
-    // Capped so that the panels stay one Java array (int offsets) whatever the budget.
+    // Capped so that offsets into the panels stay ints (the kernels take them) whatever the budget.
     long budget = Math.min(packedBFloats, Integer.MAX_VALUE - 8);
     int group = (int) Math.max(1, Math.min(kBlocks, budget / panel));
     float[] packA = new float[mcMax * kcMax];
-    float[] packB = new float[(int) (group * panel)];
+    // B is packed one depth panel at a time into an array, then copied into native memory aligned
+    // to 64 bytes, where the kernel reads it (MicroKernel says why). The copy is one pass over the
+    // panel, which the kernel then reads mc / mr times per block of A.
+    float[] staged = new float[(int) panel];
     int rowMax = Math.max(Math.max(mcMax, ncMax), kcMax);
     float[] row = new float[rowMax];
     short[] shorts = new short[rowMax];
     float[] tile = new float[mr * nr];
-    // Partial tiles of C (the last rows and columns) go through this full tile, since kernels take
-    // full tiles only (MicroKernel#multiply says why). Native, like the buffers the kernels are
-    // given, so that the kernel's profile sees one kind of segment.
-    MemorySegment edge = Arena.ofAuto().allocate(4L * mr * nr, 64);
-    for (int jc = n0; jc < n1; jc += nc) {
-      int ncb = Math.min(nc, n1 - jc);
-      for (int g0 = 0; g0 < k; g0 += group * kc) {
-        int g1 = (int) Math.min(k, g0 + (long) group * kc);
-        for (int pc = g0, q = 0; pc < g1; pc += kc, q++) {
-          packB(b, transB, pc, Math.min(kc, k - pc), jc, ncb, packB, (int) (q * panel), row, shorts);
-        }
-        for (int ic = m0; ic < m1; ic += mc) {
-          int mcb = Math.min(mc, m1 - ic);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment packB = arena.allocate(4L * group * panel, 64);
+      // Partial tiles of C (the last rows and columns) go through this full tile, since kernels
+      // take full tiles only (MicroKernel#multiply says why). Native, like the buffers the kernels
+      // are given, so that the kernel's profile sees one kind of segment.
+      MemorySegment edge = arena.allocate(4L * mr * nr, 64);
+      for (int jc = n0; jc < n1; jc += nc) {
+        int ncb = Math.min(nc, n1 - jc);
+        for (int g0 = 0; g0 < k; g0 += group * kc) {
+          int g1 = (int) Math.min(k, g0 + (long) group * kc);
           for (int pc = g0, q = 0; pc < g1; pc += kc, q++) {
             int kcb = Math.min(kc, k - pc);
-            packA(a, transA, ic, mcb, pc, kcb, packA, row, shorts);
-            float betaBlock = pc == 0 ? beta : 1f;
-            int bPanel = (int) (q * panel);
-            for (int jr = 0; jr < ncb; jr += nr) {
-              int nLive = Math.min(nr, ncb - jr);
-              int bOffset = bPanel + jr * kcb;
-              long cCol = cOffset + jc + jr;
-              for (int ir = 0; ir < mcb; ir += mr) {
-                int mLive = Math.min(mr, mcb - ir);
-                long cAt = cCol + (long) (ic + ir) * ldc;
-                if (mLive == mr && nLive == nr) {
-                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, c, cAt, ldc, tile);
-                } else {
-                  copyTile(c, cAt, ldc, edge, 0, nr, mLive, nLive);
-                  kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, edge, 0, nr, tile);
-                  copyTile(edge, 0, nr, c, cAt, ldc, mLive, nLive);
+            packB(b, transB, pc, kcb, jc, ncb, staged, row, shorts);
+            MemorySegment.copy(staged, 0, packB, ValueLayout.JAVA_FLOAT, 4L * q * panel, kcb * roundUp(ncb, nr));
+          }
+          for (int ic = m0; ic < m1; ic += mc) {
+            int mcb = Math.min(mc, m1 - ic);
+            for (int pc = g0, q = 0; pc < g1; pc += kc, q++) {
+              int kcb = Math.min(kc, k - pc);
+              packA(a, transA, ic, mcb, pc, kcb, packA, row, shorts);
+              float betaBlock = pc == 0 ? beta : 1f;
+              int bPanel = (int) (q * panel);
+              for (int jr = 0; jr < ncb; jr += nr) {
+                int nLive = Math.min(nr, ncb - jr);
+                int bOffset = bPanel + jr * kcb;
+                long cCol = cOffset + jc + jr;
+                for (int ir = 0; ir < mcb; ir += mr) {
+                  int mLive = Math.min(mr, mcb - ir);
+                  long cAt = cCol + (long) (ic + ir) * ldc;
+                  if (mLive == mr && nLive == nr) {
+                    kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, c, cAt, ldc, tile);
+                  } else {
+                    copyTile(c, cAt, ldc, edge, 0, nr, mLive, nLive);
+                    kernel.multiply(kcb, packA, ir * kcb, packB, bOffset, alpha, betaBlock, edge, 0, nr, tile);
+                    copyTile(edge, 0, nr, c, cAt, ldc, mLive, nLive);
+                  }
                 }
               }
             }
@@ -234,7 +243,7 @@ public final class Sgemm {
    * nc} are 0.
    */
   private void packB(MatrixOperand b, boolean trans, int pc, int kcb, int jc, int ncb,
-      float[] dst, int dstOffset, float[] row, short[] shorts) {
+      float[] dst, float[] row, short[] shorts) {
     int nr = kernel.nr();
     int padded = roundUp(ncb, nr);
     if (!trans) {
@@ -243,21 +252,21 @@ public final class Sgemm {
         b.read((long) (pc + p) * b.ld() + jc, row, 0, ncb, shorts);
         for (int s = 0; s < ncb; s += nr) {
           int live = Math.min(nr, ncb - s);
-          System.arraycopy(row, s, dst, dstOffset + s * kcb + p * nr, live);
+          System.arraycopy(row, s, dst, s * kcb + p * nr, live);
         }
       }
     } else {
       // op(B)(p, j) = b[j * ldb + p]: read along p, scatter with stride nr.
       for (int j = 0; j < ncb; j++) {
         b.read((long) (jc + j) * b.ld() + pc, row, 0, kcb, shorts);
-        int at = dstOffset + (j / nr) * nr * kcb + j % nr;
+        int at = (j / nr) * nr * kcb + j % nr;
         for (int p = 0; p < kcb; p++, at += nr) {
           dst[at] = row[p];
         }
       }
     }
     for (int j = ncb; j < padded; j++) {
-      int at = dstOffset + (j / nr) * nr * kcb + j % nr;
+      int at = (j / nr) * nr * kcb + j % nr;
       for (int p = 0; p < kcb; p++, at += nr) {
         dst[at] = 0f;
       }

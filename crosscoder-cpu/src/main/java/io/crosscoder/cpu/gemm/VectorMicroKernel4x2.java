@@ -1,5 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
+import static io.crosscoder.cpu.kernels.SegmentClasses.asNative;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -47,7 +49,7 @@ final class VectorMicroKernel4x2 implements MicroKernel {
   }
 
   @Override
-  public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
+  public void multiply(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float alpha, float beta,
       MemorySegment c, long cOffset, int ldc, float[] tile) {
     FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
     FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
@@ -56,8 +58,8 @@ final class VectorMicroKernel4x2 implements MicroKernel {
     int ap = aOffset;
     int bp = bOffset;
     for (int p = 0; p < kc; p++, ap += MR, bp += NR) {
-      FloatVector b0 = FloatVector.fromArray(S, b, bp);
-      FloatVector b1 = FloatVector.fromArray(S, b, bp + L);
+      FloatVector b0 = FloatVector.fromMemorySegment(S, asNative(b), 4L * bp, ORDER);
+      FloatVector b1 = FloatVector.fromMemorySegment(S, asNative(b), 4L * (bp + L), ORDER);
       FloatVector a0 = FloatVector.broadcast(S, a[ap + 0]);
       c00 = a0.fma(b0, c00);
       c01 = a0.fma(b1, c01);

@@ -1,5 +1,7 @@
 package io.crosscoder.cpu.gemm;
 
+import static io.crosscoder.cpu.kernels.SegmentClasses.asNative;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -33,9 +35,20 @@ import jdk.incubator.vector.VectorSpecies;
  * loop issues its loads earlier), so this one stays. Peak, for scale: a register-only AVX-512 FMA
  * loop runs at 2.65 GHz on this Ice Lake (3.3 GHz scalar), 169 GFLOP/s per core.
  *
- * <p>The tile goes back to C through the scratch tile and a short loop in this method. Before,
- * a helper took each accumulator as an argument; C2 would not inline it into this large method
- * ({@code NodeCountInliningCutoff}), so the 16 accumulators were boxed on the heap per tile.
+ * <p>Packed B is read from a native segment aligned to 64 bytes ({@link MicroKernel} says why),
+ * cast once per trip to the JDK's native class ({@code SegmentClasses.asNative}) so that the JIT
+ * binds its loads by class. The figures above were measured with B in a {@code float[]}, whose
+ * 512-bit loads spanned two cache lines whenever the array did not start on one; aligned, the
+ * kernel alone runs at 137-153 GFLOP/s on one Ice Lake core (81-90% of the peak above) with the
+ * A sliver from L2 and B from L2 or L3.
+ *
+ * <p>The depth loop is a method of its own, {@code accumulate}, which leaves its sums in the
+ * scratch tile; {@link #multiply} adds the write-back. With both in one method, the segment
+ * loads (each inlines a bounds check and the segment's liveness check) took C2 past {@code
+ * NodeCountInliningCutoff}, after which it stopped inlining Vector API calls and boxed every
+ * vector: a fifth of the speed ({@code -XX:CompileCommand=PrintInlining}). Only arrays cross the
+ * boundary. The tile goes back to C through a short loop in {@link #multiply}: a helper taking
+ * each accumulator as an argument was not inlined either, and boxed 16 vectors per tile.
  *
  * <p>Warm-up: C2 compiles a branch that its profile never saw taken as an uncommon trap, and a
  * trap throws the whole kernel back to C1 code, where every vector operation allocates (about 0.5
@@ -78,8 +91,31 @@ final class VectorMicroKernel8x2 implements MicroKernel {
   }
 
   @Override
-  public void multiply(int kc, float[] a, int aOffset, float[] b, int bOffset, float alpha, float beta,
+  public void multiply(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float alpha, float beta,
       MemorySegment c, long cOffset, int ldc, float[] tile) {
+    accumulate(kc, a, aOffset, b, bOffset, tile);
+    // The write-back, inline and without a branch on beta: see MicroKernel#keepBits.
+    long row = cOffset * 4;
+    long step = (long) ldc * 4;
+    int keep = MicroKernel.keepBits(beta);
+    int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
+    FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
+    for (int i = 0; i < MR; i++, row += step) {
+      FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
+      FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
+    }
+  }
+
+  /**
+   * The tile's sums, {@code tile[i * NR + j] = sum_p A(i, p) B(p, j)}: the depth loop, in a method
+   * of its own so that C2 compiles it with a node budget of its own. Inlined into {@link
+   * #multiply} with the write-back, the loop's 40 segment loads per trip reached {@code
+   * NodeCountInliningCutoff}; C2 then stopped inlining the Vector API calls, and the kernel ran at
+   * a fifth of its speed with every vector boxed. Nothing crosses this boundary but arrays.
+   */
+  private static void accumulate(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float[] tile) {
     FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
     FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
     FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -97,9 +133,10 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     for (int t = 0; t < trips; t++) {
       int ap = aOffset + t * (UNROLL * MR);
       int bp = bOffset + t * (UNROLL * NR);
+      MemorySegment bn = asNative(b);
       // p + 0
-      b0 = FloatVector.fromArray(S, b, bp);
-      b1 = FloatVector.fromArray(S, b, bp + L);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * bp, ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
@@ -125,8 +162,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
       // p + 1
-      b0 = FloatVector.fromArray(S, b, bp + 1 * NR);
-      b1 = FloatVector.fromArray(S, b, bp + 1 * NR + L);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 1 * NR), ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 1 * NR + L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 1 * MR + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
@@ -152,8 +189,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
       // p + 2
-      b0 = FloatVector.fromArray(S, b, bp + 2 * NR);
-      b1 = FloatVector.fromArray(S, b, bp + 2 * NR + L);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * NR), ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * NR + L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 2 * MR + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
@@ -179,8 +216,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
       // p + 3
-      b0 = FloatVector.fromArray(S, b, bp + 3 * NR);
-      b1 = FloatVector.fromArray(S, b, bp + 3 * NR + L);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 3 * NR), ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 3 * NR + L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 3 * MR + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
@@ -209,8 +246,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     for (int p = trips * UNROLL; p < kc; p++) {
       int ap = aOffset + p * MR;
       int bp = bOffset + p * NR;
-      b0 = FloatVector.fromArray(S, b, bp);
-      b1 = FloatVector.fromArray(S, b, bp + L);
+      b0 = FloatVector.fromMemorySegment(S, asNative(b), 4L * bp, ORDER);
+      b1 = FloatVector.fromMemorySegment(S, asNative(b), 4L * (bp + L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
@@ -236,10 +273,6 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
     }
-    // The accumulators go through the scratch tile (stores that stay in L1) rather than straight
-    // into C: sixteen write-backs written out here, or a helper taking each accumulator, make the
-    // method too large for C2 to inline them (NodeCountInliningCutoff), and each accumulator was
-    // then boxed on the heap for a call.
     c00.intoArray(tile, 0 * NR);
     c01.intoArray(tile, 0 * NR + L);
     c10.intoArray(tile, 1 * NR);
@@ -256,17 +289,5 @@ final class VectorMicroKernel8x2 implements MicroKernel {
     c61.intoArray(tile, 6 * NR + L);
     c70.intoArray(tile, 7 * NR);
     c71.intoArray(tile, 7 * NR + L);
-    // The write-back, inline and without a branch on beta: see MicroKernel#keepBits.
-    long row = cOffset * 4;
-    long step = (long) ldc * 4;
-    int keep = MicroKernel.keepBits(beta);
-    int drop = MicroKernel.NEGATIVE_ZERO_BITS & ~keep;
-    FloatVector vb = FloatVector.broadcast(S, MicroKernel.betaOrOne(beta, keep));
-    for (int i = 0; i < MR; i++, row += step) {
-      FloatVector.fromMemorySegment(S, c, row, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-          .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
-      FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
-          .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
-    }
   }
 }

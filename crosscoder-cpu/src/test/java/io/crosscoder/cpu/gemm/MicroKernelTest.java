@@ -61,7 +61,7 @@ class MicroKernelTest {
           before[i] = beta == 0f ? Float.NaN : r.nextFloat();
         }
         MemorySegment.copy(before, 0, c, ValueLayout.JAVA_FLOAT, 0, before.length);
-        kernel.multiply(kc, a, aOffset, b, bOffset, alpha, beta, c, cOffset, ldc, tile);
+        kernel.multiply(kc, a, aOffset, native64(arena, b), bOffset, alpha, beta, c, cOffset, ldc, tile);
         for (int at = 0; at < before.length; at++) {
           long rel = at - cOffset;
           int i = (int) Math.floorDiv(rel, ldc);
@@ -124,7 +124,7 @@ class MicroKernelTest {
           before[at] = beta == 0f ? (at % 3 == 0 ? Float.NaN : -0f) : (at % 4 == 0 ? -0f : at % 5 - 2);
           c.setAtIndex(ValueLayout.JAVA_FLOAT, at, before[at]);
         }
-        kernel.multiply(kc, a, 0, b, 0, alpha, beta, c, 0, nr, tile);
+        kernel.multiply(kc, a, 0, native64(arena, b), 0, alpha, beta, c, 0, nr, tile);
         for (int i = 0; i < mr; i++) {
           for (int j = 0; j < nr; j++) {
             float acc = 0;
@@ -154,5 +154,12 @@ class MicroKernelTest {
       assertThat(Float.floatToRawIntBits(orOne)).as("beta %s", beta)
           .isEqualTo(Float.floatToRawIntBits(keep == 0 ? 1f : beta));
     }
+  }
+
+  /** Packed B as the kernels take it: native, aligned to 64 bytes as Sgemm allocates it. */
+  private static MemorySegment native64(Arena arena, float[] b) {
+    MemorySegment out = arena.allocate(4L * b.length, 64);
+    MemorySegment.copy(b, 0, out, ValueLayout.JAVA_FLOAT, 0, b.length);
+    return out;
   }
 }
