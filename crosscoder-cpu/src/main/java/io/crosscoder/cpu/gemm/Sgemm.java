@@ -45,6 +45,9 @@ import java.util.Objects;
  * MicroKernel}) that is freed when the thread's part of the call returns.
  */
 public final class Sgemm {
+  /** Depths per block of {@link #packB}'s transpose: one 64-byte line of f32 per column read. */
+  private static final int TRANSPOSE_BLOCK = 16;
+
   private final MicroKernel kernel;
   private final int mc;
   private final int kc;
@@ -155,6 +158,7 @@ public final class Sgemm {
     float[] staged = new float[(int) panel];
     int rowMax = Math.max(Math.max(mcMax, ncMax), kcMax);
     float[] row = new float[rowMax];
+    float[] cols = new float[transB ? nr * kcMax : 0];
     short[] shorts = new short[rowMax];
     float[] tile = new float[mr * nr];
     try (Arena arena = Arena.ofConfined()) {
@@ -169,7 +173,7 @@ public final class Sgemm {
           int g1 = (int) Math.min(k, g0 + (long) group * kc);
           for (int pc = g0, q = 0; pc < g1; pc += kc, q++) {
             int kcb = Math.min(kc, k - pc);
-            packB(b, transB, pc, kcb, jc, ncb, staged, row, shorts);
+            packB(b, transB, pc, kcb, jc, ncb, staged, row, cols, shorts);
             MemorySegment.copy(staged, 0, packB, ValueLayout.JAVA_FLOAT, 4L * q * panel, kcb * roundUp(ncb, nr));
           }
           for (int ic = m0; ic < m1; ic += mc) {
@@ -243,7 +247,7 @@ public final class Sgemm {
    * nc} are 0.
    */
   private void packB(MatrixOperand b, boolean trans, int pc, int kcb, int jc, int ncb,
-      float[] dst, float[] row, short[] shorts) {
+      float[] dst, float[] row, float[] cols, short[] shorts) {
     int nr = kernel.nr();
     int padded = roundUp(ncb, nr);
     if (!trans) {
@@ -256,12 +260,25 @@ public final class Sgemm {
         }
       }
     } else {
-      // op(B)(p, j) = b[j * ldb + p]: read along p, scatter with stride nr.
-      for (int j = 0; j < ncb; j++) {
-        b.read((long) (jc + j) * b.ld() + pc, row, 0, kcb, shorts);
-        int at = (j / nr) * nr * kcb + j % nr;
-        for (int p = 0; p < kcb; p++, at += nr) {
-          dst[at] = row[p];
+      // op(B)(p, j) = b[j * ldb + p]: the sliver's nr columns are read along p into cols, then
+      // written out p by p in blocks of TRANSPOSE_BLOCK depths, so that the writes of a block (its
+      // rows of the sliver) and the reads (one cache line of each column) stay in L1. Scattering
+      // each column straight into the sliver, a stride of nr floats, missed L1 on every store
+      // (the sliver is 128 KiB at kc 1024): an NT product ran 7-10% slower than NN.
+      for (int s = 0; s < ncb; s += nr) {
+        int live = Math.min(nr, ncb - s);
+        for (int j = 0; j < live; j++) {
+          b.read((long) (jc + s + j) * b.ld() + pc, cols, j * kcb, kcb, shorts);
+        }
+        int sliver = s * kcb;
+        for (int p0 = 0; p0 < kcb; p0 += TRANSPOSE_BLOCK) {
+          int p1 = Math.min(kcb, p0 + TRANSPOSE_BLOCK);
+          for (int j = 0; j < live; j++) {
+            int from = j * kcb;
+            for (int p = p0, at = sliver + p0 * nr + j; p < p1; p++, at += nr) {
+              dst[at] = cols[from + p];
+            }
+          }
         }
       }
     }

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * {@link Sgemm} with tiny cache blocks, so that small products cross every loop of the nest (many
  * {@code jc}, {@code pc} and {@code ic} blocks, partial tiles at every edge, beta applied on the
- * first depth block only), against an f64 triple loop, with each budget of packed B: none (the
+ * first depth block only; depth blocks of 5, 16 and 37, the last crossing the transpose blocks of
+ * 16 in which a transposed B is packed), against an f64 triple loop, with each budget of packed B: none (the
  * textbook order, one depth panel at a time), three panels (groups of three depth blocks and a
  * partial last group) and no limit (every depth block in one group). The conformance suite
  * covers the default blocking through the public API.
@@ -30,7 +31,8 @@ class SgemmBlockingTest {
     List<Arguments> out = new ArrayList<>();
     for (String kernel : new String[] {"scalar", "vector"}) {
       for (int threads : new int[] {1, 2, 3}) {
-        for (Blocking blocking : new Blocking[] {new Blocking(7, 5, 40), new Blocking(12, 16, 64)}) {
+        for (Blocking blocking : new Blocking[] {
+            new Blocking(7, 5, 40), new Blocking(12, 16, 64), new Blocking(9, 37, 96)}) {
           long threePanels = 3L * blocking.kc() * 64 * 4;
           for (long packedB : new long[] {0, threePanels, Long.MAX_VALUE}) {
             out.add(Arguments.of(kernel, threads, blocking, packedB));
