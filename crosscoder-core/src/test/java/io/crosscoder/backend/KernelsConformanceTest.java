@@ -648,48 +648,19 @@ public abstract class KernelsConformanceTest {
     for (int c = 0; c < cols; c++) {
       scale[c] = c == 5 ? 0f : 1f + r.nextInt(3);
     }
-    Integer[] order = new Integer[n];
-    float[] score = new float[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-      score[i] = x[i] * scale[i % cols];
-    }
-    Arrays.sort(order, (a, b) -> Float.compare(score[b], score[a]) != 0 ? Float.compare(score[b], score[a]) : a - b);
+    BatchTopKOracle want = BatchTopKOracle.of(x, scale, rows, cols, keep);
     int kept = (int) Math.min(keep, n);
-    boolean[] keptAt = new boolean[n];
-    float minKept = Float.POSITIVE_INFINITY;
-    for (int t = 0; t < kept; t++) {
-      keptAt[order[t]] = true;
-      minKept = score[order[t]];
-    }
-    int[] wantStart = new int[rows + 1];
-    List<Integer> wantCols = new ArrayList<>();
-    List<Float> wantValues = new ArrayList<>();
-    for (int row = 0; row < rows; row++) {
-      for (int c = 0; c < cols; c++) {
-        int i = row * cols + c;
-        if (keptAt[i] && score[i] > 0f) {
-          wantCols.add(c);
-          wantValues.add(x[i]);
-        }
-      }
-      wantStart[row + 1] = wantCols.size();
-    }
     DeviceBuffer xb = up(x);
     DeviceBuffer rowStart = alloc(DType.I32, rows + 1);
     DeviceBuffer colIndex = alloc(DType.I32, Math.max(1, kept));
     DeviceBuffer values = alloc(DType.F32, Math.max(1, kept));
     float got = kernels.batchTopKToCsr(xb, up(scale), rows, cols, keep, alloc(DType.F32, n), rowStart, colIndex,
         values);
-    assertThat(got).isEqualTo(minKept);
-    assertThat(kernels.downloadInts(rowStart)).containsExactly(wantStart);
-    int nnz = wantCols.size();
-    assertThat(Arrays.copyOf(kernels.downloadInts(colIndex), nnz))
-        .containsExactly(wantCols.stream().mapToInt(Integer::intValue).toArray());
-    float[] gotValues = Arrays.copyOf(down(values), nnz);
-    for (int t = 0; t < nnz; t++) {
-      assertThat(gotValues[t]).isEqualTo(wantValues.get(t));
-    }
+    assertThat(got).isEqualTo(want.minKept());
+    assertThat(kernels.downloadInts(rowStart)).containsExactly(want.rowStart());
+    int nnz = want.nnz();
+    assertThat(Arrays.copyOf(kernels.downloadInts(colIndex), nnz)).containsExactly(want.colIndex());
+    assertThat(Arrays.copyOf(down(values), nnz)).containsExactly(want.values());
     assertThat(down(xb)).containsExactly(x);
     if (nnz > 0) {
       assertThatThrownBy(() -> kernels.batchTopKToCsr(xb, up(scale), rows, cols, keep, alloc(DType.F32, n),

@@ -2,6 +2,7 @@ package io.crosscoder.cpu.kernels;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.crosscoder.backend.BatchTopKOracle;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -64,31 +65,7 @@ class BatchTopKSampleTest {
     // The sample is the rows at 16 j from each part's first row. With 3 threads the parts (the
     // matrix is over 3 x 2^16 scores, so it is split) start at rows 0, 97 and 195: in "sampledHigh"
     // and "sampledLow" the misleading rows are the first part's sample and not the others'.
-    Integer[] order = new Integer[n];
-    float[] score = new float[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-      score[i] = x[i] * scale[i % cols];
-    }
-    Arrays.sort(order, (a, b) -> Float.compare(score[b], score[a]) != 0 ? Float.compare(score[b], score[a]) : a - b);
-    boolean[] kept = new boolean[n];
-    for (int t = 0; t < keep; t++) {
-      kept[order[t]] = true;
-    }
-    float minKept = score[order[(int) keep - 1]];
-    int[] wantStart = new int[rows + 1];
-    List<Integer> wantCols = new ArrayList<>();
-    List<Float> wantValues = new ArrayList<>();
-    for (int row = 0; row < rows; row++) {
-      for (int c = 0; c < cols; c++) {
-        int i = row * cols + c;
-        if (kept[i] && score[i] > 0f) {
-          wantCols.add(c);
-          wantValues.add(x[i]);
-        }
-      }
-      wantStart[row + 1] = wantCols.size();
-    }
+    BatchTopKOracle want = BatchTopKOracle.of(x, scale, rows, cols, keep);
     try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads)) {
       MemorySegment xs = arena.allocate(4L * n, 64);
       MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, n);
@@ -98,16 +75,12 @@ class BatchTopKSampleTest {
       MemorySegment colIndex = arena.allocate(4L * keep, 4);
       MemorySegment values = arena.allocate(4L * keep, 4);
       float got = BatchTopK.selectToCsr(pool, xs, ss, rows, cols, keep, rowStart, colIndex, keep, values, keep);
-      assertThat(Float.floatToIntBits(got)).as("smallest kept score %s, want %s", got, minKept)
-          .isEqualTo(Float.floatToIntBits(minKept));
-      assertThat(rowStart.toArray(ValueLayout.JAVA_INT)).containsExactly(wantStart);
-      int nnz = wantCols.size();
-      assertThat(Arrays.copyOf(colIndex.toArray(ValueLayout.JAVA_INT), nnz))
-          .containsExactly(wantCols.stream().mapToInt(Integer::intValue).toArray());
-      float[] gotValues = Arrays.copyOf(values.toArray(ValueLayout.JAVA_FLOAT), nnz);
-      for (int t = 0; t < nnz; t++) {
-        assertThat(gotValues[t]).as("value %d", t).isEqualTo(wantValues.get(t));
-      }
+      assertThat(Float.floatToIntBits(got)).as("smallest kept score %s, want %s", got, want.minKept())
+          .isEqualTo(Float.floatToIntBits(want.minKept()));
+      assertThat(rowStart.toArray(ValueLayout.JAVA_INT)).containsExactly(want.rowStart());
+      int nnz = want.nnz();
+      assertThat(Arrays.copyOf(colIndex.toArray(ValueLayout.JAVA_INT), nnz)).containsExactly(want.colIndex());
+      assertThat(Arrays.copyOf(values.toArray(ValueLayout.JAVA_FLOAT), nnz)).containsExactly(want.values());
     }
   }
 }
