@@ -14,7 +14,7 @@ import java.lang.foreign.MemorySegment;
  * {@code float[]}: a Java array starts wherever the collector put it, and when its data is not
  * on a 64-byte boundary every 512-bit load of B spans two cache lines. The vector kernel
  * measured 105-112 GFLOP/s at five of eight starting offsets of the same array and 132 at the
- * aligned one; from an aligned native segment, 139-148 (one Ice Lake core, kernel calls alone,
+ * aligned one; from an aligned native segment, 137-153 (one Ice Lake core, kernel calls alone,
  * {@code kc} 256 to 1024, the A sliver from L1 or L2). The broadcasts from packed A are single
  * floats, which never span two lines, so A stays an array.
  */

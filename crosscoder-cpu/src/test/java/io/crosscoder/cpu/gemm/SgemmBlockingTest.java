@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class SgemmBlockingTest {
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
-    for (String kernel : new String[] {"scalar", "vector"}) {
+    for (String kernel : new String[] {"scalar", "vector", "vector4x2"}) {
       for (int threads : new int[] {1, 2, 3}) {
         for (Blocking blocking : new Blocking[] {
             new Blocking(7, 5, 40), new Blocking(12, 16, 64), new Blocking(9, 37, 96)}) {
