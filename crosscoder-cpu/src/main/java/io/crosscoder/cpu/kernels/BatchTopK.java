@@ -109,17 +109,15 @@ final class BatchTopK {
     for (int p = 0; p <= parts; p++) {
       bounds[p] = (long) (int) ((long) rows * p / parts) * cols;
     }
-    float[] sc = scale.asSlice(0, cols * 4L).toArray(F);
-    long[][] positions = new long[parts][];
-    int[][] keys = new int[parts][];
-    long[] split = keep < n && rows >= SAMPLED_ROWS_FROM
-        ? sampledCandidates(pool, parts, bounds, x, sc, cols, n, keep, positions, keys)
-        : null;
-    if (split == null) {
-      split = candidates(pool, parts, bounds, x, sc, cols, keep < n ? keep : 0, positions, keys);
+    Scores scores = new Scores(pool, x, scale.asSlice(0, cols * 4L).toArray(F), cols, bounds);
+    Candidates found = keep < n && rows >= SAMPLED_ROWS_FROM ? sampledCandidates(scores, keep) : null;
+    if (found == null) {
+      found = candidates(scores, Math.min(keep, n));
     }
-    int prefix = (int) split[0];
-    long above = split[1];
+    long[][] positions = found.positions();
+    int[][] keys = found.keys();
+    int prefix = found.bucket();
+    long above = found.above();
     int threshold;
     long[] quota = new long[parts];
     Arrays.fill(quota, Long.MAX_VALUE);
@@ -204,18 +202,37 @@ final class BatchTopK {
   }
 
   /**
+   * The scores {@code x(r, c) * scale[c]} of a row-major {@code rows x cols} matrix, cut into parts
+   * at the row boundaries {@code bounds} (element indices, {@code bounds[0] = 0}), one per thread.
+   */
+  private record Scores(WorkerPool pool, MemorySegment x, float[] scale, int cols, long[] bounds) {
+    int parts() {
+      return bounds.length - 1;
+    }
+
+    long n() {
+      return bounds[bounds.length - 1];
+    }
+  }
+
+  /**
+   * The candidates of each part in position order, their positions and keys; every key in the
+   * threshold's high bucket {@code bucket} or above is among them, and {@code above} of them are
+   * in higher buckets.
+   */
+  private record Candidates(long[][] positions, int[][] keys, int bucket, long above) {}
+
+  /**
    * The exact first pass: the high-bit histogram of every score, whose {@code keep}-th largest key
    * fixes the threshold's bucket, then {@link #collect} of everything in that bucket or above,
-   * with capacities known from the histogram. {@code keep == 0} collects everything (the caller
-   * keeps all). Returns {@code {bucket, candidates in higher buckets}}.
+   * with capacities known from the histogram ({@code keep == n} collects everything).
    */
-  private static long[] candidates(WorkerPool pool, int parts, long[] bounds, MemorySegment x, float[] sc, int cols,
-      long keep, long[][] positions, int[][] keys) {
-    int[][] high = highHistograms(pool, parts, bounds, x, sc, cols, 1);
-    long[] bucket = keep > 0 ? thresholdBucket(merged(high), keep) : new long[] {0, 0};
+  private static Candidates candidates(Scores s, long keep) {
+    int[][] high = highHistograms(s, 1);
+    long[] bucket = thresholdBucket(merged(high), keep);
     int prefix = (int) bucket[0];
-    long[] capacity = new long[parts];
-    for (int p = 0; p < parts; p++) {
+    long[] capacity = new long[s.parts()];
+    for (int p = 0; p < s.parts(); p++) {
       for (int b = prefix; b < BUCKETS; b++) {
         capacity[p] += high[p][b];
       }
@@ -223,8 +240,10 @@ final class BatchTopK {
         throw new IllegalArgumentException("the selection has " + capacity[p] + " candidates in one part, over 2^31");
       }
     }
-    collect(pool, parts, bounds, x, sc, cols, prefix, capacity, capacity, positions, keys);
-    return bucket;
+    long[][] positions = new long[s.parts()][];
+    int[][] keys = new int[s.parts()][];
+    collect(s, prefix, capacity, capacity, positions, keys);
+    return new Candidates(positions, keys, prefix, bucket[1]);
   }
 
   /**
@@ -237,14 +256,14 @@ final class BatchTopK {
    * benchmark's shape, ReLU'd Gaussian scores), 2 threads: 116-123 ms a selection with the full
    * histogram pass, 60-70 ms with the sample and the float comparison in {@link #collect}.
    */
-  private static long[] sampledCandidates(WorkerPool pool, int parts, long[] bounds, MemorySegment x, float[] sc,
-      int cols, long n, long keep, long[][] positions, int[][] keys) {
-    long[] sample = merged(highHistograms(pool, parts, bounds, x, sc, cols, SAMPLE_STRIDE));
+  private static Candidates sampledCandidates(Scores s, long keep) {
+    long[] sample = merged(highHistograms(s, SAMPLE_STRIDE));
     long sampled = 0;
     for (long count : sample) {
       sampled += count;
     }
     // The sample's share of keep, with a margin of 20% and three standard deviations.
+    long n = s.n();
     double want = (double) keep * sampled / n;
     long target = (long) Math.ceil(want * 1.2 + 3 * Math.sqrt(want) + 16);
     if (target >= sampled) {
@@ -253,14 +272,16 @@ final class BatchTopK {
     long[] bound = thresholdBucket(sample, target);
     int lowest = (int) bound[0];
     long estimate = (long) Math.ceil((double) (bound[1] + sample[lowest]) * n / sampled);
-    long[] capacity = new long[parts];
-    long[] limit = new long[parts];
-    for (int p = 0; p < parts; p++) {
-      double share = (double) (bounds[p + 1] - bounds[p]) / n;
+    long[] capacity = new long[s.parts()];
+    long[] limit = new long[s.parts()];
+    for (int p = 0; p < s.parts(); p++) {
+      double share = (double) (s.bounds()[p + 1] - s.bounds()[p]) / n;
       capacity[p] = Math.min(Integer.MAX_VALUE - 8, (long) (estimate * share * 1.5) + 1024);
       limit[p] = Math.min(Integer.MAX_VALUE - 8, 4 * capacity[p]);
     }
-    if (!collect(pool, parts, bounds, x, sc, cols, lowest, capacity, limit, positions, keys)) {
+    long[][] positions = new long[s.parts()][];
+    int[][] keys = new int[s.parts()][];
+    if (!collect(s, lowest, capacity, limit, positions, keys)) {
       return null;
     }
     long[] high = new long[BUCKETS];
@@ -271,15 +292,22 @@ final class BatchTopK {
       }
       total += key.length;
     }
-    return total < keep ? null : thresholdBucket(high, keep);
+    if (total < keep) {
+      return null;
+    }
+    long[] bucket = thresholdBucket(high, keep);
+    return new Candidates(positions, keys, (int) bucket[0], bucket[1]);
   }
 
   /** High-bit histograms of the score keys of every {@code rowStep}th row, one per part. */
-  private static int[][] highHistograms(WorkerPool pool, int parts, long[] bounds, MemorySegment x, float[] sc,
-      int cols, int rowStep) {
-    int[][] high = new int[parts][];
+  private static int[][] highHistograms(Scores s, int rowStep) {
+    int[][] high = new int[s.parts()][];
+    MemorySegment x = s.x();
+    float[] sc = s.scale();
+    int cols = s.cols();
+    long[] bounds = s.bounds();
     long step = (long) rowStep * cols;
-    pool.run(parts, p -> {
+    s.pool().run(s.parts(), p -> {
       int[] h = new int[BUCKETS];
       for (long i = bounds[p]; i < bounds[p + 1]; i += step) {
         for (int c = 0; c < cols; c++) {
@@ -292,20 +320,25 @@ final class BatchTopK {
   }
 
   /**
-   * The candidates of each part, in position order: the positions whose score key is in bucket
-   * {@code lowest} or above, and the keys. Each part starts with room for {@code capacity} and
-   * grows up to {@code limit}; returns false if a part would need more.
+   * Fills {@code positions} and {@code keys} with the candidates of each part, in position order:
+   * the positions whose score key is in bucket {@code lowest} or above, and the keys. Each part
+   * starts with room for {@code capacity} and grows up to {@code limit}; returns false if a part
+   * would need more.
    */
-  private static boolean collect(WorkerPool pool, int parts, long[] bounds, MemorySegment x, float[] sc, int cols,
-      int lowest, long[] capacity, long[] limit, long[][] positions, int[][] keys) {
-    boolean[] overflow = new boolean[parts];
+  private static boolean collect(Scores s, int lowest, long[] capacity, long[] limit, long[][] positions,
+      int[][] keys) {
+    boolean[] overflow = new boolean[s.parts()];
     // The bucket's first key, and as a float when that is above zero: then a float comparison
     // (NaN, whose key is above every other, let through) tells candidates from the rest without
     // computing each key, and most scores are not candidates.
     int lowKey = (lowest << 16) ^ 0x80000000;
     boolean positive = lowKey > SortKey.of(0f);
     float bound = SortKey.value(lowKey);
-    pool.run(parts, p -> {
+    MemorySegment x = s.x();
+    float[] sc = s.scale();
+    int cols = s.cols();
+    long[] bounds = s.bounds();
+    s.pool().run(s.parts(), p -> {
       long[] pos = new long[(int) capacity[p]];
       int[] key = new int[(int) capacity[p]];
       int m = 0;
@@ -314,7 +347,6 @@ final class BatchTopK {
         for (int c = 0; c < cols; c++) {
           float v = x.getAtIndex(F, i + c) * sc[c];
           if (positive ? v >= bound || v != v : SortKey.of(v) >= lowKey) {
-            int k = SortKey.of(v);
             if (m == pos.length) {
               if (m >= limit[p]) {
                 overflow[p] = true;
@@ -325,7 +357,7 @@ final class BatchTopK {
               key = Arrays.copyOf(key, grown);
             }
             pos[m] = i + c;
-            key[m] = k;
+            key[m] = SortKey.of(v);
             m++;
           }
         }
