@@ -16,7 +16,10 @@ import java.util.List;
  * @param minKept the smallest kept score
  */
 public record BatchTopKOracle(int[] rowStart, int[] colIndex, float[] values, float minKept) {
-  /** Ranks the scores of the row-major {@code rows x cols} matrix {@code x} (keep 0: none kept, minKept +infinity). */
+  /**
+   * Ranks the scores of the row-major {@code rows x cols} matrix {@code x}; {@code keep} 0 keeps
+   * none, and {@code minKept} is then +infinity.
+   */
   public static BatchTopKOracle of(float[] x, float[] scale, int rows, int cols, long keep) {
     int n = rows * cols;
     Integer[] order = new Integer[n];

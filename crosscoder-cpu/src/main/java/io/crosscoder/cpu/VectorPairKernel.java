@@ -62,6 +62,7 @@ final class VectorPairKernel implements PairKernel {
       VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, FLOATS.vectorBitSize() / 2)));
   private static final int L = FLOATS.length();
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
   VectorPairKernel() {
     if (FLOATS.vectorBitSize() < 128) {
       throw new UnsupportedOperationException(

@@ -8,16 +8,16 @@ import java.util.concurrent.atomic.AtomicReference;
  * Lets one thread run the pair pass alone while the JIT compiles its kernel, once per JVM. Until
  * C2 has compiled {@link VectorPairKernel}, every vector operation runs through the Vector API's
  * boxed Java fallback at a few MB/s, and on a machine with few cores the other pass threads only
- * take CPU time from the compiler: the compile lands later and nothing is gained meanwhile (on the
- * project's 2-core machine the kernel's C2 code arrived 175-300 ms after its C1 code with one pass
- * thread, 300-600 ms with two). So the first thread to reach a plain block range becomes the
- * <em>pilot</em>, times its blocks in groups of {@link #PROBE_ELEMENTS}, and opens the gate once a
- * group runs at compiled speed ({@link #FAST_NANOS_PER_ELEMENT} or less) or when its range ends,
- * whichever comes first; the other threads wait at the gate until it opens, or for at most the
- * cap ({@value #DEFAULT_WAIT_MILLIS} ms by default), after which they open it themselves. So the gate is closed at most once per
- * JVM, for at most one range (a pass cuts a large tensor into 8 MiB ranges, and a small pair's
- * first range ends at once); in a JVM that has already compiled the kernel the pilot's first group
- * opens it.
+ * take CPU time from the compiler: the compile lands later and nothing is gained meanwhile (on
+ * the project's 2-core machine the kernel's C2 code arrived 175-300 ms after its C1 code with
+ * one pass thread, 300-600 ms with two). So the first thread to reach a plain block range
+ * becomes the <em>pilot</em>, times its blocks in groups of {@link #PROBE_ELEMENTS}, and opens
+ * the gate once a group runs at compiled speed ({@link #FAST_NANOS_PER_ELEMENT} or less) or when
+ * its range ends, whichever comes first; the other threads wait at the gate until it opens, or
+ * for at most the cap ({@value #DEFAULT_WAIT_MILLIS} ms by default), after which they open it
+ * themselves. So the gate is closed at most once per JVM, for at most one range (a pass cuts a
+ * large tensor into 8 MiB ranges, and a small pair's first range ends at once); in a JVM that
+ * has already compiled the kernel the pilot's first group opens it.
  *
  * <p>Only the order of work changes, never a result: each range is computed the same by any
  * thread. The wait is capped so that a machine where the kernel stays slow (a scalar path, an

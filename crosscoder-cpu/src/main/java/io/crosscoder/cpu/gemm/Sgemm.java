@@ -211,12 +211,12 @@ public final class Sgemm {
   }
 
   /**
-   * This thread's native scratch of at least {@code bytes}, aligned to 64 bytes: packed B and the
-   * edge tile. Kept per thread and reused, grown when a call needs more: a confined arena per call
-   * (memory zeroed, fresh pages faulted in, freed at the end) made an 8 x 768 x 768 product, where
-   * B is packed for 8 rows of A, take 522 us instead of 434 (one thread). A thread keeps at most its largest panel group (8 MiB at
-   * the default blocking); it is freed with the thread, or when the collector finds a smaller
-   * one that was replaced.
+   * This thread's native scratch of at least {@code bytes}, aligned to 64 bytes: packed B and
+   * the edge tile. Kept per thread and reused, grown when a call needs more: a confined arena
+   * per call (memory zeroed, fresh pages faulted in, freed at the end) made an 8 x 768 x 768
+   * product, where B is packed for 8 rows of A, take 522 us instead of 434 (one thread). A
+   * thread keeps at most its largest panel group (8 MiB at the default blocking); it is freed
+   * with the thread, or when the collector finds a smaller one that was replaced.
    */
   private static MemorySegment nativeScratch(long bytes) {
     MemorySegment[] slot = SCRATCH.get();

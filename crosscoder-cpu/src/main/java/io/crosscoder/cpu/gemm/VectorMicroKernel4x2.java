@@ -18,9 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Each step of {@code p} loads two vectors of packed B, broadcasts {@code A(i, p)} from the
  * packed sliver for each row, and issues {@code 2 * MR} fused multiply-adds into accumulators
  * held in registers for the whole depth {@code kc}; C is read and written once per call, through
- * the scratch tile. Loaded
- * only through {@link MicroKernels#vector()}, after {@code jdk.incubator.vector} was found
- * readable.
+ * the scratch tile. Loaded only through {@link MicroKernels#vector()}, after {@code
+ * jdk.incubator.vector} was found readable.
  */
 final class VectorMicroKernel4x2 implements MicroKernel {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -71,8 +70,8 @@ final class VectorMicroKernel4x2 implements MicroKernel {
   /**
    * The tile's sums into {@code tile} ({@link #multiply} adds the write-back), four steps of
    * {@code p} per trip with B's index computed as a {@code long} from the trip count. B comes
-   * from a native segment (see {@link MicroKernel}); with a one-step loop, or an {@code int}
-   * index, C2 kept a bounds check at every load of B, and on 256-bit vectors (this Ice Lake with
+   * from a native segment (see {@link MicroKernel}); with an {@code int} index (one step per trip,
+   * or four), C2 kept a bounds check at every load of B, and on 256-bit vectors (this Ice Lake with
    * {@code -XX:MaxVectorSize=32}) whole products ran at 48-53 GFLOP/s against 66-70 when B was an
    * array; with the {@code long} index the checks leave the loop, 65-70 again. (The 8 x 32
    * kernel keeps its {@code int} index: there a {@code long} one made C2 unroll the loop a second

@@ -51,16 +51,16 @@ import jdk.incubator.vector.VectorSpecies;
  * each accumulator as an argument was not inlined either, and boxed 16 vectors per tile.
  *
  * <p>Warm-up: C2 compiles a branch that its profile never saw taken as an uncommon trap, and a
- * trap throws the whole kernel back to C1 code, where every vector operation allocates (about 0.5
- * GFLOP/s), until C2 has compiled it again; a fresh JVM lost one to three seconds this way. Seen
- * with {@code -Xlog:deoptimization=debug} on a training run: {@code unstable_if} at the branch
- * for partial tiles this kernel had then (the first partial tile came after C2 had compiled the
- * kernel on full ones), then {@code profile_predicate} in the write-back loop for {@code beta ==
- * 0}. So kernels take full tiles only ({@link Sgemm} runs partial ones through a scratch tile), the write-back
- * has no branch on {@code beta} ({@link MicroKernel#keepBits}), and the build runs C2 without
- * profiled loop predicates ({@code -XX:-UseProfiledLoopPredicate} in {@code
- * crosscoder.jvm.flags}). Loaded only through {@link
- * MicroKernels#vector()}, after {@code jdk.incubator.vector} was found readable.
+ * trap throws the whole kernel back to C1 code, where every vector operation allocates (about
+ * 0.5 GFLOP/s), until C2 has compiled it again; a fresh JVM lost one to three seconds this way.
+ * Seen with {@code -Xlog:deoptimization=debug} on a training run: {@code unstable_if} at the
+ * branch for partial tiles this kernel had then (the first partial tile came after C2 had
+ * compiled the kernel on full ones), then {@code profile_predicate} in the write-back loop for
+ * {@code beta == 0}. So kernels take full tiles only ({@link Sgemm} runs partial ones through a
+ * scratch tile), the write-back has no branch on {@code beta} ({@link MicroKernel#keepBits}),
+ * and the build runs C2 without profiled loop predicates ({@code -XX:-UseProfiledLoopPredicate}
+ * in {@code crosscoder.jvm.flags}). Loaded only through {@link MicroKernels#vector()}, after
+ * {@code jdk.incubator.vector} was found readable.
  */
 final class VectorMicroKernel8x2 implements MicroKernel {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
