@@ -1,6 +1,10 @@
 package io.crosscoder.cpu.gemm;
 
 import java.io.IOException;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -38,6 +42,9 @@ public record Blocking(int mc, int kc, int nc) {
    */
   public static final String PROPERTY_PREFIX = "crosscoder.cpu.gemm.";
 
+  /** glibc's {@code _SC_LEVEL2_CACHE_SIZE} (from {@code bits/confname.h}). */
+  private static final int SC_LEVEL2_CACHE_SIZE = 191;
+
   /** Checks that every size is positive. */
   public Blocking {
     if (mc < 1 || kc < 1 || nc < 1) {
@@ -46,11 +53,11 @@ public record Blocking(int mc, int kc, int nc) {
   }
 
   /**
-   * Sizes for this machine from its per-core L2 size (Linux sysfs; 512 KiB assumed where it cannot
-   * be read): {@code kc = clamp(L2 / 1 KiB, 256, 1024)}, {@code mc} the largest block of {@code
-   * 3/4} of L2 ({@code 192} rows at 1 MiB, {@code kc = 1024}), {@code nc = 2048} (an 8 MiB panel of
-   * B per thread at {@code kc = 1024}). Each can be overridden with a system property {@value
-   * #PROPERTY_PREFIX}{@code mc|kc|nc}.
+   * Sizes for this machine from its per-core L2 size ({@link #l2Bytes()}; 512 KiB assumed where it
+   * cannot be read): {@code kc = clamp(L2 / 1 KiB, 256, 1024)}, {@code mc} the largest block of
+   * {@code 3/4} of L2 ({@code 192} rows at 1 MiB, {@code kc = 1024}), {@code nc = 2048} (an 8 MiB
+   * panel of B per thread at {@code kc = 1024}). Each can be overridden with a system property
+   * {@value #PROPERTY_PREFIX}{@code mc|kc|nc}.
    */
   public static Blocking forThisMachine() {
     long l2 = l2Bytes().orElse(512 * 1024);
@@ -99,8 +106,20 @@ public record Blocking(int mc, int kc, int nc) {
     }
   }
 
-  /** The L2 size of CPU 0 from {@code /sys/devices/system/cpu/cpu0/cache}, if this is Linux. */
+  /**
+   * The per-core L2 size: Linux sysfs ({@code /sys/devices/system/cpu/cpu0/cache}), else the C
+   * library's {@code sysconf(_SC_LEVEL2_CACHE_SIZE)}, which glibc answers from {@code cpuid} on
+   * x86. Sandboxes and some containers hide the sysfs cache directory; on the Zen 5 machine that
+   * found this, the 512 KiB assumed without either gave {@code kc = 512}, and the crosscoder's
+   * encoder product ran 5-7% slower than with the 1 MiB that {@code sysconf} reports.
+   */
   static OptionalLong l2Bytes() {
+    OptionalLong fromSysfs = l2BytesFromSysfs();
+    return fromSysfs.isPresent() ? fromSysfs : l2BytesFromSysconf();
+  }
+
+  /** The L2 size of CPU 0 from {@code /sys/devices/system/cpu/cpu0/cache}, if this is Linux. */
+  static OptionalLong l2BytesFromSysfs() {
     Path dir = Path.of("/sys/devices/system/cpu/cpu0/cache");
     for (int i = 0; i < 8; i++) {
       Path index = dir.resolve("index" + i);
@@ -114,6 +133,30 @@ public record Blocking(int mc, int kc, int nc) {
       }
     }
     return OptionalLong.empty();
+  }
+
+  /**
+   * {@code sysconf(_SC_LEVEL2_CACHE_SIZE)} on Linux with glibc, when this module may call native
+   * code; empty elsewhere, or when the library answers 0 or -1 (musl and some ARM builds do).
+   */
+  static OptionalLong l2BytesFromSysconf() {
+    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")
+        || !Blocking.class.getModule().isNativeAccessEnabled()) {
+      return OptionalLong.empty();
+    }
+    try {
+      Linker linker = Linker.nativeLinker();
+      MethodHandle sysconf = linker.defaultLookup().find("sysconf")
+          .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)))
+          .orElse(null);
+      if (sysconf == null) {
+        return OptionalLong.empty();
+      }
+      long bytes = (long) sysconf.invokeExact(SC_LEVEL2_CACHE_SIZE);
+      return bytes >= 64 * 1024 && bytes <= 1L << 30 ? OptionalLong.of(bytes) : OptionalLong.empty();
+    } catch (Throwable e) {
+      return OptionalLong.empty();
+    }
   }
 
   /** {@code "1024K"}, {@code "2M"} or a plain byte count. */
