@@ -261,7 +261,10 @@ public record TensorAlignment(
     }
     if (v.isPlainFloat()) {
       long bytes = rows * s[1] * v.dtype().byteSize();
-      return TensorView.of(v.name(), v.dtype(), new long[] {rows, s[1]}, v.data().asSlice(0, bytes), v.source());
+      MemorySegment head = v.data().asSlice(0, bytes);
+      long[] shape = {rows, s[1]};
+      return v.fileRegion().map(r -> TensorView.mapped(v.name(), v.dtype(), shape, head, r))
+          .orElseGet(() -> TensorView.of(v.name(), v.dtype(), shape, head, v.source()));
     }
     return new LeadingRows(v, rows);
   }

@@ -3,9 +3,10 @@ package io.crosscoder.tensor;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 
 /** A tensor stored as plain elements of one dtype in logical row-major order. */
-record PlainTensorView(String name, DType dtype, long[] shape, MemorySegment data, Path source)
+record PlainTensorView(String name, DType dtype, long[] shape, MemorySegment data, Path source, FileRegion region)
     implements TensorView {
   PlainTensorView {
     Objects.requireNonNull(name, "name");
@@ -23,6 +24,11 @@ record PlainTensorView(String name, DType dtype, long[] shape, MemorySegment dat
       throw new IllegalArgumentException(name + ": shape " + TensorView.formatShape(shape) + " of " + dtype
           + " needs " + n * dtype.byteSize() + " bytes but the data has " + data.byteSize());
     }
+  }
+
+  @Override
+  public Optional<FileRegion> fileRegion() {
+    return Optional.ofNullable(region);
   }
 
   @Override

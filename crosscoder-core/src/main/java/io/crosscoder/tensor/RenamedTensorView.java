@@ -44,6 +44,11 @@ public record RenamedTensorView(String name, TensorView original) implements Ten
   }
 
   @Override
+  public Optional<FileRegion> fileRegion() {
+    return original.fileRegion();
+  }
+
+  @Override
   public boolean transposed() {
     return original.transposed();
   }

@@ -45,6 +45,14 @@ public interface TensorView {
   /** {@return the file this tensor was read from, for messages; null for tensors made in memory} */
   Path source();
 
+  /**
+   * {@return where {@link #data()} lies, byte for byte, in {@link #source()}, for views whose data
+   * is a plain slice of a mapped file; empty for every other view (the default)}
+   */
+  default Optional<FileRegion> fileRegion() {
+    return Optional.empty();
+  }
+
   /** {@return whether a rank-2 tensor is stored as the transpose of its logical shape} */
   default boolean transposed() {
     return false;
@@ -170,7 +178,22 @@ public interface TensorView {
    * @return the view
    */
   static TensorView of(String name, DType dtype, long[] shape, MemorySegment data, Path source) {
-    return new PlainTensorView(name, dtype, shape, data, source);
+    return new PlainTensorView(name, dtype, shape, data, source, null);
+  }
+
+  /**
+   * As {@link #of(String, DType, long[], MemorySegment, Path)}, for data that is a slice of a
+   * mapped file, stored there byte for byte at {@code region}.
+   *
+   * @param name the tensor's name
+   * @param dtype the element type of {@code data}
+   * @param shape the logical shape; copied
+   * @param data the elements, little-endian, row-major, mapped from {@code region}
+   * @param region where the same bytes lie in the file ({@link #fileRegion()}); null for none
+   * @return the view, whose {@link #source()} is the region's file
+   */
+  static TensorView mapped(String name, DType dtype, long[] shape, MemorySegment data, FileRegion region) {
+    return new PlainTensorView(name, dtype, shape, data, region == null ? null : region.file(), region);
   }
 
   /**

@@ -16,7 +16,9 @@ import java.lang.foreign.MemorySegment;
  * the generic path and both kernels cut the data the same way.
  *
  * <p>Plain floats ({@link TensorView#isPlainFloat()} on both sides) are handed to the kernel as
- * segments, which it reads directly. Everything else is read into f32 scratch through {@link TensorView#readRow}, except
+ * segments, which it reads directly: the mapping, or for a large pass over a view with a {@link
+ * TensorView#fileRegion()}, a buffer filled from the file with positional reads ({@link
+ * FileWindow} says why). Everything else is read into f32 scratch through {@link TensorView#readRow}, except
  * transposed matrices, which are read in storage order a tile of rows at a time so that each read
  * is a contiguous run.
  */
@@ -32,6 +34,8 @@ final class PairPass {
   static final class Scratch {
     final float[] a = new float[BLOCK];
     final float[] b = new float[BLOCK];
+    final FileWindow windowA = new FileWindow();
+    final FileWindow windowB = new FileWindow();
     final BlockSums sums;
     float[] tileA;
     float[] tileB;
@@ -72,11 +76,22 @@ final class PairPass {
     Totals row = new Totals();
     long first = rowFrom * columns;
     long count = (rowTo - rowFrom) * columns;
+    long end = rowTo * columns;
+    FileWindow windowA = scratch.windowA;
+    FileWindow windowB = scratch.windowB;
     // The first thread here in a fresh JVM runs alone while the kernel compiles (WarmUp).
     boolean pilot = WarmUp.JVM.enter();
     try {
-      PageFaults.populate(a, first * typeA.byteSize(), count * typeA.byteSize());
-      PageFaults.populate(b, first * typeB.byteSize(), count * typeB.byteSize());
+      boolean readA = windowA.open(base, count * typeA.byteSize());
+      boolean readB = windowB.open(target, count * typeB.byteSize());
+      if (!readA) {
+        PageFaults.populate(a, first * typeA.byteSize(), count * typeA.byteSize());
+      }
+      if (!readB) {
+        PageFaults.populate(b, first * typeB.byteSize(), count * typeB.byteSize());
+      }
+      MemorySegment sa = readA ? windowA.segment() : a;
+      MemorySegment sb = readB ? windowB.segment() : b;
       long timed = 0;
       long since = pilot ? System.nanoTime() : 0;
       for (long r = rowFrom; r < rowTo; r++) {
@@ -84,7 +99,9 @@ final class PairPass {
         for (long c = 0; c < columns; c += BLOCK) {
           int n = (int) Math.min(BLOCK, columns - c);
           long at = r * columns + c;
-          kernel.plainBlock(a, kindA, at, b, kindB, at, n, sums);
+          long ia = readA ? windowA.at(at, n, end) : at;
+          long ib = readB ? windowB.at(at, n, end) : at;
+          kernel.plainBlock(sa, kindA, ia, sb, kindB, ib, n, sums);
           if (pilot && (timed += n) >= WarmUp.PROBE_ELEMENTS) {
             long now = System.nanoTime();
             pilot = !WarmUp.JVM.report(now - since, timed);
@@ -92,8 +109,8 @@ final class PairPass {
             timed = 0;
           }
           if (sums.needsExact()) {
-            Elements.decode(typeA, a, at, scratch.a, 0, n);
-            Elements.decode(typeB, b, at, scratch.b, 0, n);
+            Elements.decode(typeA, sa, ia, scratch.a, 0, n);
+            Elements.decode(typeB, sb, ib, scratch.b, 0, n);
             ExactBlock.accumulate(scratch.a, scratch.b, n, sums);
           }
           row.add(sums);
@@ -101,6 +118,8 @@ final class PairPass {
         finishRow(r, row, rows, totals);
       }
     } finally {
+      windowA.close();
+      windowB.close();
       if (pilot) {
         WarmUp.JVM.open();
       }

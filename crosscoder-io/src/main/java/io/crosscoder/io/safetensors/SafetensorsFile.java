@@ -2,6 +2,7 @@ package io.crosscoder.io.safetensors;
 
 import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
+import io.crosscoder.tensor.FileRegion;
 import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -19,7 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One safetensors file, memory-mapped read-only in its own shared {@link Arena}. Its tensors are
  * {@link TensorView}s over slices of the mapping: nothing is copied onto the heap but the JSON
- * header. Files and tensors beyond 2 GB work, as {@link MemorySegment}s have 64-bit sizes.
+ * header. Each view also says where its bytes lie in the file ({@link TensorView#fileRegion()}),
+ * for backends that read them with positional reads. Files and tensors beyond 2 GB work, as {@link MemorySegment}s have 64-bit sizes.
  *
  * <p>Thread-safe for reading. {@link #close()} unmaps the file; views are unusable afterwards.
  */
@@ -45,6 +47,8 @@ final class SafetensorsFile implements AutoCloseable {
   static SafetensorsFile open(Path file) {
     InputFiles.requireRegularFile(file, "safetensors file");
     Arena arena = Arena.ofShared();
+    // Taken before the mapping, so that a file replaced in between reads as another file.
+    Object key = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
       // Too short to map usefully; parse() turns the empty segment into the right message.
@@ -54,8 +58,11 @@ final class SafetensorsFile implements AutoCloseable {
       SafetensorsHeader header = SafetensorsHeader.parse(file, contents);
       SequencedMap<String, TensorView> tensors = new LinkedHashMap<>();
       for (SafetensorsHeader.Entry e : header.entries()) {
-        MemorySegment data = contents.asSlice(header.dataStart() + e.begin(), e.byteSize());
-        tensors.put(e.name(), TensorView.of(e.name(), e.dtype(), e.shape(), data, file));
+        long at = header.dataStart() + e.begin();
+        MemorySegment data = contents.asSlice(at, e.byteSize());
+        tensors.put(e.name(), key == null
+            ? TensorView.of(e.name(), e.dtype(), e.shape(), data, file)
+            : TensorView.mapped(e.name(), e.dtype(), e.shape(), data, new FileRegion(file, at, key)));
       }
       return new SafetensorsFile(file, arena, header, tensors);
     } catch (IOException e) {
