@@ -106,15 +106,14 @@ class FileWindowTest {
   @Test
   void aFileTruncatedAfterOpeningIsNamedWithItsTensor() throws IOException {
     CpuBackend backend = backend("vector");
-    Path a = write("base.bin", DType.BF16, 1, 0f);
-    Path b = write("target.bin", DType.BF16, 1, 0.05f);
     try (Arena arena = Arena.ofShared()) {
-      TensorView base = view(arena, a, DType.BF16, true);
-      TensorView target = view(arena, b, DType.BF16, true);
+      TensorView[] pair = bf16Pair(arena);
+      Path b = pair[1].source();
+      // Half the target's data (bf16: 2 bytes an element), after it was mapped.
       try (RandomAccessFile f = new RandomAccessFile(b.toFile(), "rw")) {
-        f.setLength(HEADER + (long) ROWS * COLUMNS); // half the data (bf16: 2 bytes each)
+        f.setLength(HEADER + (long) ROWS * COLUMNS);
       }
-      assertThatThrownBy(() -> backend.pairStatistics(base, target, 0, ROWS, null))
+      assertThatThrownBy(() -> backend.pairStatistics(pair[0], pair[1], 0, ROWS, null))
           .isInstanceOf(InvalidInputException.class)
           .hasMessageContaining(b.toString())
           .hasMessageContaining("weight")
@@ -125,11 +124,11 @@ class FileWindowTest {
   @Test
   void aReplacedFileIsReadThroughTheMapping() throws IOException {
     CpuBackend backend = backend("vector");
-    Path a = write("base.bin", DType.BF16, 1, 0f);
-    Path b = write("target.bin", DType.BF16, 1, 0.05f);
     try (Arena arena = Arena.ofShared()) {
-      TensorView base = view(arena, a, DType.BF16, true);
-      TensorView target = view(arena, b, DType.BF16, true);
+      TensorView[] pair = bf16Pair(arena);
+      TensorView base = pair[0];
+      TensorView target = pair[1];
+      Path b = target.source();
       PairStatistics before = backend.pairStatistics(base, target, 0, ROWS, null);
       // Another file under the same name: the views still map the first one.
       Path replacement = write("replacement.bin", DType.BF16, 2, 0.5f);
@@ -137,6 +136,13 @@ class FileWindowTest {
       assertThat(target.fileRegion().orElseThrow().sameFile()).isFalse();
       assertThat(backend.pairStatistics(base, target, 0, ROWS, null)).isEqualTo(before);
     }
+  }
+
+  /** A BF16 base and target written to files and viewed with their regions. */
+  private TensorView[] bf16Pair(Arena arena) throws IOException {
+    Path a = write("base.bin", DType.BF16, 1, 0f);
+    Path b = write("target.bin", DType.BF16, 1, 0.05f);
+    return new TensorView[] {view(arena, a, DType.BF16, true), view(arena, b, DType.BF16, true)};
   }
 
   private static CpuBackend backend(String kernel) {
