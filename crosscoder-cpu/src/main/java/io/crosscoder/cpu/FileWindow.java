@@ -27,19 +27,20 @@ import java.util.Optional;
  * buffer. The diff reads each byte once, so it only ever sees the first touch.
  *
  * <p>Used for views with a {@link TensorView#fileRegion()} whose file is still the one mapped
- * ({@link FileRegion#sameFile()}) and a pass of at least {@value #MIN_BYTES} bytes; other views,
- * and everything when {@code -Dcrosscoder.cpu.fileReads=false}, read the mapping. The channel is
- * opened per pass and closed after it, so an interrupt (which closes a {@link FileChannel}) only
- * ends its own pass, and no descriptor outlives it. A read that ends before the region does (the
- * file was truncated meanwhile) throws the mapping's {@link MappedReads#changed} error. One per
- * thread; not thread-safe.
+ * ({@link FileRegion#sameFile()}); other views, and everything when {@code
+ * -Dcrosscoder.cpu.fileReads=false}, read the mapping. The channel is opened per pass and closed
+ * after it, so an interrupt (which closes a {@link FileChannel}) only ends its own pass, and no
+ * descriptor outlives it; for a small pass that costs a few microseconds more than the mapping.
+ * A read that ends before the region does (the file was truncated meanwhile) throws the mapping's
+ * {@link MappedReads#changed} error. Small passes come here too for that reason: a vector load
+ * from a truncated mapping in C2-compiled code is not one the JVM turns into an {@code
+ * InternalError} but a SIGBUS that ends the process (seen in this class's test with the window
+ * off: {@code VectorPairKernel.bf16}, compiled by C2, in the crash report). One per thread; not
+ * thread-safe.
  */
 final class FileWindow implements AutoCloseable {
   /** The buffer: 256 KiB, 64 blocks of 4096 bf16 elements. */
   static final int BYTES = 256 << 10;
-  /** Passes below this (per side) read the mapping: an open and a close cost more than they save. */
-  static final long MIN_BYTES = 1 << 20;
-
   private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("crosscoder.cpu.fileReads"));
 
   private MemorySegment buffer;
@@ -53,13 +54,12 @@ final class FileWindow implements AutoCloseable {
   private long hi;
 
   /**
-   * Opens the view's file for a pass over {@code passBytes} of its data, when that is how it
-   * should be read.
+   * Opens the view's file for a pass, when that is how it should be read.
    *
    * @return whether the pass reads through this window ({@link #at}); false to read the mapping
    */
-  boolean open(TensorView view, long passBytes) {
-    if (!ENABLED || passBytes < MIN_BYTES) {
+  boolean open(TensorView view) {
+    if (!ENABLED) {
       return false;
     }
     Optional<FileRegion> region = view.fileRegion();

@@ -16,7 +16,7 @@ import java.lang.foreign.MemorySegment;
  * the generic path and both kernels cut the data the same way.
  *
  * <p>Plain floats ({@link TensorView#isPlainFloat()} on both sides) are handed to the kernel as
- * segments, which it reads directly: the mapping, or for a large pass over a view with a {@link
+ * segments, which it reads directly: the mapping, or for a view with a {@link
  * TensorView#fileRegion()}, a buffer filled from the file with positional reads ({@link
  * FileWindow} says why). Everything else is read into f32 scratch through {@link TensorView#readRow}, except
  * transposed matrices, which are read in storage order a tile of rows at a time so that each read
@@ -82,8 +82,8 @@ final class PairPass {
     // The first thread here in a fresh JVM runs alone while the kernel compiles (WarmUp).
     boolean pilot = WarmUp.JVM.enter();
     try {
-      boolean readA = windowA.open(base, count * typeA.byteSize());
-      boolean readB = windowB.open(target, count * typeB.byteSize());
+      boolean readA = windowA.open(base);
+      boolean readB = windowB.open(target);
       if (!readA) {
         PageFaults.populate(a, first * typeA.byteSize(), count * typeA.byteSize());
       }
