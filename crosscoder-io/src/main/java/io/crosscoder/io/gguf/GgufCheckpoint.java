@@ -3,6 +3,7 @@ package io.crosscoder.io.gguf;
 import io.crosscoder.InputFiles;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.checkpoint.Checkpoint;
+import io.crosscoder.tensor.FileRegion;
 import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.io.IOException;
@@ -60,6 +61,8 @@ public final class GgufCheckpoint implements Checkpoint {
   public static GgufCheckpoint open(Path file) {
     InputFiles.requireRegularFile(file, "GGUF file");
     Arena arena = Arena.ofShared();
+    // Taken before the mapping, so that a file replaced in between reads as another file.
+    Object key = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
       MemorySegment contents = size == 0
@@ -95,8 +98,10 @@ public final class GgufCheckpoint implements Checkpoint {
           throw new InvalidInputException(file, t.name(), "maps to the Hugging Face name " + name + ", as "
               + earlier + " does; a file holds each tensor once");
         }
-        MemorySegment data = contents.asSlice(header.dataStart() + t.offset(), t.bytes());
-        tensors.put(name, new GgufTensorView(name, t.name(), t.type(), shape, data, file, heads));
+        long at = header.dataStart() + t.offset();
+        MemorySegment data = contents.asSlice(at, t.bytes());
+        FileRegion region = key == null ? null : new FileRegion(file, at, key);
+        tensors.put(name, new GgufTensorView(name, t.name(), t.type(), shape, data, file, heads, region));
       }
       metadata.put(MAPPING_KEY, mappingNote(architecture, permuted, unpermuted, kept, header));
       return new GgufCheckpoint(file, arena, header, tensors, metadata);

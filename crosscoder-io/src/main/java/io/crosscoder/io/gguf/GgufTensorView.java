@@ -2,12 +2,14 @@ package io.crosscoder.io.gguf;
 
 import io.crosscoder.tensor.DType;
 import io.crosscoder.tensor.Elements;
+import io.crosscoder.tensor.FileRegion;
 import io.crosscoder.tensor.MappedReads;
 import io.crosscoder.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A GGUF tensor under its Hugging Face name and shape (the GGUF dimensions reversed: {@code ne[0]},
@@ -29,15 +31,17 @@ final class GgufTensorView implements TensorView {
   private final MemorySegment data;
   private final Path source;
   private final int permutedHeads;
+  private final FileRegion region;
   /** Elements per permuted row: the row length of a matrix, 1 for a bias vector. */
   private final long unit;
   private final long units;
 
   /**
    * @param permutedHeads heads of a q/k projection whose rows are permuted, or 0
+   * @param region where {@code data} lies in the file, or null; only plain views report it
    */
   GgufTensorView(String name, String ggufName, GgmlType type, long[] shape, MemorySegment data, Path source,
-      int permutedHeads) {
+      int permutedHeads, FileRegion region) {
     this.name = Objects.requireNonNull(name, "name");
     this.ggufName = Objects.requireNonNull(ggufName, "ggufName");
     this.type = Objects.requireNonNull(type, "type");
@@ -45,6 +49,7 @@ final class GgufTensorView implements TensorView {
     this.data = Objects.requireNonNull(data, "data");
     this.source = source;
     this.permutedHeads = permutedHeads;
+    this.region = region;
     this.units = shape.length == 0 ? 1 : shape[0];
     long n = 1;
     for (long d : shape) {
@@ -102,6 +107,12 @@ final class GgufTensorView implements TensorView {
   @Override
   public boolean isQuantized() {
     return type.blockQuantized();
+  }
+
+  /** {@return where the data lies in the file, for {@linkplain #isPlainFloat() plain} views; empty for the others} */
+  @Override
+  public Optional<FileRegion> fileRegion() {
+    return isPlainFloat() ? Optional.ofNullable(region) : Optional.empty();
   }
 
   @Override
