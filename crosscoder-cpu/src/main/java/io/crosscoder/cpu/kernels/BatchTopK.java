@@ -101,15 +101,16 @@ final class BatchTopK {
    *
    * @return the smallest kept score
    */
-  static float selectToCsr(WorkerPool pool, MemorySegment x, MemorySegment scale, int rows, int cols, long keep,
-      MemorySegment rowStart, MemorySegment colIndex, long colIndexSize, MemorySegment values, long valuesSize) {
+  static float selectToCsr(WorkerPool pool, ElementwiseOps ops, MemorySegment x, MemorySegment scale, int rows,
+      int cols, long keep, MemorySegment rowStart, MemorySegment colIndex, long colIndexSize, MemorySegment values,
+      long valuesSize) {
     long n = (long) rows * cols;
     int parts = (int) Math.max(1, Math.min(Math.min(pool.threads(), rows), n / (1 << 16)));
     long[] bounds = new long[parts + 1];
     for (int p = 0; p <= parts; p++) {
       bounds[p] = (long) (int) ((long) rows * p / parts) * cols;
     }
-    Scores scores = new Scores(pool, x, scale.asSlice(0, cols * 4L).toArray(F), cols, bounds);
+    Scores scores = new Scores(pool, ops, x, scale.asSlice(0, cols * 4L).toArray(F), cols, bounds);
     Candidates found = keep < n && rows >= SAMPLED_ROWS_FROM ? sampledCandidates(scores, keep) : null;
     if (found == null) {
       found = candidates(scores, Math.min(keep, n));
@@ -205,7 +206,7 @@ final class BatchTopK {
    * The scores {@code x(r, c) * scale[c]} of a row-major {@code rows x cols} matrix, cut into parts
    * at the row boundaries {@code bounds} (element indices, {@code bounds[0] = 0}), one per thread.
    */
-  private record Scores(WorkerPool pool, MemorySegment x, float[] scale, int cols, long[] bounds) {
+  private record Scores(WorkerPool pool, ElementwiseOps ops, MemorySegment x, float[] scale, int cols, long[] bounds) {
     int parts() {
       return bounds.length - 1;
     }
@@ -338,15 +339,18 @@ final class BatchTopK {
     float[] sc = s.scale();
     int cols = s.cols();
     long[] bounds = s.bounds();
+    ElementwiseOps ops = s.ops();
     s.pool().run(s.parts(), p -> {
       long[] pos = new long[(int) capacity[p]];
       int[] key = new int[(int) capacity[p]];
       int m = 0;
       collecting:
       for (long i = bounds[p]; i < bounds[p + 1]; i += cols) {
-        for (int c = 0; c < cols; c++) {
+        // Above zero, the next passing column comes from the vector scan; else every score is keyed.
+        for (int c = positive ? ops.nextAtOrAbove(x, i, sc, 0, cols, bound) : 0; c < cols;
+            c = positive ? ops.nextAtOrAbove(x, i, sc, c + 1, cols, bound) : c + 1) {
           float v = x.getAtIndex(F, i + c) * sc[c];
-          if (positive ? v >= bound || v != v : SortKey.of(v) >= lowKey) {
+          if (positive || SortKey.of(v) >= lowKey) {
             if (m == pos.length) {
               if (m >= limit[p]) {
                 overflow[p] = true;

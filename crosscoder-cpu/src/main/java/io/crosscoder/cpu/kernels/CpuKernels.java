@@ -548,7 +548,7 @@ public final class CpuKernels implements Kernels {
       return Float.POSITIVE_INFINITY;
     }
     // The work buffer is the default implementation's; this one reads x and writes the rows only.
-    return BatchTopK.selectToCsr(pool, xb.segment, sb.segment, rows, cols, keep, rs.segment, ci.segment, ci.size(),
+    return BatchTopK.selectToCsr(pool, ops, xb.segment, sb.segment, rows, cols, keep, rs.segment, ci.segment, ci.size(),
         vs.segment, vs.size());
   }
 

@@ -71,4 +71,11 @@ interface ElementwiseOps {
 
   /** {@code out = silu(gate) * up}, {@code silu(g) = g / (1 + exp(-g))}. */
   void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to);
+
+  /**
+   * The first column {@code j} in {@code [from, cols)} of the row at {@code at} whose scaled score
+   * {@code x[at + j] * scale[j]} (an f32 product) is at least {@code bound} or NaN; {@code cols}
+   * when there is none. For {@link BatchTopK}'s candidate scan, where few scores pass.
+   */
+  int nextAtOrAbove(MemorySegment x, long at, float[] scale, int from, int cols, float bound);
 }

@@ -186,4 +186,15 @@ final class ScalarElementwise implements ElementwiseOps {
       out.setAtIndex(F, i, g / (1f + (float) Math.exp(-g)) * up.getAtIndex(F, i));
     }
   }
+
+  @Override
+  public int nextAtOrAbove(MemorySegment x, long at, float[] scale, int from, int cols, float bound) {
+    for (int j = from; j < cols; j++) {
+      float v = x.getAtIndex(F, at + j) * scale[j];
+      if (v >= bound || v != v) {
+        return j;
+      }
+    }
+    return cols;
+  }
 }

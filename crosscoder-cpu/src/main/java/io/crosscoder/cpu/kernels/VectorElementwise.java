@@ -328,4 +328,22 @@ final class VectorElementwise implements ElementwiseOps {
   public void siluMultiply(MemorySegment gate, MemorySegment up, MemorySegment out, long from, long to) {
     tail.siluMultiply(gate, up, out, from, to);
   }
+
+  /**
+   * A vector of scaled scores at a time, tested with one comparison and one NaN test; the lanes of
+   * a passing vector are found with {@code firstTrue}. The product is the same f32 multiplication
+   * as the scalar loop's, so both find the same column.
+   */
+  @Override
+  public int nextAtOrAbove(MemorySegment x, long at, float[] scale, int from, int cols, float bound) {
+    int j = from;
+    for (; j <= cols - L; j += L) {
+      FloatVector v = load(x, at + j).mul(FloatVector.fromArray(S, scale, j));
+      VectorMask<Float> pass = v.compare(VectorOperators.GE, bound).or(v.test(VectorOperators.IS_NAN));
+      if (pass.anyTrue()) {
+        return j + pass.firstTrue();
+      }
+    }
+    return tail.nextAtOrAbove(x, at, scale, j, cols, bound);
+  }
 }

@@ -29,16 +29,18 @@ class BatchTopKSampleTest {
     for (String kind : new String[] {"gaussian", "coarse", "sampledHigh", "sampledLow", "mostlyNegative"}) {
       for (int threads : new int[] {1, 2, 3}) {
         for (long keep : new long[] {1, 700, 40_000}) {
-          out.add(Arguments.of(kind, threads, keep));
+          out.add(Arguments.of(kind, threads, keep, "vector"));
         }
       }
+      out.add(Arguments.of(kind, 2, 700L, "scalar"));
     }
     return out.stream();
   }
 
-  @ParameterizedTest(name = "{0} threads={1} keep={2}")
+  @ParameterizedTest(name = "{0} threads={1} keep={2} {3}")
   @MethodSource("cases")
-  void sampledSelectionEqualsThePlainRanking(String kind, int threads, long keep) {
+  void sampledSelectionEqualsThePlainRanking(String kind, int threads, long keep, String opsKind) {
+    ElementwiseOps ops = opsKind.equals("vector") ? new VectorElementwise() : new ScalarElementwise();
     int rows = BatchTopK.SAMPLED_ROWS_FROM + 37;
     int cols = 700;
     int n = rows * cols;
@@ -74,7 +76,7 @@ class BatchTopKSampleTest {
       MemorySegment rowStart = arena.allocate(4L * (rows + 1), 4);
       MemorySegment colIndex = arena.allocate(4L * keep, 4);
       MemorySegment values = arena.allocate(4L * keep, 4);
-      float got = BatchTopK.selectToCsr(pool, xs, ss, rows, cols, keep, rowStart, colIndex, keep, values, keep);
+      float got = BatchTopK.selectToCsr(pool, ops, xs, ss, rows, cols, keep, rowStart, colIndex, keep, values, keep);
       assertThat(Float.floatToIntBits(got)).as("smallest kept score %s, want %s", got, want.minKept())
           .isEqualTo(Float.floatToIntBits(want.minKept()));
       assertThat(rowStart.toArray(ValueLayout.JAVA_INT)).containsExactly(want.rowStart());
