@@ -1,5 +1,6 @@
 package io.crosscoder.cpu;
 
+import io.crosscoder.CrosscoderException;
 import io.crosscoder.InvalidInputException;
 import io.crosscoder.tensor.FileRegion;
 import io.crosscoder.tensor.MappedReads;
@@ -9,10 +10,12 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One side of a {@link PairPass} read from its file with positional reads ({@code pread}) into a
@@ -35,12 +38,15 @@ import java.util.Optional;
  * {@link MappedReads#changed} error. Small passes come here too for that reason: a vector load
  * from a truncated mapping in C2-compiled code is not one the JVM turns into an {@code
  * InternalError} but a SIGBUS that ends the process (seen in this class's test with the window
- * off: {@code VectorPairKernel.bf16}, compiled by C2, in the crash report). One per thread; not
+ * off: {@code VectorPairKernel.bf16Block}, compiled by C2, in the crash report). One per thread; not
  * thread-safe.
  */
 final class FileWindow implements AutoCloseable {
-  /** The buffer: 256 KiB, 64 blocks of 4096 bf16 elements. */
+  /** The buffer: 256 KiB, 32 blocks of 4096 bf16 elements. */
   static final int BYTES = 256 << 10;
+
+  /** Passes opened on a file so far in this JVM, for tests. */
+  static final LongAdder OPENED = new LongAdder();
   private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("crosscoder.cpu.fileReads"));
 
   private MemorySegment buffer;
@@ -63,7 +69,8 @@ final class FileWindow implements AutoCloseable {
       return false;
     }
     Optional<FileRegion> region = view.fileRegion();
-    if (region.isEmpty() || !region.get().sameFile()) {
+    // A closed checkpoint's views must fail as they would on the mapping, not read on.
+    if (region.isEmpty() || !view.data().scope().isAlive()) {
       return false;
     }
     try {
@@ -71,6 +78,13 @@ final class FileWindow implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       return false;
     }
+    // Checked after the open, so that the channel is on the file the mapping shows (the mapping
+    // keeps that file's inode from being reused), not on one renamed over it in between.
+    if (!region.get().sameFile()) {
+      close();
+      return false;
+    }
+    OPENED.increment();
     if (buffer == null) {
       buffer = Arena.ofAuto().allocate(BYTES, 64);
       bytes = buffer.asByteBuffer();
@@ -112,6 +126,10 @@ final class FileWindow implements AutoCloseable {
           throw MappedReads.changed(file, tensor, null);
         }
       }
+    } catch (ClosedByInterruptException e) {
+      // The thread was interrupted (its channel is closed by that): not the file's fault.
+      Thread.currentThread().interrupt();
+      throw new CrosscoderException("interrupted while reading " + file, e);
     } catch (IOException e) {
       throw new InvalidInputException(file, TensorLimits.shortName(tensor), "cannot read the file: " + e, e);
     }

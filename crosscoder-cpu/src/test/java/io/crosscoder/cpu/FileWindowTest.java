@@ -72,7 +72,9 @@ class FileWindowTest {
         RowStatistics rowsMapped = new RowStatistics(ROWS);
         RowStatistics rowsRead = new RowStatistics(ROWS);
         PairStatistics m = backend.pairStatistics(mapped[0], mapped[1], range[0], range[1], rowsMapped);
+        long opened = FileWindow.OPENED.sum();
         PairStatistics r = backend.pairStatistics(read[0], read[1], range[0], range[1], rowsRead);
+        assertThat(FileWindow.OPENED.sum() - opened).as("both sides read through the window").isEqualTo(2);
         assertThat(r.withRows(null)).isEqualTo(m.withRows(null));
         for (int row = (int) range[0]; row < range[1]; row++) {
           assertThat(rowsRead.dot(row)).isEqualTo(rowsMapped.dot(row));
@@ -132,6 +134,64 @@ class FileWindowTest {
     }
   }
 
+  /**
+   * NaN and infinities (the blocks that hold them are recomputed exactly, from the window's
+   * buffer), zero rows, and a BF16 base against an F32 target, whose windows refill at different
+   * elements: the same statistics as through the mapping.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("kernels")
+  void specialValuesAndMixedTypesAgreeWithTheMapping(String kernelName) throws IOException {
+    CpuBackend backend = backend(kernelName);
+    Path a = write("base.bin", DType.BF16, 3, 0f, true);
+    Path b = write("target.bin", DType.F32, 4, 0.05f, true);
+    try (Arena arena = Arena.ofShared()) {
+      TensorView[] mapped = {view(arena, a, DType.BF16, false), view(arena, b, DType.F32, false)};
+      TensorView[] read = {view(arena, a, DType.BF16, true), view(arena, b, DType.F32, true)};
+      for (long[] range : new long[][] {{0, ROWS}, {61, 233}}) {
+        PairStatistics m = backend.pairStatistics(mapped[0], mapped[1], range[0], range[1], null);
+        long opened = FileWindow.OPENED.sum();
+        PairStatistics r = backend.pairStatistics(read[0], read[1], range[0], range[1], null);
+        assertThat(FileWindow.OPENED.sum() - opened).isEqualTo(2);
+        assertThat(r.nonFinite()).isPositive();
+        assertThat(r).isEqualTo(m);
+      }
+    }
+  }
+
+  static Stream<String> kernels() {
+    return Stream.of("scalar", "vector");
+  }
+
+  @Test
+  void anInterruptedPassIsNotBlamedOnTheFile() throws IOException {
+    CpuBackend backend = backend("vector");
+    try (Arena arena = Arena.ofShared()) {
+      TensorView[] pair = bf16Pair(arena);
+      Thread.currentThread().interrupt();
+      try {
+        assertThatThrownBy(() -> backend.pairStatistics(pair[0], pair[1], 0, ROWS, null))
+            .isExactlyInstanceOf(io.crosscoder.CrosscoderException.class)
+            .hasMessageContaining("interrupted while reading");
+        assertThat(Thread.currentThread().isInterrupted()).isTrue();
+      } finally {
+        Thread.interrupted();
+      }
+      // The next pass, on a fresh channel, reads on.
+      assertThat(backend.pairStatistics(pair[0], pair[1], 0, ROWS, null).count()).isEqualTo((long) ROWS * COLUMNS);
+    }
+  }
+
+  @Test
+  void aClosedCheckpointFailsAsThroughTheMapping() throws IOException {
+    CpuBackend backend = backend("vector");
+    Arena arena = Arena.ofShared();
+    TensorView[] pair = bf16Pair(arena);
+    arena.close();
+    assertThatThrownBy(() -> backend.pairStatistics(pair[0], pair[1], 0, ROWS, null))
+        .isInstanceOf(IllegalStateException.class);
+  }
+
   @Test
   void aReplacedFileIsReadThroughTheMapping() throws IOException {
     CpuBackend backend = backend("vector");
@@ -167,6 +227,11 @@ class FileWindowTest {
 
   /** A file of HEADER bytes of 0x7f and then ROWS x COLUMNS values: seeded noise, plus shift on every 7th. */
   private Path write(String name, DType dtype, long seed, float shift) throws IOException {
+    return write(name, dtype, seed, shift, false);
+  }
+
+  /** As above; with {@code specials}, NaN every 997th element, +-infinity every 1009th, and row 5 all zeros. */
+  private Path write(String name, DType dtype, long seed, float shift, boolean specials) throws IOException {
     Random random = new Random(seed);
     long n = (long) ROWS * COLUMNS;
     ByteBuffer bytes = ByteBuffer.allocate((int) (HEADER + n * dtype.byteSize())).order(ByteOrder.LITTLE_ENDIAN);
@@ -175,6 +240,9 @@ class FileWindowTest {
     }
     for (long i = 0; i < n; i++) {
       float v = (float) random.nextGaussian() * 0.02f + (i % 7 == 0 ? shift : 0f);
+      if (specials) {
+        v = i % 997 == 0 ? Float.NaN : i % 1009 == 0 ? (i % 2 == 0 ? 1f : -1f) / 0f : i / COLUMNS == 5 ? 0f : v;
+      }
       switch (dtype) {
         case F32 -> bytes.putFloat(v);
         case F16 -> bytes.putShort(Float.floatToFloat16(v));
