@@ -11,7 +11,7 @@ import java.util.Objects;
  * position of the first byte, and the file's identity ({@link BasicFileAttributes#fileKey()}, on
  * Linux the device and inode) when the checkpoint opened it. A backend may read the bytes with
  * positional reads instead of touching the mapping: on some virtual machines the first touch of each
- * mapped page costs far more than copying it (see {@code docs/performance.md}). The identity lets
+ * mapped page costs far more than copying it (see {@code docs/DESIGN.md}). The identity lets
  * the reader tell a file replaced since (renamed over, rewritten as a new file), whose bytes the
  * mapping no longer shows; it then reads the mapping.
  *
@@ -52,15 +52,5 @@ public record FileRegion(Path file, long offset, Object fileKey) {
   /** {@return whether {@code file} is still the file this region was taken from} */
   public boolean sameFile() {
     return fileKey.equals(keyOf(file));
-  }
-
-  /**
-   * The region {@code bytes} further into the file.
-   *
-   * @param bytes how far, at least 0
-   * @return the region starting there
-   */
-  public FileRegion plus(long bytes) {
-    return new FileRegion(file, Math.addExact(offset, bytes), fileKey);
   }
 }

@@ -61,13 +61,14 @@ public final class GgufCheckpoint implements Checkpoint {
   public static GgufCheckpoint open(Path file) {
     InputFiles.requireRegularFile(file, "GGUF file");
     Arena arena = Arena.ofShared();
-    // Taken before the mapping, so that a file replaced in between reads as another file.
-    Object key = FileRegion.keyOf(file);
+    // Taken before the mapping and checked after it: a file replaced in between gets no region.
+    Object keyBefore = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
       MemorySegment contents = size == 0
           ? MemorySegment.ofArray(new byte[0])
           : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+      Object key = keyBefore != null && keyBefore.equals(FileRegion.keyOf(file)) ? keyBefore : null;
       GgufHeader header = GgufHeader.parse(file, contents);
       Map<String, String> metadata = new LinkedHashMap<>();
       header.metadata().forEach((k, v) -> metadata.put(k, v.display()));

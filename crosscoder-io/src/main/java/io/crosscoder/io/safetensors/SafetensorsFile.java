@@ -47,14 +47,15 @@ final class SafetensorsFile implements AutoCloseable {
   static SafetensorsFile open(Path file) {
     InputFiles.requireRegularFile(file, "safetensors file");
     Arena arena = Arena.ofShared();
-    // Taken before the mapping, so that a file replaced in between reads as another file.
-    Object key = FileRegion.keyOf(file);
+    // Taken before the mapping and checked after it: a file replaced in between gets no region.
+    Object keyBefore = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
       // Too short to map usefully; parse() turns the empty segment into the right message.
       MemorySegment contents = size < 8
           ? MemorySegment.ofArray(new byte[(int) size])
           : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+      Object key = keyBefore != null && keyBefore.equals(FileRegion.keyOf(file)) ? keyBefore : null;
       SafetensorsHeader header = SafetensorsHeader.parse(file, contents);
       SequencedMap<String, TensorView> tensors = new LinkedHashMap<>();
       for (SafetensorsHeader.Entry e : header.entries()) {

@@ -50,6 +50,7 @@ class ReadersFileRegionTest {
     Path file = new GgufFiles().string("general.architecture", "qwen2")
         .tensor("blk.0.ffn_gate.weight", new long[] {64, 172}, GgmlType.F32.id(), GgufFiles.f32(gate))
         .tensor("blk.0.ffn_up.weight", new long[] {64, 172}, GgmlType.F16.id(), GgufFiles.f16(gate))
+        .tensor("blk.1.ffn_up.weight", new long[] {64, 172}, GgmlType.BF16.id(), GgufFiles.bf16(gate))
         .tensor("blk.0.ffn_down.weight", new long[] {64, 32}, GgmlType.Q8_0.id(), q8)
         .write(dir.resolve("m.gguf"));
     try (Checkpoint c = CheckpointFormats.open(file)) {
@@ -62,7 +63,7 @@ class ReadersFileRegionTest {
           assertThat(t.fileRegion()).as(t.name()).isEmpty();
         }
       }
-      assertThat(plain).isEqualTo(2);
+      assertThat(plain).isEqualTo(3);
     }
   }
 
