@@ -147,11 +147,13 @@ public record Blocking(int mc, int kc, int nc) {
     try {
       Linker linker = Linker.nativeLinker();
       MethodHandle sysconf = linker.defaultLookup().find("sysconf")
-          .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)))
+          .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(linker.canonicalLayouts().get("long"),
+              ValueLayout.JAVA_INT)))
           .orElse(null);
       if (sysconf == null) {
         return OptionalLong.empty();
       }
+      // C long is 64 bits on the 64-bit Linux ABIs; elsewhere the call's type mismatches and throws.
       long bytes = (long) sysconf.invokeExact(SC_LEVEL2_CACHE_SIZE);
       return bytes >= 64 * 1024 && bytes <= 1L << 30 ? OptionalLong.of(bytes) : OptionalLong.empty();
     } catch (Throwable e) {

@@ -256,8 +256,9 @@ final class BatchTopK {
    * and the caller takes the exact path. Measured at 4096 x 16384, keep 100 per row (the training
    * benchmark's shape, ReLU'd Gaussian scores), 2 threads: 116-123 ms a selection with the full
    * histogram pass, 60-70 ms with the sample and the float comparison in {@link #collect}. On
-   * Zen 5 the scalar scan of {@code collect} took about 145 ms of a step; with the vector scan
-   * ({@link ElementwiseOps#nextAtOrAbove}) the whole selection takes 58-100 ms.
+   * Zen 5 the whole selection took about 145 ms a step with the scalar scan in {@code collect},
+   * most of it in that scan, and 58-100 ms with the vector scan ({@link
+   * ElementwiseOps#nextAtOrAbove}).
    */
   private static Candidates sampledCandidates(Scores s, long keep) {
     long[] sample = merged(highHistograms(s, SAMPLE_STRIDE));
