@@ -100,8 +100,9 @@ public final class SgemmAlternating {
       }
       a = ours.run();
       b = peer.run();
-      double scale = Math.max(1e-3, Math.abs(b));
-      if (!(Math.abs(a - b) <= 1e-3 * scale)) {
+      // Rounding differs between the two by about k ulps of the terms (each in [-1, 1)); a different
+      // product (a transpose taken wrongly) differs by the size of the element itself, about sqrt(k / 9).
+      if (!(Math.abs(a - b) <= 1e-5 * ours.k + 1e-3 * Math.abs(b))) {
         throw new IllegalStateException("the two products differ at C's middle element: ours " + a + ", OpenBLAS " + b);
       }
       return String.format("  %s %s threads=%d: ours %.1f (best %.1f), OpenBLAS %.1f (best %.1f): %.0f%% (best %.0f%%)",
