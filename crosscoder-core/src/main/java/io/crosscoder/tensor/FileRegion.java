@@ -49,6 +49,19 @@ public record FileRegion(Path file, long offset, Object fileKey) {
     }
   }
 
+  /**
+   * The identity {@code before}, taken by {@link #keyOf} before the file was mapped, if the path
+   * still names that file; else null. A reader calls it after mapping, so that a file replaced in
+   * between gets no region (and is read through the mapping, which shows what was mapped).
+   *
+   * @param file the file's path
+   * @param before its identity before the mapping, or null when that could not be had
+   * @return {@code before}, or null
+   */
+  public static Object keyIfUnchanged(Path file, Object before) {
+    return before != null && before.equals(keyOf(file)) ? before : null;
+  }
+
   /** {@return whether {@code file} is still the file this region was taken from} */
   public boolean sameFile() {
     return fileKey.equals(keyOf(file));

@@ -61,14 +61,14 @@ public final class GgufCheckpoint implements Checkpoint {
   public static GgufCheckpoint open(Path file) {
     InputFiles.requireRegularFile(file, "GGUF file");
     Arena arena = Arena.ofShared();
-    // Taken before the mapping and checked after it: a file replaced in between gets no region.
+    // Taken before the mapping and checked after it (FileRegion#keyIfUnchanged).
     Object keyBefore = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
       MemorySegment contents = size == 0
           ? MemorySegment.ofArray(new byte[0])
           : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-      Object key = keyBefore != null && keyBefore.equals(FileRegion.keyOf(file)) ? keyBefore : null;
+      Object key = FileRegion.keyIfUnchanged(file, keyBefore);
       GgufHeader header = GgufHeader.parse(file, contents);
       Map<String, String> metadata = new LinkedHashMap<>();
       header.metadata().forEach((k, v) -> metadata.put(k, v.display()));

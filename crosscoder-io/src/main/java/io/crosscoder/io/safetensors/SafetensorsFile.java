@@ -47,7 +47,7 @@ final class SafetensorsFile implements AutoCloseable {
   static SafetensorsFile open(Path file) {
     InputFiles.requireRegularFile(file, "safetensors file");
     Arena arena = Arena.ofShared();
-    // Taken before the mapping and checked after it: a file replaced in between gets no region.
+    // Taken before the mapping and checked after it (FileRegion#keyIfUnchanged).
     Object keyBefore = FileRegion.keyOf(file);
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = channel.size();
@@ -55,7 +55,7 @@ final class SafetensorsFile implements AutoCloseable {
       MemorySegment contents = size < 8
           ? MemorySegment.ofArray(new byte[(int) size])
           : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-      Object key = keyBefore != null && keyBefore.equals(FileRegion.keyOf(file)) ? keyBefore : null;
+      Object key = FileRegion.keyIfUnchanged(file, keyBefore);
       SafetensorsHeader header = SafetensorsHeader.parse(file, contents);
       SequencedMap<String, TensorView> tensors = new LinkedHashMap<>();
       for (SafetensorsHeader.Entry e : header.entries()) {
