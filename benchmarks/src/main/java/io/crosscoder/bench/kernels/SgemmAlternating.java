@@ -3,6 +3,8 @@ package io.crosscoder.bench.kernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.commons.math3.stat.StatUtils;
+import org.apache.commons.math3.stat.descriptive.rank.Median;
 
 /**
  * Our SGEMM and OpenBLAS's on the same product, one call each in alternating order, so that a
@@ -32,6 +34,16 @@ public final class SgemmAlternating {
    * @param args the options above
    */
   public static void main(String[] args) {
+    try {
+      run(args);
+    } catch (RuntimeException e) {
+      // A bad option, OpenBLAS not installed, a product that disagrees: one line and status 1.
+      System.err.println("SgemmAlternating: " + e.getMessage());
+      System.exit(1);
+    }
+  }
+
+  private static void run(String[] args) {
     String mkn = "4096x3072x16384";
     int[] threads = {1, 2};
     String[] trans = {"NN", "TN", "NT"};
@@ -53,6 +65,14 @@ public final class SgemmAlternating {
     if (rounds < 1 || warmup < 0) {
       throw new IllegalArgumentException("--rounds must be at least 1 and --warmup at least 0");
     }
+    if (!mkn.matches("[1-9]\\d*x[1-9]\\d*x[1-9]\\d*")) {
+      throw new IllegalArgumentException("--mkn must be M x K x N, as 4096x3072x16384, not " + mkn);
+    }
+    for (String tr : trans) {
+      if (!tr.matches("[NT][NT]")) {
+        throw new IllegalArgumentException("--trans takes NN, TN, NT or TT, not " + tr);
+      }
+    }
     List<String> summary = new ArrayList<>();
     for (int t : threads) {
       for (String tr : trans) {
@@ -73,8 +93,9 @@ public final class SgemmAlternating {
   /** The rounds of one configuration; returns its summary line. */
   private static String pair(String mkn, int threads, String trans, int rounds, int warmup) {
     System.out.printf("== %s %s, %d thread%s%n", mkn, trans, threads, threads == 1 ? "" : "s");
-    try (SgemmBenchmark.Gemm ours = new SgemmBenchmark.Gemm(mkn, "vector", threads, trans);
-        SgemmBenchmark.Gemm peer = new SgemmBenchmark.Gemm(mkn, "openblas", threads, trans)) {
+    // The peer first: without OpenBLAS this fails before our operands are allocated.
+    try (SgemmBenchmark.Gemm peer = new SgemmBenchmark.Gemm(mkn, "openblas", threads, trans);
+        SgemmBenchmark.Gemm ours = new SgemmBenchmark.Gemm(mkn, "vector", threads, trans)) {
       double flop = 2.0 * ours.m * ours.n * ours.k;
       float a = 0;
       float b = 0;
@@ -117,14 +138,11 @@ public final class SgemmAlternating {
     return (System.nanoTime() - t0) / 1e9;
   }
 
-  static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    int n = s.length;
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  private static double median(double[] v) {
+    return new Median().evaluate(v);
   }
 
   private static double max(double[] v) {
-    return Arrays.stream(v).max().orElse(Double.NaN);
+    return StatUtils.max(v);
   }
 }
