@@ -32,10 +32,11 @@ public interface MicroKernel {
    * {@code C(i, j) = alpha * sum_p A(i, p) B(p, j) + beta * C(i, j)} for the whole tile, {@code i <
    * mr()}, {@code j < nr()}, where {@code C(i, j)} is the f32 at element {@code cOffset + i * ldc +
    * j} of {@code c} (native order). When {@code beta == 0} the old {@code C} does not count (a NaN
-   * there is overwritten; the vector kernels read it and drop it, without a branch). {@code tile}
-   * is scratch of {@code mr * nr} floats. Full tiles only: {@link Sgemm} runs the partial tiles at
-   * C's edges through a scratch tile, so that no kernel holds a branch for them (a JIT-compiled
-   * kernel that had only seen full tiles trapped back to slow code at the first partial one).
+   * there is overwritten; the vector kernels drop it without a branch, and the 512-bit one does not
+   * even load it: see {@link #keepBits}). {@code tile} is scratch of {@code mr * nr} floats. Full
+   * tiles only: {@link Sgemm} runs the partial tiles at C's edges through a scratch tile, so that
+   * no kernel holds a branch for them (a JIT-compiled kernel that had only seen full tiles trapped
+   * back to slow code at the first partial one).
    */
   void multiply(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float alpha, float beta,
       MemorySegment c, long cOffset, int ldc, float[] tile);
@@ -50,11 +51,15 @@ public interface MicroKernel {
    * <p>The vector kernels' write-back uses it in one loop for every beta: the old {@code C} is
    * ANDed with {@code keep} and ORed with {@code NEGATIVE_ZERO_BITS & ~keep} (so it becomes
    * {@code -0.0} when it does not count), beta becomes {@link #betaOrOne}, and {@code fma(-0.0, 1,
-   * x)} is {@code x} exactly, NaN and signed zeros included. No branch on beta: the first products
-   * may take such a branch one way only (beta 0 while K fits in one depth block), and C2 compiles
-   * the way not seen as an uncommon trap, which throws the whole kernel back to C1 code. The loop
-   * is written in each kernel rather than in a helper, so that C2 compiles it with the kernel; a
-   * helper would first run in C1 code, where each Vector API operation allocates.
+   * x)} is {@code x} exactly, NaN and signed zeros included. The 512-bit kernel also loads the old
+   * {@code C} under a lane mask made from {@code keep} ({@code VectorMask.fromLong}), empty for
+   * beta 0, so that a product that overwrites C does not wait for C's lines to come from memory:
+   * each tile's rows lie {@code ldc} floats apart, on pages of their own, where no hardware
+   * prefetcher follows. No branch on beta: the first products may take such a branch one way only
+   * (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an uncommon
+   * trap, which throws the whole kernel back to C1 code. The loop is written in each kernel rather
+   * than in a helper, so that C2 compiles it with the kernel; a helper would first run in C1 code,
+   * where each Vector API operation allocates.
    */
   static int keepBits(float beta) {
     int magnitude = Float.floatToRawIntBits(beta) & 0x7fff_ffff;
