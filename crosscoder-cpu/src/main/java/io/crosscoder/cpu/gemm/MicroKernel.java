@@ -25,7 +25,7 @@ public interface MicroKernel {
   /** Columns of the tile. */
   int nr();
 
-  /** A short name for descriptions, e.g. {@code "vector 8x32"}. */
+  /** A short name for descriptions, e.g. {@code "vector 8x48"}. */
   String name();
 
   /**

@@ -16,14 +16,14 @@ public final class MicroKernels {
   }
 
   /**
-   * The Vector API kernel for this JVM's preferred vector width: {@code 8 x 32} where vectors are
+   * The Vector API kernel for this JVM's preferred vector width: {@code 8 x 48} where vectors are
    * 512 bits (AVX-512 has 32 registers), {@code 4 x (2 x lanes)} otherwise (AVX2 has 16).
    *
    * @throws CrosscoderException if its class cannot be loaded (the module is not readable)
    */
   public static MicroKernel vector() {
     try {
-      Class<?> wide = Class.forName("io.crosscoder.cpu.gemm.VectorMicroKernel8x2");
+      Class<?> wide = Class.forName("io.crosscoder.cpu.gemm.VectorMicroKernel8x3");
       int bits = (int) wide.getDeclaredMethod("vectorBits").invoke(null);
       Class<?> chosen = bits >= 512 ? wide : Class.forName("io.crosscoder.cpu.gemm.VectorMicroKernel4x2");
       return (MicroKernel) chosen.getDeclaredConstructor().newInstance();

@@ -26,7 +26,7 @@ import java.util.Objects;
  *
  * <p>With one depth block per group this is the textbook order ({@code pc} outside {@code ic}),
  * where each depth block reads and writes the whole of C again: at the crosscoder's shape (C 4096
- * x 16384, 256 MiB) every micro-kernel call then fetches its 8 x 32 tile of C from memory, 8 rows
+ * x 16384, 256 MiB) every micro-kernel call then fetches its 8 x 48 tile of C from memory, 8 rows
  * 64 KiB apart. Keeping the packed B panels of several depth blocks ({@link
  * Blocking#packedBBytes()}) lets each {@code mc x nc} block of C (1.9 MiB) take all of them
  * while it is still in L2/L3; packing work is the same in both orders. Measured on Ice Lake (the

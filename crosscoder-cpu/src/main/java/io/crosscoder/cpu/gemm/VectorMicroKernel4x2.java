@@ -73,9 +73,10 @@ final class VectorMicroKernel4x2 implements MicroKernel {
    * from a native segment (see {@link MicroKernel}); with an {@code int} index (one step per trip,
    * or four), C2 kept a bounds check at every load of B, and on 256-bit vectors (this Ice Lake with
    * {@code -XX:MaxVectorSize=32}) whole products ran at 48-53 GFLOP/s against 66-70 when B was an
-   * array; with the {@code long} index the checks leave the loop, 65-70 again. (The 8 x 32
-   * kernel keeps its {@code int} index: there a {@code long} one made C2 unroll the loop a second
-   * time and spill accumulators, and its eight checks per trip come with 64 fused multiply-adds.)
+   * array; with the {@code long} index the checks leave the loop, 65-70 again. (The 512-bit
+   * kernel keeps an {@code int} index: in its 8 x 32 form a {@code long} one made C2 unroll the
+   * loop a second time and spill accumulators, and its checks per trip come with many more fused
+   * multiply-adds.)
    */
   private static void accumulate(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float[] tile) {
     FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);

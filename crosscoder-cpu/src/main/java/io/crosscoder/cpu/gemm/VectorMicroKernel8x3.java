@@ -9,31 +9,47 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API micro-kernel for 512-bit vectors: an 8 x 32 tile in 16 of the 32 zmm registers of
- * AVX-512, with the depth loop unrolled four times.
+ * The Vector API micro-kernel for 512-bit vectors: an 8 x 48 tile in 24 of the 32 zmm registers of
+ * AVX-512, with the depth loop unrolled twice.
  *
- * <p>Why this shape: each step of {@code p} loads two vectors of packed B and broadcasts {@code
+ * <p>Why this shape: each step of {@code p} loads three vectors of packed B and broadcasts {@code
  * A(i, p)} straight from memory for each row (the JIT emits {@code vbroadcastss zmm, m32}, a load
- * that takes no vector ALU port), then issues {@code 2 * MR} fused multiply-adds. With 6 rows the
+ * that takes no vector ALU port), then issues {@code 3 * MR} fused multiply-adds: 11 loads per 24
+ * FMAs. Its predecessor, 8 x 32 with the loop unrolled four times, loaded 10 per 16; OpenBLAS's
+ * AVX-512 kernel about 8 per 24. Alone, with both slivers in cache, the 8 x 32 kernel ran at
+ * 94% of a register-only FMA loop on the 2-core Zen 5 machine, so loads were not its limit there;
+ * but in whole products, and most when the second core (or, on this shared machine, a neighbour)
+ * competes for the caches, the kernel with fewer loads per FMA holds up better. Measured there,
+ * old and new kernel alternated in one JVM (median of 5-6 per-round ratios, 4096 x 3072 x 16384):
+ * NN 1.09 and 1.07 at 2 threads, TN 1.06; at one thread NN 1.02 to 1.05 over five runs, TN 0.99
+ * and NT 1.01. With 8 x 32 the machine's slow phases (a register-only FMA loop 4% slower, the
+ * in-cache kernel 15% slower, OpenBLAS 9%) took it from 86% to 79% of OpenBLAS. Rows: 8 x 48
+ * needs 24 accumulators, 3 B vectors and a broadcast, 28 of the 32 registers; unrolled twice, a
+ * trip has 6 segment loads (8 x 32 unrolled four times had 8), which keeps the method within
+ * C2's inlining budget (below). 6 x 48, 6 x 64 and 4 x 64 (fewer accumulators, or longer B
+ * slivers) measured 2-6% slower than 8 x 48 in the same runs.
+ *
+ * <p>The history, on Ice Lake with 8 x 32 (these figures are that kernel's): with 6 rows the
  * loop's bookkeeping (index arithmetic, the loop branch, a register move C2 inserts between
  * accumulators) is paid every 12 FMAs and competes with them for issue slots and the two FMA
- * ports; 8 rows and four steps per trip pay it once every 64 FMAs. Counted from the JIT's code on
- * Ice Lake ({@code -XX:CompileCommand=print}, raw bytes through {@code objdump}): the 6 x 32 loop
- * issues 14 vector ALU uops per 12 FMAs (at most 86% of the FMA peak), this one 67 per 64 (96%).
- * 12 x 32 and 14 x 32 tiles need 24 to 28 accumulators, and C2 then spills one to the stack;
- * 5 x 64 and 4 x 64 tiles (fewer broadcasts per FMA) measured much slower in whole products, their
- * {@code kc x 64} slivers of B twice the L2 traffic. In whole products on Ice Lake this kernel
- * measured 10-30% faster than the 6 x 32 one (NN, TN and NT, 1 and 2 threads).
+ * ports; 8 rows and four steps per trip paid it once every 64 FMAs. Counted from the JIT's code
+ * ({@code -XX:CompileCommand=print}, raw bytes through {@code objdump}): the 6 x 32 loop issued 14
+ * vector ALU uops per 12 FMAs (at most 86% of the FMA peak), the 8 x 32 one 67 per 64 (96%).
+ * 12 x 32 and 14 x 32 tiles need 24 to 28 accumulators, and C2 then spilled one; 5 x 64 and 4 x
+ * 64 tiles measured much slower in whole products, their {@code kc x 64} slivers of B twice the
+ * L2 traffic. In whole products on Ice Lake the 8 x 32 kernel measured 10-30% faster than the 6
+ * x 32 one (NN, TN and NT, 1 and 2 threads). The 8 x 48 kernel has not been measured on Ice Lake.
  *
  * <p>Each trip's indices are computed from the trip counter rather than carried, so the loop is a
- * counted loop whose array bounds checks the JIT hoists. C2 does not keep the source order: it
- * loads the trip's eight B vectors first and then issues each accumulator's four FMAs together,
- * and it adds a register move and spills {@code aOffset}/{@code bOffset} to the stack; {@code
- * llvm-mca -mcpu=icelake-server} puts that loop at 42 cycles per 32 cycles of FMAs (76%), against
- * 36 for the same instructions in source order. A one-step loop (no unrolling by hand) compiles
- * to a clean 10 loads, 16 FMAs and 8 scalar uops (mca: 89%) and was faster with both slivers in
- * L1 ({@code kc = 256}), but slower at {@code kc = 1024} where B streams from L2 (the unrolled
- * loop issues its loads earlier), so this one stays. Peak, for scale: a register-only AVX-512 FMA
+ * counted loop whose array bounds checks the JIT hoists. On Ice Lake with 8 x 32, C2 did not keep
+ * the source order: it loaded the trip's eight B vectors first and then issued each
+ * accumulator's four FMAs together, and it added a register move and spilled {@code
+ * aOffset}/{@code bOffset} to the stack; {@code llvm-mca -mcpu=icelake-server} put that loop at
+ * 42 cycles per 32 cycles of FMAs (76%), against 36 for the same instructions in source order. A
+ * one-step loop (no unrolling by hand) compiled to a clean 10 loads, 16 FMAs and 8 scalar uops
+ * (mca: 89%) and was faster with both slivers in L1 ({@code kc = 256}), but slower at {@code kc =
+ * 1024} where B streams from L2 (the unrolled loop issues its loads earlier), so the loop is
+ * unrolled. Peak, for scale: a register-only AVX-512 FMA
  * loop runs at 2.65 GHz on this Ice Lake (3.3 GHz scalar), 169 GFLOP/s per core.
  *
  * <p>Packed B is read from a native segment aligned to 64 bytes ({@link MicroKernel} says why),
@@ -75,13 +91,13 @@ import jdk.incubator.vector.VectorSpecies;
  * in {@code crosscoder.jvm.flags}). Loaded only through {@link MicroKernels#vector()}, after
  * {@code jdk.incubator.vector} was found readable.
  */
-final class VectorMicroKernel8x2 implements MicroKernel {
+final class VectorMicroKernel8x3 implements MicroKernel {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int L = S.length();
   static final int MR = 8;
-  private static final int NR = 2 * L;
-  private static final int UNROLL = 4;
+  private static final int NR = 3 * L;
+  private static final int UNROLL = 2;
   /** One bit per lane: the mask of every lane, for {@link VectorMask#fromLong}. */
   private static final long LANE_BITS = L == 64 ? -1L : (1L << L) - 1;
 
@@ -124,6 +140,8 @@ final class VectorMicroKernel8x2 implements MicroKernel {
           .fma(vb, FloatVector.fromArray(S, tile, i * NR).mul(alpha)).intoMemorySegment(c, row, ORDER);
       FloatVector.fromMemorySegment(S, c, row + 4L * L, ORDER, load).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
           .fma(vb, FloatVector.fromArray(S, tile, i * NR + L).mul(alpha)).intoMemorySegment(c, row + 4L * L, ORDER);
+      FloatVector.fromMemorySegment(S, c, row + 8L * L, ORDER, load).reinterpretAsInts().and(keep).or(drop).reinterpretAsFloats()
+          .fma(vb, FloatVector.fromArray(S, tile, i * NR + 2 * L).mul(alpha)).intoMemorySegment(c, row + 8L * L, ORDER);
     }
   }
 
@@ -135,18 +153,19 @@ final class VectorMicroKernel8x2 implements MicroKernel {
    * a fifth of its speed with every vector boxed. Nothing crosses this boundary but arrays.
    */
   private static void accumulate(int kc, float[] a, int aOffset, MemorySegment b, int bOffset, float[] tile) {
-    FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-    FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-    FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-    FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-    FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-    FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-    FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
-    FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+    FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+    FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+    FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+    FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+    FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
+    FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
+    FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
+    FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
     FloatVector b0;
     FloatVector b1;
+    FloatVector b2;
     FloatVector ai;
-    // Four steps of p per trip, with the indices computed from the trip count so that the JIT
+    // Two steps of p per trip, with the indices computed from the trip count so that the JIT
     // sees one counted loop and hoists the array bounds checks out of it.
     int trips = kc / UNROLL;
     for (int t = 0; t < trips; t++) {
@@ -156,157 +175,139 @@ final class VectorMicroKernel8x2 implements MicroKernel {
       // p + 0
       b0 = FloatVector.fromMemorySegment(S, bn, 4L * bp, ORDER);
       b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + L), ORDER);
+      b2 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
+      c02 = ai.fma(b2, c02);
       ai = FloatVector.broadcast(S, a[ap + 1]);
       c10 = ai.fma(b0, c10);
       c11 = ai.fma(b1, c11);
+      c12 = ai.fma(b2, c12);
       ai = FloatVector.broadcast(S, a[ap + 2]);
       c20 = ai.fma(b0, c20);
       c21 = ai.fma(b1, c21);
+      c22 = ai.fma(b2, c22);
       ai = FloatVector.broadcast(S, a[ap + 3]);
       c30 = ai.fma(b0, c30);
       c31 = ai.fma(b1, c31);
+      c32 = ai.fma(b2, c32);
       ai = FloatVector.broadcast(S, a[ap + 4]);
       c40 = ai.fma(b0, c40);
       c41 = ai.fma(b1, c41);
+      c42 = ai.fma(b2, c42);
       ai = FloatVector.broadcast(S, a[ap + 5]);
       c50 = ai.fma(b0, c50);
       c51 = ai.fma(b1, c51);
+      c52 = ai.fma(b2, c52);
       ai = FloatVector.broadcast(S, a[ap + 6]);
       c60 = ai.fma(b0, c60);
       c61 = ai.fma(b1, c61);
+      c62 = ai.fma(b2, c62);
       ai = FloatVector.broadcast(S, a[ap + 7]);
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
+      c72 = ai.fma(b2, c72);
       // p + 1
-      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 1 * NR), ORDER);
-      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 1 * NR + L), ORDER);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 0]);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + NR), ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + NR + L), ORDER);
+      b2 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + NR + 2 * L), ORDER);
+      ai = FloatVector.broadcast(S, a[ap + MR + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 1]);
+      c02 = ai.fma(b2, c02);
+      ai = FloatVector.broadcast(S, a[ap + MR + 1]);
       c10 = ai.fma(b0, c10);
       c11 = ai.fma(b1, c11);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 2]);
+      c12 = ai.fma(b2, c12);
+      ai = FloatVector.broadcast(S, a[ap + MR + 2]);
       c20 = ai.fma(b0, c20);
       c21 = ai.fma(b1, c21);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 3]);
+      c22 = ai.fma(b2, c22);
+      ai = FloatVector.broadcast(S, a[ap + MR + 3]);
       c30 = ai.fma(b0, c30);
       c31 = ai.fma(b1, c31);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 4]);
+      c32 = ai.fma(b2, c32);
+      ai = FloatVector.broadcast(S, a[ap + MR + 4]);
       c40 = ai.fma(b0, c40);
       c41 = ai.fma(b1, c41);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 5]);
+      c42 = ai.fma(b2, c42);
+      ai = FloatVector.broadcast(S, a[ap + MR + 5]);
       c50 = ai.fma(b0, c50);
       c51 = ai.fma(b1, c51);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 6]);
+      c52 = ai.fma(b2, c52);
+      ai = FloatVector.broadcast(S, a[ap + MR + 6]);
       c60 = ai.fma(b0, c60);
       c61 = ai.fma(b1, c61);
-      ai = FloatVector.broadcast(S, a[ap + 1 * MR + 7]);
+      c62 = ai.fma(b2, c62);
+      ai = FloatVector.broadcast(S, a[ap + MR + 7]);
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
-      // p + 2
-      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * NR), ORDER);
-      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * NR + L), ORDER);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 0]);
-      c00 = ai.fma(b0, c00);
-      c01 = ai.fma(b1, c01);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 1]);
-      c10 = ai.fma(b0, c10);
-      c11 = ai.fma(b1, c11);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 2]);
-      c20 = ai.fma(b0, c20);
-      c21 = ai.fma(b1, c21);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 3]);
-      c30 = ai.fma(b0, c30);
-      c31 = ai.fma(b1, c31);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 4]);
-      c40 = ai.fma(b0, c40);
-      c41 = ai.fma(b1, c41);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 5]);
-      c50 = ai.fma(b0, c50);
-      c51 = ai.fma(b1, c51);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 6]);
-      c60 = ai.fma(b0, c60);
-      c61 = ai.fma(b1, c61);
-      ai = FloatVector.broadcast(S, a[ap + 2 * MR + 7]);
-      c70 = ai.fma(b0, c70);
-      c71 = ai.fma(b1, c71);
-      // p + 3
-      b0 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 3 * NR), ORDER);
-      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 3 * NR + L), ORDER);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 0]);
-      c00 = ai.fma(b0, c00);
-      c01 = ai.fma(b1, c01);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 1]);
-      c10 = ai.fma(b0, c10);
-      c11 = ai.fma(b1, c11);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 2]);
-      c20 = ai.fma(b0, c20);
-      c21 = ai.fma(b1, c21);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 3]);
-      c30 = ai.fma(b0, c30);
-      c31 = ai.fma(b1, c31);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 4]);
-      c40 = ai.fma(b0, c40);
-      c41 = ai.fma(b1, c41);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 5]);
-      c50 = ai.fma(b0, c50);
-      c51 = ai.fma(b1, c51);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 6]);
-      c60 = ai.fma(b0, c60);
-      c61 = ai.fma(b1, c61);
-      ai = FloatVector.broadcast(S, a[ap + 3 * MR + 7]);
-      c70 = ai.fma(b0, c70);
-      c71 = ai.fma(b1, c71);
+      c72 = ai.fma(b2, c72);
     }
     for (int p = trips * UNROLL; p < kc; p++) {
       int ap = aOffset + p * MR;
       int bp = bOffset + p * NR;
-      b0 = FloatVector.fromMemorySegment(S, asNative(b), 4L * bp, ORDER);
-      b1 = FloatVector.fromMemorySegment(S, asNative(b), 4L * (bp + L), ORDER);
+      MemorySegment bn = asNative(b);
+      b0 = FloatVector.fromMemorySegment(S, bn, 4L * bp, ORDER);
+      b1 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + L), ORDER);
+      b2 = FloatVector.fromMemorySegment(S, bn, 4L * (bp + 2 * L), ORDER);
       ai = FloatVector.broadcast(S, a[ap + 0]);
       c00 = ai.fma(b0, c00);
       c01 = ai.fma(b1, c01);
+      c02 = ai.fma(b2, c02);
       ai = FloatVector.broadcast(S, a[ap + 1]);
       c10 = ai.fma(b0, c10);
       c11 = ai.fma(b1, c11);
+      c12 = ai.fma(b2, c12);
       ai = FloatVector.broadcast(S, a[ap + 2]);
       c20 = ai.fma(b0, c20);
       c21 = ai.fma(b1, c21);
+      c22 = ai.fma(b2, c22);
       ai = FloatVector.broadcast(S, a[ap + 3]);
       c30 = ai.fma(b0, c30);
       c31 = ai.fma(b1, c31);
+      c32 = ai.fma(b2, c32);
       ai = FloatVector.broadcast(S, a[ap + 4]);
       c40 = ai.fma(b0, c40);
       c41 = ai.fma(b1, c41);
+      c42 = ai.fma(b2, c42);
       ai = FloatVector.broadcast(S, a[ap + 5]);
       c50 = ai.fma(b0, c50);
       c51 = ai.fma(b1, c51);
+      c52 = ai.fma(b2, c52);
       ai = FloatVector.broadcast(S, a[ap + 6]);
       c60 = ai.fma(b0, c60);
       c61 = ai.fma(b1, c61);
+      c62 = ai.fma(b2, c62);
       ai = FloatVector.broadcast(S, a[ap + 7]);
       c70 = ai.fma(b0, c70);
       c71 = ai.fma(b1, c71);
+      c72 = ai.fma(b2, c72);
     }
     c00.intoArray(tile, 0 * NR);
     c01.intoArray(tile, 0 * NR + L);
+    c02.intoArray(tile, 0 * NR + 2 * L);
     c10.intoArray(tile, 1 * NR);
     c11.intoArray(tile, 1 * NR + L);
+    c12.intoArray(tile, 1 * NR + 2 * L);
     c20.intoArray(tile, 2 * NR);
     c21.intoArray(tile, 2 * NR + L);
+    c22.intoArray(tile, 2 * NR + 2 * L);
     c30.intoArray(tile, 3 * NR);
     c31.intoArray(tile, 3 * NR + L);
+    c32.intoArray(tile, 3 * NR + 2 * L);
     c40.intoArray(tile, 4 * NR);
     c41.intoArray(tile, 4 * NR + L);
+    c42.intoArray(tile, 4 * NR + 2 * L);
     c50.intoArray(tile, 5 * NR);
     c51.intoArray(tile, 5 * NR + L);
+    c52.intoArray(tile, 5 * NR + 2 * L);
     c60.intoArray(tile, 6 * NR);
     c61.intoArray(tile, 6 * NR + L);
+    c62.intoArray(tile, 6 * NR + 2 * L);
     c70.intoArray(tile, 7 * NR);
     c71.intoArray(tile, 7 * NR + L);
+    c72.intoArray(tile, 7 * NR + 2 * L);
   }
 }
