@@ -16,13 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
  * A(i, p)} straight from memory for each row (the JIT emits {@code vbroadcastss zmm, m32}, a load
  * that takes no vector ALU port), then issues {@code 3 * MR} fused multiply-adds: 11 loads per 24
  * FMAs. Its predecessor, 8 x 32 with the loop unrolled four times, loaded 10 per 16; OpenBLAS's
- * AVX-512 kernel about 8 per 24. Alone, with both slivers in cache, the 8 x 32 kernel ran at
+ * SkylakeX kernel, as we read it, about 8 per 24. Alone, with both slivers in cache, the 8 x 32 kernel ran at
  * 94% of a register-only FMA loop on the 2-core Zen 5 machine, so loads were not its limit there;
  * but in whole products, and most when the second core (or, on this shared machine, a neighbour)
  * competes for the caches, the kernel with fewer loads per FMA holds up better. Measured there,
  * old and new kernel alternated in one JVM (median of 5-6 per-round ratios, 4096 x 3072 x 16384):
- * NN 1.09 and 1.07 at 2 threads, TN 1.06; at one thread NN 1.02 to 1.05 over five runs, TN 0.99
- * and NT 1.01. With 8 x 32 the machine's slow phases (a register-only FMA loop 4% slower, the
+ * NN 1.09 and 1.07 at 2 threads, TN 1.06; at one thread NN 0.99 to 1.05 over six runs (median
+ * 1.02), TN 0.99 and NT 1.01. With 8 x 32 the machine's slow phases (a register-only FMA loop 4% slower, the
  * in-cache kernel 15% slower, OpenBLAS 9%) took it from 86% to 79% of OpenBLAS. Rows: 8 x 48
  * needs 24 accumulators, 3 B vectors and a broadcast, 28 of the 32 registers; unrolled twice, a
  * trip has 6 segment loads (8 x 32 unrolled four times had 8), which keeps the method within
