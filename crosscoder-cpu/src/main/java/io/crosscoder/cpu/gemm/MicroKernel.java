@@ -52,12 +52,10 @@ public interface MicroKernel {
    * ANDed with {@code keep} and ORed with {@code NEGATIVE_ZERO_BITS & ~keep} (so it becomes
    * {@code -0.0} when it does not count), beta becomes {@link #betaOrOne}, and {@code fma(-0.0, 1,
    * x)} is {@code x} exactly, NaN and signed zeros included. The 512-bit kernel also loads the old
-   * {@code C} under a lane mask made from {@code keep} ({@code VectorMask.fromLong}), empty for
-   * beta 0, so that a product that overwrites C does not wait for C's lines to come from memory:
-   * each tile's rows lie {@code ldc} floats apart, on pages of their own, where no hardware
-   * prefetcher follows. No branch on beta: the first products may take such a branch one way only
-   * (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an uncommon
-   * trap, which throws the whole kernel back to C1 code. The loop is written in each kernel rather
+   * {@code C} under a lane mask made from {@code keep}, empty for beta 0 ({@code
+   * VectorMicroKernel8x3} says why). No branch on beta: the first products may take such a branch
+   * one way only (beta 0 while K fits in one depth block), and C2 compiles the way not seen as an
+   * uncommon trap, which throws the whole kernel back to C1 code. The loop is written in each kernel rather
    * than in a helper, so that C2 compiles it with the kernel; a helper would first run in C1 code,
    * where each Vector API operation allocates.
    */

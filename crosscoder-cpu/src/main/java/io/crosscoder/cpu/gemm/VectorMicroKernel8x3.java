@@ -49,14 +49,14 @@ import jdk.incubator.vector.VectorSpecies;
  * one-step loop (no unrolling by hand) compiled to a clean 10 loads, 16 FMAs and 8 scalar uops
  * (mca: 89%) and was faster with both slivers in L1 ({@code kc = 256}), but slower at {@code kc =
  * 1024} where B streams from L2 (the unrolled loop issues its loads earlier), so the loop is
- * unrolled. Peak, for scale: a register-only AVX-512 FMA
- * loop runs at 2.65 GHz on this Ice Lake (3.3 GHz scalar), 169 GFLOP/s per core.
+ * unrolled. Peak, for scale: a register-only AVX-512 FMA loop runs at 2.65 GHz on this Ice Lake
+ * (3.3 GHz scalar), 169 GFLOP/s per core.
  *
  * <p>Packed B is read from a native segment aligned to 64 bytes ({@link MicroKernel} says why),
  * cast once per trip to the JDK's native class ({@code SegmentClasses.asNative}) so that the JIT
- * binds its loads by class. The figures above were measured with B in a {@code float[]}, whose
- * 512-bit loads spanned two cache lines whenever the array did not start on one; aligned, the
- * kernel alone runs at 137-153 GFLOP/s on one Ice Lake core (81-90% of the peak above) with the
+ * binds its loads by class. The Ice Lake figures above were measured with B in a {@code float[]},
+ * whose 512-bit loads spanned two cache lines whenever the array did not start on one; aligned,
+ * the 8 x 32 kernel alone ran at 137-153 GFLOP/s on one Ice Lake core (81-90% of the peak above) with the
  * A sliver from L2 and B from L2 or L3.
  *
  * <p>The depth loop is a method of its own, {@code accumulate}, which leaves its sums in the
@@ -65,7 +65,7 @@ import jdk.incubator.vector.VectorSpecies;
  * NodeCountInliningCutoff}, after which it stopped inlining Vector API calls and boxed every
  * vector: a fifth of the speed ({@code -XX:CompileCommand=PrintInlining}). Only arrays cross the
  * boundary. The tile goes back to C through a short loop in {@link #multiply}: a helper taking
- * each accumulator as an argument was not inlined either, and boxed 16 vectors per tile.
+ * each accumulator as an argument was not inlined either, and boxed every vector of the tile.
  *
  * <p>The write-back loads the old C under a mask that is empty when beta is 0 ({@link
  * MicroKernel#keepBits} says why there is no branch). Each tile's 8 rows of C lie a row of C
